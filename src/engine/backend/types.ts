@@ -1,0 +1,153 @@
+/**
+ * The kernel back-end contract.
+ *
+ * Everything compute-heavy in spikevae goes through one object implementing
+ * `KernelBackend`. Two implementations exist:
+ *   - `typescript.ts`: portable, plain loops; runs anywhere (also in a browser)
+ *     and is the oracle every other back-end is tested against;
+ *   - `native.ts`: the C++ N-API addon (AVX2/FMA, AVX-512 when present, threads).
+ *
+ * Conventions shared by every kernel:
+ *   - all arrays are dense, row-major (C order) Float32Arrays;
+ *   - kernels never allocate their outputs: the caller passes them in;
+ *   - "overwrite" vs "accumulate" is explicit in each signature, because the
+ *     autodiff accumulates gradients and we do not want a temporary per call;
+ *   - a `binary` hint promises that an input holds only 0 and 1 (spikes). A
+ *     back-end may use it to run an event-driven kernel (add the weight rows of
+ *     active inputs, no multiplies); it must give the same result as the dense
+ *     kernel within float32 rounding. Passing `false` is always correct.
+ */
+
+/**
+ * Geometry of a 2-D convolution in the *forward conv2d* direction:
+ * input [batch, inChannels, inHeight, inWidth] -> output
+ * [batch, outChannels, outHeight, outWidth], weight [outChannels, inChannels, kernel, kernel].
+ *
+ * A transposed convolution is expressed with the same geometry seen from the
+ * other side: its input is this geometry's *output* and its output is this
+ * geometry's *input* (see conv2dBackwardData). outHeight/outWidth must equal
+ * floor((in + 2*padding - kernel)/stride) + 1; inHeight/inWidth may be larger
+ * than the minimum (that is how output_padding of a transposed conv appears).
+ */
+export interface Conv2dGeometry {
+  batch: number;
+  inChannels: number;
+  inHeight: number;
+  inWidth: number;
+  outChannels: number;
+  outHeight: number;
+  outWidth: number;
+  kernel: number;
+  stride: number;
+  padding: number;
+}
+
+export interface KernelBackend {
+  /** 'typescript' or 'native'; shown in logs and benchmark output. */
+  readonly name: string;
+  /** Free-form description of what was chosen at run time (e.g. "avx512, 2 threads"). */
+  readonly description: string;
+
+  /**
+   * C[m,n] = op(A)[m,k] · op(B)[k,n] + beta · C[m,n]   (beta is 0 or 1).
+   * op(A) = A (stored [m,k]) or A^T (A stored [k,m]) when transA; same for B
+   * (stored [k,n], or [n,k] when transB). When beta is 0, C's previous content
+   * is ignored (even NaN). `aBinary` promises A holds only 0/1.
+   */
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    beta: 0 | 1,
+    aBinary?: boolean,
+  ): void;
+
+  /**
+   * y = conv2d(x, w) (+ bias per output channel when bias is non-null). Overwrites y.
+   * x [batch, inC, inH, inW], w [outC, inC, k, k], y [batch, outC, outH, outW].
+   * `xBinary` promises x holds only 0/1.
+   */
+  conv2dForward(
+    g: Conv2dGeometry,
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    xBinary?: boolean,
+  ): void;
+
+  /**
+   * gx (+)= conv2d^T(gy, w): the gradient of conv2dForward with respect to x,
+   * which is also the forward pass of a transposed convolution (gy is then the
+   * transposed conv's input, gx its output). gy [batch, outC, outH, outW],
+   * w [outC, inC, k, k], gx [batch, inC, inH, inW]. Overwrites gx when
+   * accumulate is false. `gyBinary` promises gy holds only 0/1 (spiking input
+   * to a transposed conv).
+   */
+  conv2dBackwardData(
+    g: Conv2dGeometry,
+    gy: Float32Array,
+    w: Float32Array,
+    gx: Float32Array,
+    accumulate: boolean,
+    gyBinary?: boolean,
+  ): void;
+
+  /**
+   * gw (+)= d conv2dForward / d w contracted with gy:
+   * gw[o,i,kh,kw] = sum_{n,oh,ow} gy[n,o,oh,ow] · x[n,i,oh*s-p+kh,ow*s-p+kw].
+   * Overwrites gw when accumulate is false. `xBinary` promises x holds only 0/1.
+   * (Bias gradients are plain reductions and are not part of this call.)
+   */
+  conv2dBackwardWeight(
+    g: Conv2dGeometry,
+    x: Float32Array,
+    gy: Float32Array,
+    gw: Float32Array,
+    accumulate: boolean,
+    xBinary?: boolean,
+  ): void;
+
+  /**
+   * LIF neuron over time (reference-semantics §1.2), time-major:
+   * x, u, o are [steps, size]. For t = 0..steps-1 with u_{-1} = o_{-1} = 0:
+   *   u_t = decay * u_{t-1} * (1 - o_{t-1}) + x_t ;  o_t = u_t > threshold ? 1 : 0.
+   * Writes the membrane potentials u (needed by the backward pass) and spikes o.
+   */
+  lifForward(
+    steps: number,
+    size: number,
+    x: Float32Array,
+    u: Float32Array,
+    o: Float32Array,
+    decay: number,
+    threshold: number,
+  ): void;
+
+  /**
+   * Backward of lifForward with the rectangular surrogate do/du = height for
+   * |u| < halfWidth (centred on 0, not on the threshold), and with the gradient
+   * flowing through the reset (du_t/do_{t-1} = -decay * u_{t-1}).
+   * go: upstream gradient of o [steps, size]; writes gx [steps, size] (overwrite).
+   * Runs backwards in time with U_steps = 0 (U_t = dL/du_t, O_t = dL/do_t in total):
+   *   O_t = go_t - decay * u_t * U_{t+1}
+   *   U_t = O_t * surrogate(u_t) + decay * (1 - o_t) * U_{t+1}
+   *   gx_t = U_t
+   */
+  lifBackward(
+    steps: number,
+    size: number,
+    u: Float32Array,
+    o: Float32Array,
+    go: Float32Array,
+    gx: Float32Array,
+    decay: number,
+    halfWidth: number,
+    height: number,
+  ): void;
+}

@@ -1,0 +1,226 @@
+/**
+ * Portable TypeScript kernels: plain loops with no platform dependencies.
+ * This back-end is the oracle for the native one, so clarity wins over speed
+ * here; it is still written with cache-friendly loop orders so the library
+ * stays usable when the addon is missing.
+ */
+import type { Conv2dGeometry, KernelBackend } from './types.js';
+
+function gemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  beta: 0 | 1,
+  aBinary = false,
+): void {
+  if (beta === 0) c.fill(0, 0, m * n);
+  // Accumulate row by row: C[i,:] += A[i,p] * B[p,:]. With B not transposed the
+  // inner loop is contiguous; with transB we use dot products instead.
+  if (!transB) {
+    const row = new Float64Array(n);
+    for (let i = 0; i < m; i++) {
+      row.fill(0);
+      for (let p = 0; p < k; p++) {
+        const av = transA ? a[p * m + i] : a[i * k + p];
+        if (av === 0) continue;
+        const bo = p * n;
+        if (aBinary) for (let j = 0; j < n; j++) row[j] += b[bo + j];
+        else for (let j = 0; j < n; j++) row[j] += av * b[bo + j];
+      }
+      const co = i * n;
+      for (let j = 0; j < n; j++) c[co + j] += row[j];
+    }
+  } else {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        const bo = j * k;
+        if (transA) for (let p = 0; p < k; p++) s += a[p * m + i] * b[bo + p];
+        else {
+          const ao = i * k;
+          for (let p = 0; p < k; p++) s += a[ao + p] * b[bo + p];
+        }
+        c[i * n + j] += s;
+      }
+    }
+  }
+}
+
+function conv2dForward(
+  g: Conv2dGeometry,
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+): void {
+  const { batch, inChannels: C, inHeight: H, inWidth: W, outChannels: O, outHeight: OH, outWidth: OW } = g;
+  const { kernel: K, stride: S, padding: P } = g;
+  const plane = OH * OW;
+  const acc = new Float64Array(plane);
+  for (let n = 0; n < batch; n++) {
+    for (let o = 0; o < O; o++) {
+      acc.fill(bias ? bias[o] : 0);
+      for (let c = 0; c < C; c++) {
+        const xo = (n * C + c) * H * W;
+        for (let kh = 0; kh < K; kh++) {
+          for (let kw = 0; kw < K; kw++) {
+            const wv = w[((o * C + c) * K + kh) * K + kw];
+            if (wv === 0) continue;
+            for (let oh = 0; oh < OH; oh++) {
+              const ih = oh * S - P + kh;
+              if (ih < 0 || ih >= H) continue;
+              const row = xo + ih * W;
+              for (let ow = 0; ow < OW; ow++) {
+                const iw = ow * S - P + kw;
+                if (iw < 0 || iw >= W) continue;
+                acc[oh * OW + ow] += wv * x[row + iw];
+              }
+            }
+          }
+        }
+      }
+      const yo = (n * O + o) * plane;
+      for (let i = 0; i < plane; i++) y[yo + i] = acc[i];
+    }
+  }
+}
+
+function conv2dBackwardData(
+  g: Conv2dGeometry,
+  gy: Float32Array,
+  w: Float32Array,
+  gx: Float32Array,
+  accumulate: boolean,
+): void {
+  const { batch, inChannels: C, inHeight: H, inWidth: W, outChannels: O, outHeight: OH, outWidth: OW } = g;
+  const { kernel: K, stride: S, padding: P } = g;
+  const acc = new Float64Array(H * W);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < C; c++) {
+      acc.fill(0);
+      for (let o = 0; o < O; o++) {
+        const go = (n * O + o) * OH * OW;
+        for (let kh = 0; kh < K; kh++) {
+          for (let kw = 0; kw < K; kw++) {
+            const wv = w[((o * C + c) * K + kh) * K + kw];
+            if (wv === 0) continue;
+            for (let oh = 0; oh < OH; oh++) {
+              const ih = oh * S - P + kh;
+              if (ih < 0 || ih >= H) continue;
+              for (let ow = 0; ow < OW; ow++) {
+                const iw = ow * S - P + kw;
+                if (iw < 0 || iw >= W) continue;
+                acc[ih * W + iw] += wv * gy[go + oh * OW + ow];
+              }
+            }
+          }
+        }
+      }
+      const xo = (n * C + c) * H * W;
+      if (accumulate) for (let i = 0; i < H * W; i++) gx[xo + i] += acc[i];
+      else for (let i = 0; i < H * W; i++) gx[xo + i] = acc[i];
+    }
+  }
+}
+
+function conv2dBackwardWeight(
+  g: Conv2dGeometry,
+  x: Float32Array,
+  gy: Float32Array,
+  gw: Float32Array,
+  accumulate: boolean,
+): void {
+  const { batch, inChannels: C, inHeight: H, inWidth: W, outChannels: O, outHeight: OH, outWidth: OW } = g;
+  const { kernel: K, stride: S, padding: P } = g;
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let kh = 0; kh < K; kh++) {
+        for (let kw = 0; kw < K; kw++) {
+          let s = 0;
+          for (let n = 0; n < batch; n++) {
+            const xo = (n * C + c) * H * W;
+            const go = (n * O + o) * OH * OW;
+            for (let oh = 0; oh < OH; oh++) {
+              const ih = oh * S - P + kh;
+              if (ih < 0 || ih >= H) continue;
+              for (let ow = 0; ow < OW; ow++) {
+                const iw = ow * S - P + kw;
+                if (iw < 0 || iw >= W) continue;
+                s += gy[go + oh * OW + ow] * x[xo + ih * W + iw];
+              }
+            }
+          }
+          const idx = ((o * C + c) * K + kh) * K + kw;
+          gw[idx] = accumulate ? gw[idx] + s : s;
+        }
+      }
+    }
+  }
+}
+
+function lifForward(
+  steps: number,
+  size: number,
+  x: Float32Array,
+  u: Float32Array,
+  o: Float32Array,
+  decay: number,
+  threshold: number,
+): void {
+  const fDecay = Math.fround(decay);
+  for (let i = 0; i < size; i++) {
+    let uPrev = 0;
+    let oPrev = 0;
+    for (let t = 0; t < steps; t++) {
+      const idx = t * size + i;
+      // Float32 rounding at each step, as PyTorch's float32 arithmetic does.
+      const ut = Math.fround(Math.fround(Math.fround(fDecay * uPrev) * (1 - oPrev)) + x[idx]);
+      const ot = ut > threshold ? 1 : 0;
+      u[idx] = ut;
+      o[idx] = ot;
+      uPrev = ut;
+      oPrev = ot;
+    }
+  }
+}
+
+function lifBackward(
+  steps: number,
+  size: number,
+  u: Float32Array,
+  o: Float32Array,
+  go: Float32Array,
+  gx: Float32Array,
+  decay: number,
+  halfWidth: number,
+  height: number,
+): void {
+  for (let i = 0; i < size; i++) {
+    let gNext = 0; // dL/du_{t+1}
+    for (let t = steps - 1; t >= 0; t--) {
+      const idx = t * size + i;
+      const ut = u[idx];
+      const gO = go[idx] - decay * ut * gNext;
+      const sg = Math.abs(ut) < halfWidth ? height : 0;
+      const gU = gO * sg + decay * (1 - o[idx]) * gNext;
+      gx[idx] = gU;
+      gNext = gU;
+    }
+  }
+}
+
+export const typescriptBackend: KernelBackend = {
+  name: 'typescript',
+  description: 'portable TypeScript kernels',
+  gemm,
+  conv2dForward,
+  conv2dBackwardData,
+  conv2dBackwardWeight,
+  lifForward,
+  lifBackward,
+};
