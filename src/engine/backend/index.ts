@@ -1,0 +1,63 @@
+/**
+ * Chooses the kernel back-end once per process: the native addon when it can
+ * be loaded (unless SPIKEVAE_BACKEND=typescript), otherwise the portable
+ * TypeScript kernels, with a single warning saying so.
+ */
+import type { KernelBackend } from './types.js';
+import { typescriptBackend } from './typescript.js';
+
+export type { KernelBackend, Conv2dGeometry } from './types.js';
+export { typescriptBackend } from './typescript.js';
+
+interface NativeModule {
+  loadNativeBackend(): { backend: KernelBackend } | { error: string };
+}
+
+let nativeModule: NativeModule | null = null;
+let nativeError: string | null = null;
+try {
+  // Loaded by path so the library still compiles and runs without the addon's wrapper.
+  const modPath = './native.js';
+  nativeModule = (await import(modPath)) as NativeModule;
+} catch (e) {
+  nativeError = `native wrapper unavailable: ${(e as Error).message}`;
+}
+
+let nativeBackend: KernelBackend | null = null;
+if (nativeModule) {
+  const r = nativeModule.loadNativeBackend();
+  if ('backend' in r) nativeBackend = r.backend;
+  else nativeError = r.error;
+}
+
+let current: KernelBackend = typescriptBackend;
+const requested = process.env.SPIKEVAE_BACKEND;
+if (requested === 'typescript' || requested === 'ts') {
+  current = typescriptBackend;
+} else if (nativeBackend) {
+  current = nativeBackend;
+} else {
+  if (requested === 'native') throw new Error(`SPIKEVAE_BACKEND=native but the native addon is unavailable: ${nativeError}`);
+  if (!process.env.SPIKEVAE_QUIET) {
+    process.stderr.write(`spikevae: native kernels unavailable (${nativeError}); using the portable TypeScript kernels (slower)\n`);
+  }
+}
+
+/** The back-end every op uses. */
+export function backend(): KernelBackend {
+  return current;
+}
+
+/** Switches back-end (tests and benchmarks compare them). */
+export function setBackend(b: KernelBackend): void {
+  current = b;
+}
+
+/** The native back-end, or null with the reason in nativeUnavailableReason(). */
+export function getNativeBackend(): KernelBackend | null {
+  return nativeBackend;
+}
+
+export function nativeUnavailableReason(): string | null {
+  return nativeError;
+}

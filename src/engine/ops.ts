@@ -1,0 +1,722 @@
+/**
+ * Differentiable operations. Each op checks its shapes (naming itself and the
+ * shapes on a mismatch), computes the forward result with the current kernel
+ * back-end or plain loops, and, when gradients are needed, records a closure
+ * that accumulates the input gradients.
+ */
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { backend } from './backend/index.js';
+import type { Conv2dGeometry } from './backend/types.js';
+import { Shape, Tensor, makeResult, sizeOf } from './tensor.js';
+
+// ---------------------------------------------------------------- helpers
+
+function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+function normAxis(op: string, axis: number, ndim: number): number {
+  const a = axis < 0 ? axis + ndim : axis;
+  if (a < 0 || a >= ndim) throw new ShapeError(op, `axis ${axis} out of range for ${ndim}-d tensor`);
+  return a;
+}
+
+function broadcastShape(op: string, a: Shape, b: Shape): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new ShapeError(op, `shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast together`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides of `shape` seen inside `outShape`, 0 along broadcast dimensions. */
+function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const s = stridesOf(shape);
+  const off = outShape.length - shape.length;
+  return outShape.map((d, i) => {
+    const j = i - off;
+    if (j < 0) return 0;
+    return shape[j] === 1 && d !== 1 ? 0 : s[j];
+  });
+}
+
+/** Calls fn(outIndex, aIndex, bIndex) over every element of outShape. */
+function forEachBroadcast(
+  outShape: Shape,
+  sa: number[],
+  sb: number[],
+  fn: (i: number, ia: number, ib: number) => void,
+): void {
+  const nd = outShape.length;
+  const total = sizeOf(outShape);
+  if (nd === 0) {
+    fn(0, 0, 0);
+    return;
+  }
+  // Odometer over all but the last axis; the last axis is a tight loop.
+  const last = outShape[nd - 1];
+  const la = sa[nd - 1];
+  const lb = sb[nd - 1];
+  const idx = new Array<number>(nd).fill(0);
+  let ia = 0;
+  let ib = 0;
+  for (let i = 0; i < total; i += last) {
+    for (let j = 0; j < last; j++) fn(i + j, ia + j * la, ib + j * lb);
+    // advance odometer at axis nd-2 ...
+    for (let d = nd - 2; d >= 0; d--) {
+      idx[d]++;
+      ia += sa[d];
+      ib += sb[d];
+      if (idx[d] < outShape[d]) break;
+      ia -= sa[d] * outShape[d];
+      ib -= sb[d] * outShape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Sums g (of outShape) down to inShape (reverse of broadcasting). */
+function reduceToShape(g: Float32Array, outShape: Shape, inShape: Shape): Float32Array {
+  if (outShape.length === inShape.length && outShape.every((d, i) => d === inShape[i])) return g;
+  const r = new Float32Array(sizeOf(inShape));
+  const si = broadcastStrides(inShape, outShape);
+  forEachBroadcast(outShape, si, si, (i, ia) => {
+    r[ia] += g[i];
+  });
+  return r;
+}
+
+function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+// ---------------------------------------------------------------- elementwise binary
+
+type BinaryKind = 'add' | 'sub' | 'mul' | 'div';
+
+function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
+  const outShape = broadcastShape(kind, a.shape, b.shape);
+  const n = sizeOf(outShape);
+  const out = new Float32Array(n);
+  const ad = a.data;
+  const bd = b.data;
+  if (sameShape(a.shape, b.shape)) {
+    if (kind === 'add') for (let i = 0; i < n; i++) out[i] = ad[i] + bd[i];
+    else if (kind === 'sub') for (let i = 0; i < n; i++) out[i] = ad[i] - bd[i];
+    else if (kind === 'mul') for (let i = 0; i < n; i++) out[i] = ad[i] * bd[i];
+    else for (let i = 0; i < n; i++) out[i] = ad[i] / bd[i];
+  } else {
+    const sa = broadcastStrides(a.shape, outShape);
+    const sb = broadcastStrides(b.shape, outShape);
+    if (kind === 'add') forEachBroadcast(outShape, sa, sb, (i, ia, ib) => (out[i] = ad[ia] + bd[ib]));
+    else if (kind === 'sub') forEachBroadcast(outShape, sa, sb, (i, ia, ib) => (out[i] = ad[ia] - bd[ib]));
+    else if (kind === 'mul') forEachBroadcast(outShape, sa, sb, (i, ia, ib) => (out[i] = ad[ia] * bd[ib]));
+    else forEachBroadcast(outShape, sa, sb, (i, ia, ib) => (out[i] = ad[ia] / bd[ib]));
+  }
+  const result = makeResult(kind, out, outShape, [a, b], (g) => {
+    if (a.requiresGrad) {
+      let ga: Float32Array;
+      if (kind === 'add' || kind === 'sub') ga = g;
+      else {
+        ga = new Float32Array(n);
+        const sb = broadcastStrides(b.shape, outShape);
+        if (kind === 'mul') forEachBroadcast(outShape, sb, sb, (i, ib) => (ga[i] = g[i] * bd[ib]));
+        else forEachBroadcast(outShape, sb, sb, (i, ib) => (ga[i] = g[i] / bd[ib]));
+      }
+      a.accumulateGrad(reduceToShape(ga, outShape, a.shape));
+    }
+    if (b.requiresGrad) {
+      let gb: Float32Array;
+      if (kind === 'add') gb = g;
+      else {
+        gb = new Float32Array(n);
+        const sa = broadcastStrides(a.shape, outShape);
+        const sbb = broadcastStrides(b.shape, outShape);
+        if (kind === 'sub') for (let i = 0; i < n; i++) gb[i] = -g[i];
+        else if (kind === 'mul') forEachBroadcast(outShape, sa, sa, (i, ia) => (gb[i] = g[i] * ad[ia]));
+        else forEachBroadcast(outShape, sa, sbb, (i, ia, ib) => (gb[i] = (-g[i] * ad[ia]) / (bd[ib] * bd[ib])));
+      }
+      b.accumulateGrad(reduceToShape(gb, outShape, b.shape));
+    }
+  });
+  result.binary = kind === 'mul' && a.binary && b.binary;
+  return result;
+}
+
+export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
+export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
+export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
+export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
+
+// ---------------------------------------------------------------- elementwise unary
+
+/**
+ * Unary op helper: f computes outputs; df(x, y) is the local derivative,
+ * given the input and output values.
+ */
+function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, y: number) => number): Tensor {
+  const n = x.size;
+  const out = new Float32Array(n);
+  const xd = x.data;
+  for (let i = 0; i < n; i++) out[i] = f(xd[i]);
+  return makeResult(op, out, x.shape, [x], (g) => {
+    const gx = x.gradBuffer();
+    for (let i = 0; i < n; i++) gx[i] += g[i] * df(xd[i], out[i]);
+  });
+}
+
+export function scale(x: Tensor, c: number): Tensor {
+  const r = unary('scale', x, (v) => v * c, () => c);
+  return r;
+}
+
+export function addScalar(x: Tensor, c: number): Tensor {
+  return unary('addScalar', x, (v) => v + c, () => 1);
+}
+
+export function neg(x: Tensor): Tensor {
+  return unary('neg', x, (v) => -v, () => -1);
+}
+
+export function tanh(x: Tensor): Tensor {
+  return unary('tanh', x, Math.tanh, (_v, y) => 1 - y * y);
+}
+
+export function sigmoid(x: Tensor): Tensor {
+  return unary(
+    'sigmoid',
+    x,
+    (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v))),
+    (_v, y) => y * (1 - y),
+  );
+}
+
+export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
+  return unary('leakyRelu', x, (v) => (v > 0 ? v : v * slope), (v) => (v > 0 ? 1 : slope));
+}
+
+export function relu(x: Tensor): Tensor {
+  return unary('relu', x, (v) => (v > 0 ? v : 0), (v) => (v > 0 ? 1 : 0));
+}
+
+export function exp(x: Tensor): Tensor {
+  return unary('exp', x, Math.exp, (_v, y) => y);
+}
+
+export function log(x: Tensor): Tensor {
+  return unary('log', x, Math.log, (v) => 1 / v);
+}
+
+export function square(x: Tensor): Tensor {
+  return unary('square', x, (v) => v * v, (v) => 2 * v);
+}
+
+// ---------------------------------------------------------------- reductions
+
+/** Sum over the given axes (all axes when omitted). */
+export function sum(x: Tensor, axes?: number[], keepDims = false): Tensor {
+  const nd = x.ndim;
+  const ax = new Set((axes ?? x.shape.map((_, i) => i)).map((a) => normAxis('sum', a, nd)));
+  const keptShape = x.shape.map((d, i) => (ax.has(i) ? 1 : d));
+  const outShape = keepDims ? keptShape : x.shape.filter((_, i) => !ax.has(i));
+  const out = new Float64Array(sizeOf(keptShape));
+  const so = broadcastStrides(keptShape, x.shape);
+  const xd = x.data;
+  forEachBroadcast(x.shape, so, so, (i, io) => {
+    out[io] += xd[i];
+  });
+  return makeResult('sum', Float32Array.from(out), outShape, [x], (g) => {
+    const gx = x.gradBuffer();
+    forEachBroadcast(x.shape, so, so, (i, io) => {
+      gx[i] += g[io];
+    });
+  });
+}
+
+export function mean(x: Tensor, axes?: number[], keepDims = false): Tensor {
+  const nd = x.ndim;
+  const ax = (axes ?? x.shape.map((_, i) => i)).map((a) => normAxis('mean', a, nd));
+  let count = 1;
+  for (const a of new Set(ax)) count *= x.shape[a];
+  return scale(sum(x, ax, keepDims), 1 / count);
+}
+
+// ---------------------------------------------------------------- shape ops
+
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const s = [...shape];
+  const inferred = s.indexOf(-1);
+  if (inferred >= 0) {
+    const rest = sizeOf(s.filter((_, i) => i !== inferred));
+    s[inferred] = rest === 0 ? 0 : x.size / rest;
+  }
+  if (sizeOf(s) !== x.size || s.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ShapeError('reshape', `cannot reshape ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  }
+  const r = makeResult('reshape', x.data, s, [x], (g) => x.accumulateGrad(g));
+  r.binary = x.binary;
+  return r;
+}
+
+/** General axis permutation (numpy transpose). */
+export function permute(x: Tensor, perm: number[]): Tensor {
+  const nd = x.ndim;
+  if (perm.length !== nd || new Set(perm.map((p) => normAxis('permute', p, nd))).size !== nd) {
+    throw new ShapeError('permute', `invalid permutation [${perm.join(', ')}] for shape ${fmtShape(x.shape)}`);
+  }
+  const p = perm.map((a) => normAxis('permute', a, nd));
+  const outShape = p.map((a) => x.shape[a]);
+  const sx = stridesOf(x.shape);
+  const srcStrides = p.map((a) => sx[a]);
+  const out = new Float32Array(x.size);
+  const xd = x.data;
+  forEachBroadcast(outShape, srcStrides, srcStrides, (i, is) => {
+    out[i] = xd[is];
+  });
+  const r = makeResult('permute', out, outShape, [x], (g) => {
+    const gx = x.gradBuffer();
+    forEachBroadcast(outShape, srcStrides, srcStrides, (i, is) => {
+      gx[is] += g[i];
+    });
+  });
+  r.binary = x.binary;
+  return r;
+}
+
+export function transpose(x: Tensor, a0: number, a1: number): Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const i0 = normAxis('transpose', a0, x.ndim);
+  const i1 = normAxis('transpose', a1, x.ndim);
+  perm[i0] = i1;
+  perm[i1] = i0;
+  return permute(x, perm);
+}
+
+/** Concatenation along one axis. */
+export function concat(xs: Tensor[], axis: number): Tensor {
+  if (xs.length === 0) throw new ShapeError('concat', 'no tensors given');
+  const nd = xs[0].ndim;
+  const ax = normAxis('concat', axis, nd);
+  for (const t of xs) {
+    if (t.ndim !== nd || t.shape.some((d, i) => i !== ax && d !== xs[0].shape[i])) {
+      throw new ShapeError('concat', `shapes ${xs.map((u) => fmtShape(u.shape)).join(' and ')} differ outside axis ${ax}`);
+    }
+  }
+  const outer = sizeOf(xs[0].shape.slice(0, ax));
+  const inner = sizeOf(xs[0].shape.slice(ax + 1));
+  const total = xs.reduce((s, t) => s + t.shape[ax], 0);
+  const outShape = [...xs[0].shape];
+  outShape[ax] = total;
+  const out = new Float32Array(sizeOf(outShape));
+  const rowOut = total * inner;
+  let off = 0;
+  const offsets: number[] = [];
+  for (const t of xs) {
+    offsets.push(off);
+    const len = t.shape[ax] * inner;
+    for (let o = 0; o < outer; o++) out.set(t.data.subarray(o * len, (o + 1) * len), o * rowOut + off);
+    off += len;
+  }
+  const r = makeResult('concat', out, outShape, xs, (g) => {
+    xs.forEach((t, k) => {
+      if (!t.requiresGrad) return;
+      const len = t.shape[ax] * inner;
+      const gx = t.gradBuffer();
+      for (let o = 0; o < outer; o++) {
+        const src = o * rowOut + offsets[k];
+        const dst = o * len;
+        for (let i = 0; i < len; i++) gx[dst + i] += g[src + i];
+      }
+    });
+  });
+  r.binary = xs.every((t) => t.binary);
+  return r;
+}
+
+/** x[..., start:end, ...] along one axis. */
+export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+  const ax = normAxis('slice', axis, x.ndim);
+  const d = x.shape[ax];
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && end <= d && start <= end)) {
+    throw new ShapeError('slice', `range ${start}:${end} out of bounds for axis ${ax} of ${fmtShape(x.shape)}`);
+  }
+  const outer = sizeOf(x.shape.slice(0, ax));
+  const inner = sizeOf(x.shape.slice(ax + 1));
+  const outShape = [...x.shape];
+  outShape[ax] = end - start;
+  const len = (end - start) * inner;
+  const out = new Float32Array(outer * len);
+  if (ax === 0) out.set(x.data.subarray(start * inner, end * inner));
+  else for (let o = 0; o < outer; o++) out.set(x.data.subarray(o * d * inner + start * inner, o * d * inner + end * inner), o * len);
+  const r = makeResult('slice', out, outShape, [x], (g) => {
+    const gx = x.gradBuffer();
+    for (let o = 0; o < outer; o++) {
+      const dst = o * d * inner + start * inner;
+      const src = o * len;
+      for (let i = 0; i < len; i++) gx[dst + i] += g[src + i];
+    }
+  });
+  r.binary = x.binary;
+  return r;
+}
+
+/**
+ * out[i] = x[i, index[i]] with x viewed as [rows, k] (the last axis) and
+ * index of length rows: picks one element per row. Used for the FSVAE's
+ * random one-of-k selection. The output drops the last axis.
+ */
+export function pickLastAxis(x: Tensor, index: Int32Array): Tensor {
+  const k = x.shape[x.ndim - 1];
+  const rows = x.size / k;
+  if (index.length !== rows) {
+    throw new ShapeError('pickLastAxis', `index has ${index.length} entries but ${fmtShape(x.shape)} has ${rows} rows`);
+  }
+  const out = new Float32Array(rows);
+  const xd = x.data;
+  for (let i = 0; i < rows; i++) {
+    const j = index[i];
+    if (!(j >= 0 && j < k)) throw new ShapeError('pickLastAxis', `index ${j} out of range [0, ${k})`);
+    out[i] = xd[i * k + j];
+  }
+  const r = makeResult('pickLastAxis', out, x.shape.slice(0, -1), [x], (g) => {
+    const gx = x.gradBuffer();
+    for (let i = 0; i < rows; i++) gx[i * k + index[i]] += g[i];
+  });
+  r.binary = x.binary;
+  return r;
+}
+
+// ---------------------------------------------------------------- dense layers
+
+/** y = x W^T + b with x [..., in], W [out, in], b [out]. */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  if (w.ndim !== 2 || x.shape[x.ndim - 1] !== w.shape[1] || (b && (b.ndim !== 1 || b.shape[0] !== w.shape[0]))) {
+    throw new ShapeError(
+      'linear',
+      `input ${fmtShape(x.shape)} does not match weight ${fmtShape(w.shape)}${b ? ` and bias ${fmtShape(b.shape)}` : ''}`,
+    );
+  }
+  const [outF, inF] = w.shape;
+  const m = x.size / inF;
+  const y = new Float32Array(m * outF);
+  const be = backend();
+  be.gemm(false, true, m, outF, inF, x.data, w.data, y, 0, x.binary);
+  if (b) {
+    const bd = b.data;
+    for (let i = 0; i < m; i++) {
+      const o = i * outF;
+      for (let j = 0; j < outF; j++) y[o + j] += bd[j];
+    }
+  }
+  return makeResult('linear', y, [...x.shape.slice(0, -1), outF], b ? [x, w, b] : [x, w], (g) => {
+    if (x.requiresGrad) {
+      // gx = g W : [m, out] x [out, in]
+      const gx = x.gradBuffer();
+      be.gemm(false, false, m, inF, outF, g, w.data, gx, 1);
+    }
+    if (w.requiresGrad) {
+      // gW += g^T x : [out, m] x [m, in]
+      be.gemm(true, false, outF, inF, m, g, x.data, w.gradBuffer(), 1);
+    }
+    if (b && b.requiresGrad) {
+      const gb = b.gradBuffer();
+      const acc = new Float64Array(outF);
+      for (let i = 0; i < m; i++) {
+        const o = i * outF;
+        for (let j = 0; j < outF; j++) acc[j] += g[o + j];
+      }
+      for (let j = 0; j < outF; j++) gb[j] += acc[j];
+    }
+  });
+}
+
+function addChannelBias(y: Float32Array, bias: Float32Array, batch: number, channels: number, plane: number): void {
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      const bv = bias[c];
+      const o = (n * channels + c) * plane;
+      for (let i = 0; i < plane; i++) y[o + i] += bv;
+    }
+  }
+}
+
+function channelBiasGrad(g: Float32Array, gb: Float32Array, batch: number, channels: number, plane: number): void {
+  for (let c = 0; c < channels; c++) {
+    let s = 0;
+    for (let n = 0; n < batch; n++) {
+      const o = (n * channels + c) * plane;
+      for (let i = 0; i < plane; i++) s += g[o + i];
+    }
+    gb[c] += s;
+  }
+}
+
+function accumulateInto(dst: Float32Array, src: Float32Array): void {
+  for (let i = 0; i < dst.length; i++) dst[i] += src[i];
+}
+
+/** 2-D convolution: x [N, C, H, W], w [O, C, k, k] (a trailing 1 of a Conv3d weight is allowed), b [O]. */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, stride: number, padding: number): Tensor {
+  const wk = w.shape;
+  const okW = (wk.length === 4 || (wk.length === 5 && wk[4] === 1)) && wk[2] === wk[3];
+  if (x.ndim !== 4 || !okW || x.shape[1] !== wk[1] || (b && b.size !== wk[0])) {
+    throw new ShapeError('conv2d', `input ${fmtShape(x.shape)} does not match weight ${fmtShape(wk)}${b ? ` and bias ${fmtShape(b.shape)}` : ''}`);
+  }
+  const [N, C, H, W] = x.shape;
+  const [O, , K] = wk;
+  const OH = Math.floor((H + 2 * padding - K) / stride) + 1;
+  const OW = Math.floor((W + 2 * padding - K) / stride) + 1;
+  if (OH < 1 || OW < 1) throw new ShapeError('conv2d', `input ${fmtShape(x.shape)} is smaller than kernel ${K} with padding ${padding}`);
+  const geo: Conv2dGeometry = { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O, outHeight: OH, outWidth: OW, kernel: K, stride, padding };
+  const be = backend();
+  const y = new Float32Array(N * O * OH * OW);
+  be.conv2dForward(geo, x.data, w.data, b ? b.data : null, y, x.binary);
+  return makeResult('conv2d', y, [N, O, OH, OW], b ? [x, w, b] : [x, w], (g) => {
+    if (x.requiresGrad) {
+      if (x.grad === null) {
+        x.grad = new Float32Array(x.size);
+        be.conv2dBackwardData(geo, g, w.data, x.grad, false);
+      } else be.conv2dBackwardData(geo, g, w.data, x.grad, true);
+    }
+    if (w.requiresGrad) be.conv2dBackwardWeight(geo, x.data, g, w.gradBuffer(), true, x.binary);
+    if (b && b.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, OH * OW);
+  });
+}
+
+/**
+ * Transposed 2-D convolution (PyTorch ConvTranspose2d): x [N, Ci, H, W],
+ * w [Ci, Co, k, k] (trailing 1 allowed), b [Co].
+ * Output size (H-1)*stride - 2*padding + k + outputPadding.
+ */
+export function convTranspose2d(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  stride: number,
+  padding: number,
+  outputPadding = 0,
+): Tensor {
+  const wk = w.shape;
+  const okW = (wk.length === 4 || (wk.length === 5 && wk[4] === 1)) && wk[2] === wk[3];
+  if (x.ndim !== 4 || !okW || x.shape[1] !== wk[0] || (b && b.size !== wk[1])) {
+    throw new ShapeError('convTranspose2d', `input ${fmtShape(x.shape)} does not match weight ${fmtShape(wk)}${b ? ` and bias ${fmtShape(b.shape)}` : ''}`);
+  }
+  if (outputPadding >= stride && outputPadding > 0) {
+    throw new ShapeError('convTranspose2d', `output padding ${outputPadding} must be smaller than stride ${stride}`);
+  }
+  const [N, Ci, H, W] = x.shape;
+  const [, Co, K] = wk;
+  const OH = (H - 1) * stride - 2 * padding + K + outputPadding;
+  const OW = (W - 1) * stride - 2 * padding + K + outputPadding;
+  // Seen from the forward-conv side: its input is our output, its output our input.
+  const geo: Conv2dGeometry = { batch: N, inChannels: Co, inHeight: OH, inWidth: OW, outChannels: Ci, outHeight: H, outWidth: W, kernel: K, stride, padding };
+  const be = backend();
+  const y = new Float32Array(N * Co * OH * OW);
+  be.conv2dBackwardData(geo, x.data, w.data, y, false, x.binary);
+  if (b) addChannelBias(y, b.data, N, Co, OH * OW);
+  return makeResult('convTranspose2d', y, [N, Co, OH, OW], b ? [x, w, b] : [x, w], (g) => {
+    if (x.requiresGrad) {
+      if (x.grad === null) {
+        x.grad = new Float32Array(x.size);
+        be.conv2dForward(geo, g, w.data, null, x.grad);
+      } else {
+        const tmp = new Float32Array(x.size);
+        be.conv2dForward(geo, g, w.data, null, tmp);
+        accumulateInto(x.grad, tmp);
+      }
+    }
+    if (w.requiresGrad) be.conv2dBackwardWeight(geo, g, x.data, w.gradBuffer(), true);
+    if (b && b.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Co, OH * OW);
+  });
+}
+
+// ---------------------------------------------------------------- normalisation
+
+export interface BatchNormState {
+  runningMean: Float32Array;
+  runningVar: Float32Array;
+  /** num_batches_tracked, kept as a JS number (saved as I64). */
+  numBatchesTracked: { value: number };
+}
+
+export interface BatchNormOptions {
+  /** The channel axis of x; statistics are over every other axis. */
+  axis: number;
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+  /** Multiplies the normalised value (tdBN: alpha * Vth). */
+  scale?: number;
+  /** When false in training, running statistics are left alone. */
+  updateStats?: boolean;
+}
+
+/**
+ * Batch normalisation over every axis but `axis`:
+ * y = scale * (x - mean) / sqrt(var + eps) * weight + bias. In training the
+ * batch statistics (biased variance) are used and the running statistics
+ * updated with momentum and the unbiased correction n/(n-1), as PyTorch does.
+ */
+export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, state: BatchNormState | null, opts: BatchNormOptions): Tensor {
+  const ax = normAxis('batchNorm', opts.axis, x.ndim);
+  const C = x.shape[ax];
+  if ((weight && weight.size !== C) || (bias && bias.size !== C) || (state && state.runningMean.length !== C)) {
+    throw new ShapeError('batchNorm', `input ${fmtShape(x.shape)} has ${C} channels on axis ${ax} but the parameters have ${weight?.size ?? bias?.size ?? state?.runningMean.length}`);
+  }
+  const eps = opts.eps ?? 1e-5;
+  const momentum = opts.momentum ?? 0.1;
+  const sc = opts.scale ?? 1;
+  const outer = sizeOf(x.shape.slice(0, ax));
+  const inner = sizeOf(x.shape.slice(ax + 1));
+  const count = outer * inner;
+  const xd = x.data;
+  const meanC = new Float64Array(C);
+  const invStd = new Float64Array(C);
+  const useBatch = opts.training || !state;
+  if (useBatch) {
+    const varC = new Float64Array(C);
+    for (let o = 0; o < outer; o++) {
+      for (let c = 0; c < C; c++) {
+        const base = (o * C + c) * inner;
+        let s = 0;
+        for (let i = 0; i < inner; i++) s += xd[base + i];
+        meanC[c] += s;
+      }
+    }
+    for (let c = 0; c < C; c++) meanC[c] /= count;
+    for (let o = 0; o < outer; o++) {
+      for (let c = 0; c < C; c++) {
+        const base = (o * C + c) * inner;
+        const m = meanC[c];
+        let s = 0;
+        for (let i = 0; i < inner; i++) {
+          const d = xd[base + i] - m;
+          s += d * d;
+        }
+        varC[c] += s;
+      }
+    }
+    for (let c = 0; c < C; c++) {
+      varC[c] /= count;
+      invStd[c] = 1 / Math.sqrt(varC[c] + eps);
+    }
+    if (state && opts.training && opts.updateStats !== false) {
+      const unbias = count > 1 ? count / (count - 1) : 1;
+      for (let c = 0; c < C; c++) {
+        state.runningMean[c] = momentum * meanC[c] + (1 - momentum) * state.runningMean[c];
+        state.runningVar[c] = momentum * varC[c] * unbias + (1 - momentum) * state.runningVar[c];
+      }
+      state.numBatchesTracked.value += 1;
+    }
+  } else {
+    for (let c = 0; c < C; c++) {
+      meanC[c] = state!.runningMean[c];
+      invStd[c] = 1 / Math.sqrt(state!.runningVar[c] + eps);
+    }
+  }
+  const wd = weight?.data;
+  const bd = bias?.data;
+  // y = a_c * x + b_c with a_c = sc * w_c * invStd_c, b_c = bias_c - a_c * mean_c.
+  const aC = new Float32Array(C);
+  const bC = new Float32Array(C);
+  for (let c = 0; c < C; c++) {
+    aC[c] = sc * (wd ? wd[c] : 1) * invStd[c];
+    bC[c] = (bd ? bd[c] : 0) - aC[c] * meanC[c];
+  }
+  const y = new Float32Array(x.size);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * inner;
+      const a = aC[c];
+      const b = bC[c];
+      for (let i = 0; i < inner; i++) y[base + i] = a * xd[base + i] + b;
+    }
+  }
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return makeResult('batchNorm', y, x.shape, inputs, (g) => {
+    // Per-channel sums of g and g * xhat.
+    const sumG = new Float64Array(C);
+    const sumGX = new Float64Array(C);
+    for (let o = 0; o < outer; o++) {
+      for (let c = 0; c < C; c++) {
+        const base = (o * C + c) * inner;
+        const m = meanC[c];
+        const is = invStd[c];
+        let s1 = 0;
+        let s2 = 0;
+        for (let i = 0; i < inner; i++) {
+          const gv = g[base + i];
+          s1 += gv;
+          s2 += gv * (xd[base + i] - m) * is;
+        }
+        sumG[c] += s1;
+        sumGX[c] += s2;
+      }
+    }
+    if (weight && weight.requiresGrad) {
+      const gw = weight.gradBuffer();
+      for (let c = 0; c < C; c++) gw[c] += sc * sumGX[c];
+    }
+    if (bias && bias.requiresGrad) {
+      const gb = bias.gradBuffer();
+      for (let c = 0; c < C; c++) gb[c] += sumG[c];
+    }
+    if (x.requiresGrad) {
+      const gx = x.gradBuffer();
+      for (let o = 0; o < outer; o++) {
+        for (let c = 0; c < C; c++) {
+          const base = (o * C + c) * inner;
+          const a = aC[c];
+          if (useBatch) {
+            // dx = a * (g - mean(g) - xhat * mean(g * xhat))
+            const mg = sumG[c] / count;
+            const mgx = sumGX[c] / count;
+            const m = meanC[c];
+            const is = invStd[c];
+            for (let i = 0; i < inner; i++) gx[base + i] += a * (g[base + i] - mg - (xd[base + i] - m) * is * mgx);
+          } else {
+            for (let i = 0; i < inner; i++) gx[base + i] += a * g[base + i];
+          }
+        }
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------- losses
+
+/** Mean squared error (PyTorch F.mse_loss with mean reduction). */
+export function mseLoss(a: Tensor, b: Tensor): Tensor {
+  if (!sameShape(a.shape, b.shape)) throw new ShapeError('mseLoss', `shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)} differ`);
+  const n = a.size;
+  let s = 0;
+  const ad = a.data;
+  const bd = b.data;
+  for (let i = 0; i < n; i++) {
+    const d = ad[i] - bd[i];
+    s += d * d;
+  }
+  return makeResult('mseLoss', new Float32Array([s / n]), [], [a, b], (g) => {
+    const k = (2 * g[0]) / n;
+    if (a.requiresGrad) {
+      const ga = a.gradBuffer();
+      for (let i = 0; i < n; i++) ga[i] += k * (ad[i] - bd[i]);
+    }
+    if (b.requiresGrad) {
+      const gb = b.gradBuffer();
+      for (let i = 0; i < n; i++) gb[i] -= k * (ad[i] - bd[i]);
+    }
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * AdamW with PyTorch's semantics (torch.optim.AdamW, non-amsgrad):
+ *   p ← p·(1 − lr·wd)                      (decoupled weight decay, first)
+ *   m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
+ *   p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)
+ * Parameter groups carry their own lr and weight decay (ESVAE trains its
+ * prior bottleneck at 10× the learning rate).
+ */
+import { Tensor } from './tensor.js';
+
+export interface ParamGroup {
+  params: Tensor[];
+  lr: number;
+  weightDecay: number;
+  betas?: [number, number];
+  eps?: number;
+}
+
+export interface AdamWState {
+  step: number;
+  m: Float32Array[];
+  v: Float32Array[];
+}
+
+export class AdamW {
+  readonly groups: Required<ParamGroup>[];
+  /** Per-parameter state in group order, then parameter order. */
+  private readonly m: Float32Array[];
+  private readonly v: Float32Array[];
+  stepCount = 0;
+
+  constructor(groups: ParamGroup[]) {
+    this.groups = groups.map((g) => ({ betas: [0.9, 0.999], eps: 1e-8, ...g }) as Required<ParamGroup>);
+    const all = this.groups.flatMap((g) => g.params);
+    this.m = all.map((p) => new Float32Array(p.size));
+    this.v = all.map((p) => new Float32Array(p.size));
+  }
+
+  /** Parameters in state order. */
+  get params(): Tensor[] {
+    return this.groups.flatMap((g) => g.params);
+  }
+
+  step(): void {
+    this.stepCount++;
+    const t = this.stepCount;
+    let k = 0;
+    for (const g of this.groups) {
+      const [b1, b2] = g.betas;
+      const bc1 = 1 - Math.pow(b1, t);
+      const bc2 = 1 - Math.pow(b2, t);
+      const stepSize = g.lr / bc1;
+      const bc2Sqrt = Math.sqrt(bc2);
+      const decay = 1 - g.lr * g.weightDecay;
+      for (const p of g.params) {
+        const m = this.m[k];
+        const v = this.v[k];
+        k++;
+        const grad = p.grad;
+        if (grad === null) continue; // PyTorch skips parameters without gradients (no decay either)
+        const d = p.data;
+        for (let i = 0; i < d.length; i++) {
+          const gi = grad[i];
+          d[i] *= decay;
+          m[i] = b1 * m[i] + (1 - b1) * gi;
+          v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+          d[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + g.eps);
+        }
+      }
+    }
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) p.grad = null;
+  }
+
+  getState(): AdamWState {
+    return { step: this.stepCount, m: this.m, v: this.v };
+  }
+
+  setState(s: AdamWState): void {
+    if (s.m.length !== this.m.length) throw new Error(`optimizer state has ${s.m.length} parameters, expected ${this.m.length}`);
+    s.m.forEach((a, i) => this.m[i].set(a));
+    s.v.forEach((a, i) => this.v[i].set(a));
+    this.stepCount = s.step;
+  }
+}

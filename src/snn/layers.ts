@@ -1,0 +1,105 @@
+/**
+ * Spiking layer wrappers of the reference (snn_layers.py): a spatial layer
+ * applied independently at every time step, then optional tdBN, then optional
+ * LIF. Inputs are time-major [T, N, C, H, W] or [T, N, F]; T is folded into
+ * the batch for the layer itself, so one kernel call covers all time steps.
+ *
+ * State_dict names follow PyTorch: tdConv subclasses Conv3d, so its weight
+ * and bias sit at the module's own level and its tdBN under `.bn`.
+ */
+import { BatchNorm, Conv2d, ConvTranspose2d, Linear } from '../engine/layers.js';
+import { Module } from '../engine/module.js';
+import { Random } from '../engine/random.js';
+import { Tensor } from '../engine/tensor.js';
+import * as ops from '../engine/ops.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { LIF_THRESHOLD, lif } from './functional.js';
+
+/** tdBN: statistics over batch, space and time; y = alpha·Vth·x̂·weight + bias. */
+export class TdBatchNorm extends BatchNorm {
+  constructor(channels: number, readonly alpha = 1) {
+    super(channels, alpha * LIF_THRESHOLD);
+  }
+}
+
+export interface SpikingLayerOptions {
+  bn: boolean;
+  spike: boolean;
+  /** tdBN alpha: 1 in encoder/decoder, 2 in the prior and posterior. */
+  alpha?: number;
+}
+
+abstract class SpikingLayer extends Module {
+  readonly bn: TdBatchNorm | null;
+  readonly spike: boolean;
+  constructor(channels: number, opts: SpikingLayerOptions) {
+    super();
+    this.spike = opts.spike;
+    this.bn = opts.bn ? this.registerModule('bn', new TdBatchNorm(channels, opts.alpha ?? 1)) : null;
+  }
+  protected post(y: Tensor): Tensor {
+    let out = y;
+    if (this.bn) out = this.bn.forward(out, 2);
+    if (this.spike) out = lif(out);
+    return out;
+  }
+}
+
+/** Shares parameter storage with an inner standard layer but registers it flat (Conv3d naming). */
+function adopt(target: Module, inner: Conv2d | ConvTranspose2d | Linear): void {
+  const reg = target as unknown as { registerParameter(n: string, t: Tensor): Tensor };
+  reg.registerParameter('weight', inner.weight);
+  if (inner.bias) reg.registerParameter('bias', inner.bias);
+}
+
+export class TdConv extends SpikingLayer {
+  readonly conv: Conv2d;
+  constructor(inChannels: number, outChannels: number, kernel: number, stride: number, padding: number, rng: Random, opts: SpikingLayerOptions) {
+    super(outChannels, opts);
+    this.conv = new Conv2d(inChannels, outChannels, kernel, stride, padding, rng, true, true);
+    adopt(this, this.conv);
+  }
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 5) throw new ShapeError('tdConv', `expects [T, N, C, H, W], got ${fmtShape(x.shape)}`);
+    const [T, N, C, H, W] = x.shape;
+    const y = this.conv.forward(ops.reshape(x, [T * N, C, H, W]));
+    return this.post(ops.reshape(y, [T, N, ...y.shape.slice(1)]));
+  }
+}
+
+export class TdConvTranspose extends SpikingLayer {
+  readonly conv: ConvTranspose2d;
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernel: number,
+    stride: number,
+    padding: number,
+    outputPadding: number,
+    rng: Random,
+    opts: SpikingLayerOptions,
+  ) {
+    super(outChannels, opts);
+    this.conv = new ConvTranspose2d(inChannels, outChannels, kernel, stride, padding, outputPadding, rng, true, true);
+    adopt(this, this.conv);
+  }
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 5) throw new ShapeError('tdConvTranspose', `expects [T, N, C, H, W], got ${fmtShape(x.shape)}`);
+    const [T, N, C, H, W] = x.shape;
+    const y = this.conv.forward(ops.reshape(x, [T * N, C, H, W]));
+    return this.post(ops.reshape(y, [T, N, ...y.shape.slice(1)]));
+  }
+}
+
+export class TdLinear extends SpikingLayer {
+  readonly linear: Linear;
+  constructor(inFeatures: number, outFeatures: number, rng: Random, opts: SpikingLayerOptions) {
+    super(outFeatures, opts);
+    this.linear = new Linear(inFeatures, outFeatures, rng, true);
+    adopt(this, this.linear);
+  }
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 3) throw new ShapeError('tdLinear', `expects [T, N, F], got ${fmtShape(x.shape)}`);
+    return this.post(this.linear.forward(x));
+  }
+}
