@@ -1,0 +1,43 @@
+/** Parsing and validation of option values shared by the commands. */
+import { InvalidArgumentError } from 'commander';
+
+export function intOption(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` of at least ${min}`}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+export function floatOption(name: string, min = 0, max = Infinity, exclusiveMin = true) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || (exclusiveMin ? n <= min : n < min) || n > max) {
+      throw new InvalidArgumentError(`${name} must be a number ${exclusiveMin ? 'above' : 'of at least'} ${min}${Number.isFinite(max) ? ` and at most ${max}` : ''}, got '${value}'`);
+    }
+    return n;
+  };
+}
+
+export function choiceOption<T extends string>(name: string, choices: readonly T[], aliases: Record<string, T> = {}) {
+  return (value: string): T => {
+    const v = (aliases[value.toLowerCase()] ?? value.toLowerCase()) as T;
+    if (!choices.includes(v)) throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')}, got '${value}'`);
+    return v;
+  };
+}
+
+export const DATASETS = ['mnist', 'fashion', 'cifar10', 'celeba'] as const;
+export const DATASET_ALIASES: Record<string, (typeof DATASETS)[number]> = {
+  'fashion-mnist': 'fashion',
+  fashionmnist: 'fashion',
+  'cifar-10': 'cifar10',
+};
+export const datasetOption = choiceOption('--dataset', DATASETS, DATASET_ALIASES);
+
+/** Prints a result as JSON to stdout (for --json). */
+export function printJson(obj: unknown): void {
+  process.stdout.write(JSON.stringify(obj, null, 2) + '\n');
+}

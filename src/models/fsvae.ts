@@ -1,0 +1,364 @@
+/**
+ * FSVAE (Kamata et al., AAAI 2022) with the exact semantics of the official
+ * implementation (reference-semantics.md §2): spiking encoder, autoregressive
+ * Bernoulli posterior and prior with random one-of-k selection, spiking
+ * decoder with membrane-potential output, PSP-filtered "MMD" loss.
+ *
+ * Tensors are time-major ([T, N, ...]); parameter and buffer names are the
+ * official state_dict names, so checkpoints map one to one.
+ */
+import { Module } from '../engine/module.js';
+import { Random } from '../engine/random.js';
+import { Tensor, noGrad } from '../engine/tensor.js';
+import * as ops from '../engine/ops.js';
+import { membraneCoefficients, membraneOutput, psp } from '../snn/functional.js';
+import { TdConv, TdConvTranspose, TdLinear } from '../snn/layers.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import type { GenerativeModel, BatchLoss } from './types.js';
+import type { ParamGroup } from '../engine/optim.js';
+
+export interface FsvaeConfig {
+  /** 'fsvae' (32x32) or 'fsvae-large' (64x64, CelebA). */
+  variant: 'fsvae' | 'fsvae-large';
+  inChannels: number;
+  imageSize: number;
+  latentDim: number;
+  timeSteps: number;
+  k: number;
+  /** 'membrane' (fixed 0.8^(T-1-t)) or 'taid' (learned temporal attention). */
+  decoding: 'membrane' | 'taid';
+}
+
+export function defaultFsvaeConfig(dataset: string, overrides: Partial<FsvaeConfig> = {}): FsvaeConfig {
+  const large = dataset === 'celeba';
+  return {
+    variant: large ? 'fsvae-large' : 'fsvae',
+    inChannels: dataset === 'mnist' || dataset === 'fashion' ? 1 : 3,
+    imageSize: large ? 64 : 32,
+    latentDim: 128,
+    timeSteps: 16,
+    k: 20,
+    decoding: 'membrane',
+    ...overrides,
+  };
+}
+
+/** Stack of three tdLinear + tdBN(alpha=2) + LIF layers (the prior/posterior `layers`). */
+class BernoulliNet extends Module {
+  readonly layers: TdLinear[];
+  constructor(inFeatures: number, latent: number, k: number, rng: Random) {
+    super();
+    const seq = new SequentialHolder();
+    this.layers = [
+      new TdLinear(inFeatures, latent * 2, rng, { bn: true, spike: true, alpha: 2 }),
+      new TdLinear(latent * 2, latent * 4, rng, { bn: true, spike: true, alpha: 2 }),
+      new TdLinear(latent * 4, latent * k, rng, { bn: true, spike: true, alpha: 2 }),
+    ];
+    this.layers.forEach((l, i) => seq.add(String(i), l));
+    this.registerModule('layers', seq);
+    this.registerBuffer('initial_input', { data: new Float32Array(latent), shape: [1, latent, 1] });
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const l of this.layers) h = l.forward(h);
+    return h;
+  }
+}
+
+/** Holds numbered children, like nn.Sequential, for state_dict naming. */
+export class SequentialHolder extends Module {
+  add(name: string, m: Module): void {
+    this.registerModule(name, m);
+  }
+}
+
+/** Holds the fixed 0.8^(T-1-t) coefficients as the reference's `coef` buffer [1,1,1,1,T]. */
+export class MembraneOutputLayer extends Module {
+  readonly coef: Float32Array;
+  constructor(steps: number) {
+    super();
+    this.coef = membraneCoefficients(steps);
+    this.registerBuffer('coef', { data: this.coef, shape: [1, 1, 1, 1, steps] });
+  }
+}
+
+/** One uniform index in [0, k) per row: PyTorch's randint(0, k, (rows,)). */
+function randomIndices(rows: number, k: number, rng: Random): Int32Array {
+  const idx = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) idx[i] = rng.int(k);
+  return idx;
+}
+
+/** Stacks [B, C] step tensors (no grad) into [T, B, C]. */
+function stackSteps(steps: Float32Array[], b: number, c: number): Tensor {
+  const out = new Float32Array(steps.length * b * c);
+  steps.forEach((s, t) => out.set(s, t * b * c));
+  const t = new Tensor(out, [steps.length, b, c]);
+  t.binary = true;
+  return t;
+}
+
+export interface EncodeResult {
+  /** Encoder spikes x^E [T, N, C]. */
+  encoded: Tensor;
+  /** Posterior sample z [T, N, C]. */
+  sampledZ: Tensor;
+  /** Posterior output spikes q_z [T, N, C, k]. */
+  qZ: Tensor;
+  /** Prior output spikes p_z [T, N, C, k]. */
+  pZ: Tensor;
+}
+
+export interface ForwardResult extends EncodeResult {
+  recon: Tensor;
+}
+
+export interface LossResult {
+  loss: Tensor;
+  recon: number;
+  distance: number;
+}
+
+export class FSVAE extends Module implements GenerativeModel {
+  readonly kind = 'fsvae';
+  readonly cfg: FsvaeConfig;
+  readonly hiddenDims: number[];
+  readonly encoderLayers: TdConv[] = [];
+  readonly beforeLatent: TdLinear;
+  readonly prior: BernoulliNet;
+  readonly posterior: BernoulliNet;
+  readonly decoderInput: TdLinear;
+  readonly decoderLayers: TdConvTranspose[] = [];
+  readonly finalLayers: TdConvTranspose[];
+  readonly coef: Float32Array;
+  /** Scheduled-sampling probability (update_p sets it each epoch). */
+  p = 0;
+
+  constructor(cfg: FsvaeConfig, rng: Random) {
+    super();
+    this.cfg = cfg;
+    const hidden = cfg.variant === 'fsvae-large' ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
+    const expectedSize = 2 << hidden.length;
+    if (cfg.imageSize !== expectedSize) {
+      throw new ShapeError(cfg.variant, `image size ${cfg.imageSize} does not fit (needs ${expectedSize}x${expectedSize})`);
+    }
+    this.hiddenDims = hidden;
+    const C = cfg.latentDim;
+    const encoder = this.registerModule('encoder', new SequentialHolder());
+    let inC = cfg.inChannels;
+    hidden.forEach((h, i) => {
+      const layer = new TdConv(inC, h, 3, 2, 1, rng, { bn: true, spike: true });
+      encoder.add(String(i), layer);
+      this.encoderLayers.push(layer);
+      inC = h;
+    });
+    const last = hidden[hidden.length - 1];
+    this.beforeLatent = this.registerModule('before_latent_layer', new TdLinear(last * 4, C, rng, { bn: true, spike: true }));
+    this.prior = this.registerModule('prior', new BernoulliNet(C, C, cfg.k, rng));
+    this.posterior = this.registerModule('posterior', new BernoulliNet(2 * C, C, cfg.k, rng));
+    this.decoderInput = this.registerModule('decoder_input', new TdLinear(C, last * 4, rng, { bn: true, spike: true }));
+    const rev = [...hidden].reverse();
+    const decoder = this.registerModule('decoder', new SequentialHolder());
+    for (let i = 0; i < rev.length - 1; i++) {
+      const layer = new TdConvTranspose(rev[i], rev[i + 1], 3, 2, 1, 1, rng, { bn: true, spike: true });
+      decoder.add(String(i), layer);
+      this.decoderLayers.push(layer);
+    }
+    const final = this.registerModule('final_layer', new SequentialHolder());
+    const f0 = new TdConvTranspose(rev[rev.length - 1], rev[rev.length - 1], 3, 2, 1, 1, rng, { bn: true, spike: true });
+    const f1 = new TdConvTranspose(rev[rev.length - 1], cfg.inChannels, 3, 1, 1, 0, rng, { bn: false, spike: false });
+    final.add('0', f0);
+    final.add('1', f1);
+    this.finalLayers = [f0, f1];
+    this.coef = this.registerModule('membrane_output_layer', new MembraneOutputLayer(cfg.timeSteps)).coef;
+  }
+
+  /** scheduled-sampling probability for epoch e of `epochs` (update_p). */
+  updateP(epoch: number, epochs: number): void {
+    this.p = 0.1 + (0.2 * epoch) / epochs;
+  }
+
+  /** Repeats images [N, C, H, W] over T: direct input encoding. */
+  repeatOverTime(images: Tensor): Tensor {
+    const T = this.cfg.timeSteps;
+    const n = images.size;
+    const out = new Float32Array(T * n);
+    for (let t = 0; t < T; t++) out.set(images.data, t * n);
+    return new Tensor(out, [T, ...images.shape]);
+  }
+
+  checkImages(images: Tensor): void {
+    const { inChannels: c, imageSize: s } = this.cfg;
+    if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {
+      throw new ShapeError(this.cfg.variant, `expects images [N, ${c}, ${s}, ${s}], got ${fmtShape(images.shape)}`);
+    }
+  }
+
+  /** Encoder spikes x^E [T, N, latent] from images [N, C, H, W] in [-1, 1]. */
+  encodeSpikes(images: Tensor): Tensor {
+    this.checkImages(images);
+    let h = this.repeatOverTime(images);
+    for (const l of this.encoderLayers) h = l.forward(h);
+    const [T, N] = h.shape;
+    h = ops.reshape(h, [T, N, -1]);
+    return this.beforeLatent.forward(h);
+  }
+
+  /**
+   * The posterior q(z_t | x_≤t, z_<t) exactly as the reference runs it: a
+   * no-grad O(T²) pass over growing prefixes that samples z one step at a time,
+   * then one gradient pass over the whole sequence that re-picks the same
+   * random indices (a fresh index for the last step).
+   */
+  posteriorForward(xE: Tensor, rng: Random): { sampledZ: Tensor; qZ: Tensor } {
+    const [T, B, C] = xE.shape;
+    const k = this.cfg.k;
+    const zSteps: Float32Array[] = [new Float32Array(B * C)];
+    const indices: Int32Array[] = [];
+    noGrad(() => {
+      for (let t = 0; t < T - 1; t++) {
+        const inp = ops.concat([ops.slice(xE.detach(), 0, 0, t + 1), stackSteps(zSteps, B, C)], 2);
+        const out = this.posterior.forward(inp);
+        const lastStep = ops.slice(out, 0, t, t + 1);
+        const idx = randomIndices(B * C, k, rng);
+        indices.push(idx);
+        zSteps.push(ops.pickLastAxis(ops.reshape(lastStep, [B * C, k]), idx).data);
+      }
+    });
+    indices.push(randomIndices(B * C, k, rng));
+    const zHist = stackSteps(zSteps, B, C);
+    const qFlat = this.posterior.forward(ops.concat([xE, zHist], 2)); // [T, B, C*k]
+    const qZ = ops.reshape(qFlat, [T, B, C, k]);
+    const all = new Int32Array(T * B * C);
+    indices.forEach((idx, t) => all.set(idx, t * B * C));
+    const sampledZ = ops.pickLastAxis(qZ, all);
+    return { sampledZ, qZ };
+  }
+
+  /**
+   * The prior p(z_t | z_<t). Training uses scheduled sampling (one coin per
+   * step for the whole batch from t ≥ 5, thresholded mean of the k outputs plus
+   * 1e-3 noise); evaluation uses teacher forcing. The input z is detached.
+   */
+  priorForward(z: Tensor, rng: Random): Tensor {
+    const [T, B, C] = z.shape;
+    const k = this.cfg.k;
+    const zd = z.detach();
+    const hist: Float32Array[] = [new Float32Array(B * C)];
+    if (this.training) {
+      noGrad(() => {
+        for (let t = 0; t < T - 1; t++) {
+          if (t >= 5 && rng.uniform() < this.p) {
+            const out = this.prior.forward(stackSteps(hist, B, C));
+            const lastStep = out.data.subarray(t * B * C * k, (t + 1) * B * C * k);
+            const zt = new Float32Array(B * C);
+            for (let i = 0; i < B * C; i++) {
+              let s = 0;
+              for (let j = 0; j < k; j++) s += lastStep[i * k + j];
+              const prob = Math.fround(Math.fround(s / k) + Math.fround(1e-3 * rng.normal()));
+              zt[i] = prob > 0.5 ? 1 : 0;
+            }
+            hist.push(zt);
+          } else {
+            hist.push(zd.data.slice(t * B * C, (t + 1) * B * C));
+          }
+        }
+      });
+    } else {
+      for (let t = 0; t < T - 1; t++) hist.push(zd.data.slice(t * B * C, (t + 1) * B * C));
+    }
+    const pFlat = this.prior.forward(stackSteps(hist, B, C));
+    return ops.reshape(pFlat, [T, B, C, k]);
+  }
+
+  encode(images: Tensor, rng: Random): EncodeResult {
+    const encoded = this.encodeSpikes(images);
+    const { sampledZ, qZ } = this.posteriorForward(encoded, rng);
+    const pZ = this.priorForward(sampledZ, rng);
+    return { encoded, sampledZ, qZ, pZ };
+  }
+
+  /** Decoder: latent spikes z [T, N, latent] → images [N, C, H, W] in (-1, 1). */
+  decode(z: Tensor): Tensor {
+    const [T, N, C] = z.shape;
+    if (T !== this.cfg.timeSteps || C !== this.cfg.latentDim) {
+      throw new ShapeError('decode', `expects latent spikes [${this.cfg.timeSteps}, N, ${this.cfg.latentDim}], got ${fmtShape(z.shape)}`);
+    }
+    let h = this.decoderInput.forward(z);
+    const last = this.hiddenDims[this.hiddenDims.length - 1];
+    h = ops.reshape(h, [T, N, last, 2, 2]);
+    for (const l of this.decoderLayers) h = l.forward(h);
+    for (const l of this.finalLayers) h = l.forward(h);
+    return ops.tanh(membraneOutput(h, this.coef));
+  }
+
+  forward(images: Tensor, rng: Random): ForwardResult {
+    const enc = this.encode(images, rng);
+    return { ...enc, recon: this.decode(enc.sampledZ) };
+  }
+
+  /** recon MSE + mean((PSP(mean_k q) − PSP(mean_k p))²), weight 1 (loss_function_mmd). */
+  loss(images: Tensor, out: ForwardResult): LossResult {
+    const recon = ops.mseLoss(out.recon, images);
+    const qBer = ops.mean(out.qZ, [3]);
+    const pBer = ops.mean(out.pZ, [3]);
+    const diff = ops.sub(psp(qBer), psp(pBer));
+    const distance = ops.mean(ops.square(diff));
+    return { loss: ops.add(recon, distance), recon: recon.item(), distance: distance.item() };
+  }
+
+  /** Generation from the prior (eval mode): z_t drawn one step at a time, then decoded. */
+  sampleLatent(n: number, rng: Random): Tensor {
+    const C = this.cfg.latentDim;
+    const k = this.cfg.k;
+    const T = this.cfg.timeSteps;
+    return noGrad(() => {
+      const hist: Float32Array[] = [new Float32Array(n * C)];
+      for (let t = 0; t < T; t++) {
+        const out = this.prior.forward(stackSteps(hist, n, C));
+        const lastStep = ops.slice(out, 0, t, t + 1);
+        hist.push(ops.pickLastAxis(ops.reshape(lastStep, [n * C, k]), randomIndices(n * C, k, rng)).data);
+      }
+      return stackSteps(hist.slice(1), n, C);
+    });
+  }
+
+  sample(n: number, rng: Random): { images: Tensor; z: Tensor } {
+    const z = this.sampleLatent(n, rng);
+    return { images: noGrad(() => this.decode(z)), z };
+  }
+
+  // ---------------------------------------------------------------- GenerativeModel
+
+  get config(): Record<string, unknown> {
+    return { ...this.cfg };
+  }
+
+  beginEpoch(epoch: number, epochs: number): void {
+    this.updateP(epoch, epochs);
+  }
+
+  lossOnBatch(images: Tensor, rng: Random): BatchLoss {
+    const out = this.forward(images, rng);
+    const l = this.loss(images, out);
+    return {
+      loss: l.loss,
+      terms: { loss: l.loss.item(), recon: l.recon, distance: l.distance },
+      rates: { encoder: meanOf(out.encoded.data), latent: meanOf(out.sampledZ.data) },
+    };
+  }
+
+  reconstruct(images: Tensor, rng: Random): Tensor {
+    return noGrad(() => this.forward(images, rng).recon);
+  }
+
+  paramGroups(lr: number, weightDecay: number): ParamGroup[] {
+    return [{ params: this.parameters(), lr, weightDecay }];
+  }
+}
+
+function meanOf(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return a.length ? s / a.length : 0;
+}
