@@ -13,6 +13,7 @@ import { Tensor, noGrad } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { membraneCoefficients, membraneOutput, psp } from '../snn/functional.js';
 import { TdConv, TdConvTranspose, TdLinear } from '../snn/layers.js';
+import { SteppedLinearStack } from '../snn/incremental.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import type { GenerativeModel, BatchLoss } from './types.js';
 import type { ParamGroup } from '../engine/optim.js';
@@ -133,6 +134,12 @@ export class FSVAE extends Module implements GenerativeModel {
   readonly coef: Float32Array;
   /** Scheduled-sampling probability (update_p sets it each epoch). */
   p = 0;
+  /**
+   * Re-run every prefix in evaluation mode too, as the reference does
+   * (O(T²)); the default steps through time in O(T) with identical results.
+   * Kept for tests that prove the equivalence.
+   */
+  exactPrefixPasses = false;
 
   constructor(cfg: FsvaeConfig, rng: Random) {
     super();
@@ -211,6 +218,7 @@ export class FSVAE extends Module implements GenerativeModel {
    * random indices (a fresh index for the last step).
    */
   posteriorForward(xE: Tensor, rng: Random): { sampledZ: Tensor; qZ: Tensor } {
+    if (!this.training && !this.exactPrefixPasses) return this.posteriorStepped(xE, rng);
     const [T, B, C] = xE.shape;
     const k = this.cfg.k;
     const zSteps: Float32Array[] = [new Float32Array(B * C)];
@@ -233,6 +241,43 @@ export class FSVAE extends Module implements GenerativeModel {
     indices.forEach((idx, t) => all.set(idx, t * B * C));
     const sampledZ = ops.pickLastAxis(qZ, all);
     return { sampledZ, qZ };
+  }
+
+  /**
+   * Evaluation-mode posterior in O(T): identical results to the prefix passes
+   * (see snn/incremental.ts), same random draws in the same order.
+   */
+  private posteriorStepped(xE: Tensor, rng: Random): { sampledZ: Tensor; qZ: Tensor } {
+    const [T, B, C] = xE.shape;
+    const k = this.cfg.k;
+    return noGrad(() => {
+      const net = new SteppedLinearStack(this.posterior.layers, B);
+      const q = new Float32Array(T * B * C * k);
+      const z = new Float32Array(T * B * C);
+      let prev = new Float32Array(B * C);
+      for (let t = 0; t < T; t++) {
+        const inp = new Float32Array(B * 2 * C);
+        const xt = xE.data.subarray(t * B * C, (t + 1) * B * C);
+        for (let b = 0; b < B; b++) {
+          inp.set(xt.subarray(b * C, (b + 1) * C), b * 2 * C);
+          inp.set(prev.subarray(b * C, (b + 1) * C), b * 2 * C + C);
+        }
+        const it = new Tensor(inp, [B, 2 * C]);
+        it.binary = xE.binary;
+        const out = net.step(it);
+        q.set(out, t * B * C * k);
+        const idx = randomIndices(B * C, k, rng);
+        const zt = new Float32Array(B * C);
+        for (let i = 0; i < B * C; i++) zt[i] = out[i * k + idx[i]];
+        z.set(zt, t * B * C);
+        prev = zt;
+      }
+      const qZ = new Tensor(q, [T, B, C, k]);
+      qZ.binary = true;
+      const sampledZ = new Tensor(z, [T, B, C]);
+      sampledZ.binary = true;
+      return { sampledZ, qZ };
+    });
   }
 
   /**
@@ -312,6 +357,26 @@ export class FSVAE extends Module implements GenerativeModel {
     const C = this.cfg.latentDim;
     const k = this.cfg.k;
     const T = this.cfg.timeSteps;
+    if (!this.exactPrefixPasses) {
+      return noGrad(() => {
+        const net = new SteppedLinearStack(this.prior.layers, n);
+        const z = new Float32Array(T * n * C);
+        let prev = new Float32Array(n * C);
+        for (let t = 0; t < T; t++) {
+          const it = new Tensor(prev, [n, C]);
+          it.binary = true;
+          const out = net.step(it);
+          const idx = randomIndices(n * C, k, rng);
+          const zt = new Float32Array(n * C);
+          for (let i = 0; i < n * C; i++) zt[i] = out[i * k + idx[i]];
+          z.set(zt, t * n * C);
+          prev = zt;
+        }
+        const zT = new Tensor(z, [T, n, C]);
+        zT.binary = true;
+        return zT;
+      });
+    }
     return noGrad(() => {
       const hist: Float32Array[] = [new Float32Array(n * C)];
       for (let t = 0; t < T; t++) {
