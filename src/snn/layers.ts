@@ -22,6 +22,27 @@ export class TdBatchNorm extends BatchNorm {
   }
 }
 
+/**
+ * What a spiking layer reports to an observer after each forward call: the
+ * spatial layer's input and output (before tdBN/LIF), and the spikes it
+ * emits. Used to count spikes and synaptic operations (metrics/cost.ts)
+ * without changing the models.
+ */
+export interface LayerEvent {
+  layer: SpikingLayer;
+  kind: 'conv' | 'convTranspose' | 'linear';
+  input: Tensor;
+  preActivation: Tensor;
+  spikes: Tensor | null;
+}
+
+let observer: ((e: LayerEvent) => void) | null = null;
+
+/** Installs (or removes, with null) the observer of every spiking layer's forward pass. */
+export function setLayerObserver(fn: ((e: LayerEvent) => void) | null): void {
+  observer = fn;
+}
+
 export interface SpikingLayerOptions {
   bn: boolean;
   spike: boolean;
@@ -29,7 +50,8 @@ export interface SpikingLayerOptions {
   alpha?: number;
 }
 
-abstract class SpikingLayer extends Module {
+export abstract class SpikingLayer extends Module {
+  abstract readonly kind: LayerEvent['kind'];
   readonly bn: TdBatchNorm | null;
   readonly spike: boolean;
   constructor(channels: number, opts: SpikingLayerOptions) {
@@ -37,10 +59,11 @@ abstract class SpikingLayer extends Module {
     this.spike = opts.spike;
     this.bn = opts.bn ? this.registerModule('bn', new TdBatchNorm(channels, opts.alpha ?? 1)) : null;
   }
-  protected post(y: Tensor): Tensor {
+  protected post(input: Tensor, y: Tensor): Tensor {
     let out = y;
     if (this.bn) out = this.bn.forward(out, 2);
     if (this.spike) out = lif(out);
+    observer?.({ layer: this, kind: this.kind, input, preActivation: y, spikes: this.spike ? out : null });
     return out;
   }
 }
@@ -53,6 +76,7 @@ function adopt(target: Module, inner: Conv2d | ConvTranspose2d | Linear): void {
 }
 
 export class TdConv extends SpikingLayer {
+  readonly kind = 'conv';
   readonly conv: Conv2d;
   constructor(inChannels: number, outChannels: number, kernel: number, stride: number, padding: number, rng: Random, opts: SpikingLayerOptions) {
     super(outChannels, opts);
@@ -63,11 +87,12 @@ export class TdConv extends SpikingLayer {
     if (x.ndim !== 5) throw new ShapeError('tdConv', `expects [T, N, C, H, W], got ${fmtShape(x.shape)}`);
     const [T, N, C, H, W] = x.shape;
     const y = this.conv.forward(ops.reshape(x, [T * N, C, H, W]));
-    return this.post(ops.reshape(y, [T, N, ...y.shape.slice(1)]));
+    return this.post(x, ops.reshape(y, [T, N, ...y.shape.slice(1)]));
   }
 }
 
 export class TdConvTranspose extends SpikingLayer {
+  readonly kind = 'convTranspose';
   readonly conv: ConvTranspose2d;
   constructor(
     inChannels: number,
@@ -87,11 +112,12 @@ export class TdConvTranspose extends SpikingLayer {
     if (x.ndim !== 5) throw new ShapeError('tdConvTranspose', `expects [T, N, C, H, W], got ${fmtShape(x.shape)}`);
     const [T, N, C, H, W] = x.shape;
     const y = this.conv.forward(ops.reshape(x, [T * N, C, H, W]));
-    return this.post(ops.reshape(y, [T, N, ...y.shape.slice(1)]));
+    return this.post(x, ops.reshape(y, [T, N, ...y.shape.slice(1)]));
   }
 }
 
 export class TdLinear extends SpikingLayer {
+  readonly kind = 'linear';
   readonly linear: Linear;
   constructor(inFeatures: number, outFeatures: number, rng: Random, opts: SpikingLayerOptions) {
     super(outFeatures, opts);
@@ -100,6 +126,6 @@ export class TdLinear extends SpikingLayer {
   }
   forward(x: Tensor): Tensor {
     if (x.ndim !== 3) throw new ShapeError('tdLinear', `expects [T, N, F], got ${fmtShape(x.shape)}`);
-    return this.post(this.linear.forward(x));
+    return this.post(x, this.linear.forward(x));
   }
 }
