@@ -12,7 +12,7 @@
  */
 import { Tensor } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
-import type { TdLinear } from './layers.js';
+import { notifyLayerObserver, type TdLinear } from './layers.js';
 import { LIF_DECAY, LIF_THRESHOLD } from './functional.js';
 
 export class SteppedLinearStack {
@@ -29,9 +29,12 @@ export class SteppedLinearStack {
     let h = ops.reshape(input, [1, this.batch, input.shape[input.ndim - 1]]);
     const decay = Math.fround(LIF_DECAY);
     this.layers.forEach((layer, i) => {
-      let y = layer.linear.forward(h);
+      const input = h;
+      const pre = layer.linear.forward(h);
+      let y = pre;
       if (layer.bn) y = layer.bn.forward(y, 2);
       if (!layer.spike) {
+        notifyLayerObserver({ layer, kind: 'linear', input, preActivation: pre, spikes: null });
         h = y;
         return;
       }
@@ -45,6 +48,7 @@ export class SteppedLinearStack {
       }
       h = new Tensor(o.slice(), y.shape);
       h.binary = true;
+      notifyLayerObserver({ layer, kind: 'linear', input, preActivation: pre, spikes: h });
     });
     return h.data;
   }

@@ -43,6 +43,11 @@ export function setLayerObserver(fn: ((e: LayerEvent) => void) | null): void {
   observer = fn;
 }
 
+/** Lets code that evaluates a layer step by step (snn/incremental.ts) report like forward() does. */
+export function notifyLayerObserver(e: LayerEvent): void {
+  observer?.(e);
+}
+
 export interface SpikingLayerOptions {
   bn: boolean;
   spike: boolean;
