@@ -37,7 +37,7 @@ export class Progress {
     const elapsed = (now - this.start) / 1000;
     const frac = this.opts.total > 0 ? Math.min(1, done / this.opts.total) : 0;
     const f = Object.entries(fields)
-      .map(([k, v]) => `${k} ${typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(4)) : v}`)
+      .map(([k, v]) => `${k} ${typeof v !== 'number' ? v : Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(4)}`)
       .join('  ');
     if (this.tty) {
       const width = 24;

@@ -1,8 +1,10 @@
 /** The list of command modules; each adds its subcommand(s) to the program. */
 import type { Command } from 'commander';
+import * as train from './train.js';
+import * as generate from './generate.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [];
+export const commandModules: CommandModule[] = [train, generate];

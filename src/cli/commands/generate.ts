@@ -1,0 +1,100 @@
+/** `spikevae sample` and `spikevae reconstruct`: look at what a checkpoint does. */
+import type { Command } from 'commander';
+import { Random } from '../../engine/random.js';
+import { Tensor, noGrad } from '../../engine/tensor.js';
+import { openDataset, DatasetName } from '../../data/index.js';
+import { writeImageGrid } from '../../io/image.js';
+import { writeSafetensors } from '../../io/safetensors.js';
+import { loadModel } from '../../models/index.js';
+import { UserError } from '../../util/errors.js';
+import { datasetOption, intOption, printJson } from '../options.js';
+
+/** Latent spikes [T, N, C] (ours) to the reference's [N, C, T]. */
+export function timeLastLayout(z: Tensor): { data: Float32Array; shape: number[] } {
+  const [T, N, C] = z.shape;
+  const out = new Float32Array(z.size);
+  for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) out[(n * C + c) * T + t] = z.data[(t * N + n) * C + c];
+  return { data: out, shape: [N, C, T] };
+}
+
+export function imageGeometry(model: { config: Record<string, unknown> }): { c: number; s: number } {
+  const c = Number(model.config.inChannels);
+  const s = Number(model.config.imageSize);
+  return { c, s };
+}
+
+export function register(program: Command): void {
+  program
+    .command('sample')
+    .description('generate images from a trained model\'s prior and write them as a PNG grid')
+    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
+    .option('--n <n>', 'number of images', intOption('--n', 1, 100000), 64)
+    .option('--seed <n>', 'random seed', intOption('--seed', 0, 2 ** 32 - 1), 0)
+    .option('--out <file>', 'PNG grid to write', 'samples.png')
+    .option('--out-tensor <file>', 'also save the images and latent spike trains as safetensors')
+    .option('--json', 'print a JSON summary on stdout')
+    .action((flags: { checkpoint: string; n: number; seed: number; out: string; outTensor?: string; json?: boolean }) => {
+      const { model } = loadModel(flags.checkpoint);
+      const rng = new Random(flags.seed);
+      const t0 = Date.now();
+      const { images, z } = model.sample(flags.n, rng);
+      const seconds = (Date.now() - t0) / 1000;
+      const { c, s } = imageGeometry(model);
+      writeImageGrid(flags.out, images.data, flags.n, c, s, s);
+      if (flags.outTensor) {
+        const zl = z.ndim === 3 ? timeLastLayout(z) : { data: z.data, shape: z.shape };
+        writeSafetensors(
+          flags.outTensor,
+          { images: { dtype: 'F32', shape: images.shape, data: images.data }, latent: { dtype: 'F32', shape: zl.shape, data: zl.data } },
+          { 'spikevae.model': model.kind, 'spikevae.latent_layout': z.ndim === 3 ? 'N,C,T (time last, as the reference)' : 'N,C', 'spikevae.seed': String(flags.seed) },
+        );
+      }
+      const summary = { images: flags.n, seconds, imagesPerSecond: flags.n / seconds, out: flags.out, outTensor: flags.outTensor ?? null };
+      if (flags.json) printJson(summary);
+      else process.stderr.write(`spikevae: wrote ${flags.n} samples to ${flags.out} (${summary.imagesPerSecond.toFixed(1)} images/s)\n`);
+    });
+
+  program
+    .command('reconstruct')
+    .description('encode and decode test images; writes input and reconstruction side by side')
+    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
+    .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
+    .option('--data <dir>', 'folder holding the dataset files')
+    .option('--split <name>', 'train or test', 'test')
+    .option('--n <n>', 'number of images', intOption('--n', 1, 10000), 32)
+    .option('--seed <n>', 'random seed (the latents are sampled)', intOption('--seed', 0, 2 ** 32 - 1), 0)
+    .option('--out <file>', 'PNG grid to write (pairs: input, reconstruction)', 'reconstructions.png')
+    .option('--json', 'print a JSON summary (with the MSE) on stdout')
+    .action(async (flags: { checkpoint: string; dataset?: DatasetName; data?: string; split: string; n: number; seed: number; out: string; json?: boolean }) => {
+      const { model, checkpoint } = loadModel(flags.checkpoint);
+      const dsName = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
+      if (!dsName) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
+      if (flags.split !== 'train' && flags.split !== 'test') throw new UserError(`--split must be train or test, got '${flags.split}'`);
+      const ds = await openDataset(dsName, flags.split, { dataDir: flags.data });
+      try {
+        const { c, s } = imageGeometry(model);
+        if (ds.channels !== c || ds.height !== s) {
+          throw new UserError(`${flags.checkpoint}: model expects ${c}x${s}x${s} images but ${dsName} has ${ds.channels}x${ds.height}x${ds.width}`);
+        }
+        const n = Math.min(flags.n, ds.length);
+        const per = c * s * s;
+        const buf = new Float32Array(n * per);
+        await ds.readBatch(Array.from({ length: n }, (_, i) => i), null, buf);
+        const input = new Tensor(buf, [n, c, s, s]);
+        const recon = noGrad(() => model.reconstruct(input, new Random(flags.seed)));
+        let se = 0;
+        for (let i = 0; i < buf.length; i++) se += (recon.data[i] - buf[i]) ** 2;
+        const mse = se / buf.length;
+        const pairs = new Float32Array(2 * n * per);
+        for (let i = 0; i < n; i++) {
+          pairs.set(buf.subarray(i * per, (i + 1) * per), 2 * i * per);
+          pairs.set(recon.data.subarray(i * per, (i + 1) * per), (2 * i + 1) * per);
+        }
+        writeImageGrid(flags.out, pairs, 2 * n, c, s, s, { columns: 2 * Math.min(8, n) });
+        if (flags.json) printJson({ images: n, mse, out: flags.out });
+        else process.stderr.write(`spikevae: wrote ${n} input/reconstruction pairs to ${flags.out} (MSE ${mse.toFixed(4)} on the [-1, 1] scale)\n`);
+      } finally {
+        await ds.close();
+      }
+    });
+}

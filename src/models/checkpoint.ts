@@ -1,0 +1,136 @@
+/**
+ * Model checkpoints as safetensors files whose tensors are exactly the
+ * official PyTorch state_dict (same names, shapes, dtypes: num_batches_tracked
+ * is I64), so `model.load_state_dict(safetensors.torch.load_file(f))` works in
+ * PyTorch and official weights converted with `spikevae import` load here.
+ *
+ * What PyTorch does not need goes in the safetensors metadata (strings):
+ *   spikevae.format   "1"
+ *   spikevae.model    "fsvae" | "esvae" | "ann-vae"
+ *   spikevae.config   JSON of the model configuration
+ *   spikevae.training JSON of the training state (epoch, step, generator state, ...)
+ * Optimizer moments live in a sidecar `<name>.optimizer.safetensors` so the
+ * main file stays a clean state_dict.
+ */
+import { existsSync } from 'node:fs';
+import type { Module } from '../engine/module.js';
+import type { StoredTensor, TensorFile } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors, toFloat32 } from '../io/safetensors.js';
+import { UserError, fmtShape } from '../util/errors.js';
+
+export const FORMAT_VERSION = '1';
+
+/** The model's state_dict: parameters (F32) and buffers (F32, counters as I64). */
+export function stateDict(model: Module): Map<string, StoredTensor> {
+  const out = new Map<string, StoredTensor>();
+  for (const [name, p] of model.namedParameters()) out.set(name, { dtype: 'F32', shape: [...p.shape], data: p.data });
+  for (const [name, b] of model.namedBuffers()) {
+    if (b.counter) out.set(name, { dtype: 'I64', shape: b.shape, data: BigInt64Array.of(BigInt(b.counter.value)) });
+    else out.set(name, { dtype: 'F32', shape: b.shape, data: b.data! });
+  }
+  return out;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function listNames(names: string[]): string {
+  return names.slice(0, 4).join(', ') + (names.length > 4 ? ` and ${names.length - 4} more` : '');
+}
+
+/**
+ * Copies a state_dict into the model, strictly: every tensor present, no
+ * extras, every shape equal. `ignore` lists names that may be missing or extra.
+ */
+export function loadStateDict(model: Module, tensors: Map<string, StoredTensor>, fileName: string, ignore: (name: string) => boolean = () => false): void {
+  const params = model.namedParameters();
+  const buffers = model.namedBuffers();
+  const expected = new Set([...params.keys(), ...buffers.keys()]);
+  const missing = [...expected].filter((n) => !tensors.has(n) && !ignore(n));
+  const unexpected = [...tensors.keys()].filter((n) => !expected.has(n) && !ignore(n));
+  if (missing.length > 0 || unexpected.length > 0) {
+    const parts: string[] = [];
+    if (missing.length) parts.push(`missing ${missing.length} tensor(s) (${listNames(missing)})`);
+    if (unexpected.length) parts.push(`has ${unexpected.length} unexpected tensor(s) (${listNames(unexpected)})`);
+    throw new UserError(`${fileName}: not a checkpoint of this model: ${parts.join('; ')}`);
+  }
+  for (const [name, p] of params) {
+    const t = tensors.get(name);
+    if (!t) continue;
+    if (!sameShape(t.shape, p.shape)) {
+      throw new UserError(`${fileName}: tensor '${name}' has shape ${fmtShape(t.shape)}, the model needs ${fmtShape(p.shape)}`);
+    }
+    p.data.set(toFloat32(t, name));
+  }
+  for (const [name, b] of buffers) {
+    const t = tensors.get(name);
+    if (!t) continue;
+    // Counters are scalars in PyTorch ([]); some converters store them as [1].
+    const counterOk = b.counter !== undefined && t.shape.reduce((x, y) => x * y, 1) === 1;
+    if (!counterOk && !sameShape(t.shape, b.shape)) {
+      throw new UserError(`${fileName}: buffer '${name}' has shape ${fmtShape(t.shape)}, the model needs ${fmtShape(b.shape)}`);
+    }
+    if (b.counter) b.counter.value = Number(toFloat32(t, name)[0]);
+    else b.data!.set(toFloat32(t, name));
+  }
+}
+
+export interface CheckpointMeta {
+  model: string;
+  config: Record<string, unknown>;
+  training?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export function saveCheckpoint(path: string, model: Module, meta: CheckpointMeta, optimizerTensors?: Map<string, StoredTensor>): void {
+  const metadata: Record<string, string> = {
+    'spikevae.format': FORMAT_VERSION,
+    'spikevae.model': meta.model,
+    'spikevae.config': JSON.stringify(meta.config),
+  };
+  if (meta.training) metadata['spikevae.training'] = JSON.stringify(meta.training);
+  for (const [k, v] of Object.entries(meta)) {
+    if (k !== 'model' && k !== 'config' && k !== 'training') metadata[`spikevae.${k}`] = typeof v === 'string' ? v : JSON.stringify(v);
+  }
+  // The sidecar is written first: a crash between the two writes leaves a
+  // model file whose step the sidecar does not match, which resume detects.
+  if (optimizerTensors) writeSafetensors(optimizerPath(path), optimizerTensors, { 'spikevae.step': String(meta.training?.step ?? '') });
+  writeSafetensors(path, stateDict(model), metadata);
+}
+
+export function optimizerPath(path: string): string {
+  return path.replace(/\.safetensors$/, '') + '.optimizer.safetensors';
+}
+
+export interface LoadedCheckpoint {
+  file: TensorFile;
+  model: string;
+  config: Record<string, unknown>;
+  training: Record<string, unknown> | null;
+}
+
+/** Reads a checkpoint file and its spikevae metadata (no model built yet). */
+export function readCheckpoint(path: string): LoadedCheckpoint {
+  if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint file`);
+  const file = readSafetensors(path);
+  const md = file.metadata;
+  const model = md['spikevae.model'];
+  if (!model) {
+    throw new UserError(`${path}: has no spikevae metadata (a raw state_dict?); convert it with 'spikevae import FILE --model M --dataset D'`);
+  }
+  const parse = (key: string): Record<string, unknown> | null => {
+    if (md[key] === undefined) return null;
+    try {
+      return JSON.parse(md[key]) as Record<string, unknown>;
+    } catch {
+      throw new UserError(`${path}: metadata '${key}' is not valid JSON`);
+    }
+  };
+  return { file, model, config: parse('spikevae.config') ?? {}, training: parse('spikevae.training') };
+}
+
+export function readOptimizerSidecar(path: string): TensorFile | null {
+  const p = optimizerPath(path);
+  return existsSync(p) ? readSafetensors(p) : null;
+}

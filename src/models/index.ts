@@ -1,0 +1,70 @@
+/**
+ * Model registry: builds a model from a kind and a dataset (with the
+ * reference's defaults), or from a checkpoint file's metadata.
+ */
+import { Random } from '../engine/random.js';
+import { UserError } from '../util/errors.js';
+import { FSVAE, FsvaeConfig, defaultFsvaeConfig } from './fsvae.js';
+import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
+import type { GenerativeModel, TrainingDefaults } from './types.js';
+
+export type ModelKind = 'fsvae' | 'esvae' | 'ann-vae';
+export const MODEL_KINDS: ModelKind[] = ['fsvae'];
+
+export interface ModelOptions {
+  latentDim?: number;
+  timeSteps?: number;
+  k?: number;
+  decoding?: 'membrane' | 'taid';
+}
+
+export function checkModelKind(kind: string): ModelKind {
+  if (!(MODEL_KINDS as string[]).includes(kind)) {
+    throw new UserError(`unknown model '${kind}' (available: ${MODEL_KINDS.join(', ')})`);
+  }
+  return kind as ModelKind;
+}
+
+/** The official training hyper-parameters per model (reference-semantics §2.5). */
+export function trainingDefaults(kind: ModelKind, _dataset: string): TrainingDefaults {
+  switch (kind) {
+    case 'fsvae':
+    default:
+      return { lr: 1e-3, weightDecay: 1e-3, batchSize: 250, epochs: 150 };
+  }
+}
+
+export function createModel(kind: ModelKind, dataset: string, opts: ModelOptions, seed: number): GenerativeModel {
+  const rng = new Random(seed);
+  switch (kind) {
+    case 'fsvae': {
+      const overrides: Partial<FsvaeConfig> = {};
+      if (opts.latentDim !== undefined) overrides.latentDim = opts.latentDim;
+      if (opts.timeSteps !== undefined) overrides.timeSteps = opts.timeSteps;
+      if (opts.k !== undefined) overrides.k = opts.k;
+      if (opts.decoding !== undefined) overrides.decoding = opts.decoding;
+      return new FSVAE(defaultFsvaeConfig(dataset, overrides), rng);
+    }
+    default:
+      throw new UserError(`model '${kind}' is not available yet`);
+  }
+}
+
+/** Builds a model from a config object saved in a checkpoint. */
+export function modelFromConfig(kind: string, config: Record<string, unknown>, fileName: string): GenerativeModel {
+  switch (kind) {
+    case 'fsvae':
+      return new FSVAE({ ...defaultFsvaeConfig('mnist'), ...(config as Partial<FsvaeConfig>) }, new Random(0));
+    default:
+      throw new UserError(`${fileName}: checkpoint of unknown model '${kind}'`);
+  }
+}
+
+/** Loads a model (weights and buffers) from a spikevae checkpoint. */
+export function loadModel(path: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+  const checkpoint = readCheckpoint(path);
+  const model = modelFromConfig(checkpoint.model, checkpoint.config, path);
+  loadStateDict(model, checkpoint.file.tensors, path);
+  model.eval();
+  return { model, checkpoint };
+}
