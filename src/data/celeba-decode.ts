@@ -6,7 +6,7 @@
  * libjpeg's by ±1 grey level on some pixels (documented in docs/datasets.md).
  */
 import jpeg from 'jpeg-js';
-import { resizePlane8 } from './resize.js';
+import { PlaneResizer } from './resize.js';
 
 export const CELEBA_CROP = 148;
 export const CELEBA_SIZE = 64;
@@ -19,6 +19,8 @@ export function centerCropOffset(size: number, crop: number): number {
   return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+let resizer: PlaneResizer | null = null;
+
 /** Returns [3, 64, 64] uint8, or throws with the decoder's message. */
 export function decodeCelebA(bytes: Uint8Array, flip: boolean): Uint8Array {
   const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxMemoryUsageInMB: 256 });
@@ -29,6 +31,7 @@ export function decodeCelebA(bytes: Uint8Array, flip: boolean): Uint8Array {
   const crop = Math.min(CELEBA_CROP, w, h);
   const top = centerCropOffset(h, crop);
   const left = centerCropOffset(w, crop);
+  if (!resizer || resizer.inW !== crop) resizer = new PlaneResizer(crop, crop, CELEBA_SIZE, CELEBA_SIZE, 'bilinear');
   const out = new Uint8Array(3 * CELEBA_SIZE * CELEBA_SIZE);
   const plane = new Uint8Array(crop * crop);
   for (let c = 0; c < 3; c++) {
@@ -40,7 +43,7 @@ export function decodeCelebA(bytes: Uint8Array, flip: boolean): Uint8Array {
         plane[y * crop + x] = data[((top + y) * w + sx) * bpp + ch];
       }
     }
-    out.set(resizePlane8(plane, crop, crop, CELEBA_SIZE, CELEBA_SIZE, 'bilinear'), c * CELEBA_SIZE * CELEBA_SIZE);
+    resizer.resize(plane, out, c * CELEBA_SIZE * CELEBA_SIZE);
   }
   return out;
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import type { Dataset, OpenOptions, Split } from './index.js';
-import { BYTE_TO_UNIT } from './index.js';
+import { BYTE_TO_UNIT } from './memory.js';
 import { decodeCelebA } from './celeba-decode.js';
 
 export const CELEBA_FILES = ['img_align_celeba/', 'list_eval_partition.txt'];
@@ -41,30 +41,50 @@ function looksLikeJpeg(path: string): string | null {
   }
 }
 
+interface DecodeResult {
+  pixels: Uint8Array;
+  errors: Array<{ index: number; message: string }>;
+}
+
 class CelebADataset implements Dataset {
   readonly name = 'celeba' as const;
   readonly channels = 3;
   readonly height = 64;
   readonly width = 64;
   readonly numClasses = 0;
-  readonly augmentFlip = true;
   skipped: string[] = [];
   private workers: Worker[] = [];
-  private nextWorker = 0;
+  private busy: number[] = [];
   private jobId = 0;
-  private pending = new Map<number, (r: { pixels: Uint8Array; errors: Array<{ index: number; message: string }> }) => void>();
-  private cacheStore: Map<string, Uint8Array> | null;
+  private pending = new Map<number, { worker: number; resolve: (r: DecodeResult) => void; reject: (e: Error) => void }>();
+  /** Preprocessed images by index*2+flip, when asked to cache (memory grows to the dataset's size). */
+  private cacheStore: Map<number, Uint8Array> | null;
 
-  constructor(readonly split: Split, readonly files: string[], readonly source: string, cache: boolean, threads: number) {
+  constructor(
+    readonly split: Split,
+    readonly files: string[],
+    readonly source: string,
+    readonly augmentFlip: boolean,
+    private readonly warn: (message: string) => void,
+    cache: boolean,
+    threads: number,
+  ) {
     this.cacheStore = cache ? new Map() : null;
     for (let i = 0; i < threads; i++) {
       const w = new Worker(new URL('./celeba-worker.js', import.meta.url));
-      w.on('message', (m: { id: number; pixels: Uint8Array; errors: Array<{ index: number; message: string }> }) => {
-        this.pending.get(m.id)?.(m);
+      w.on('message', (m: { id: number } & DecodeResult) => {
+        const job = this.pending.get(m.id);
+        if (!job) return;
         this.pending.delete(m.id);
+        this.release(job.worker);
+        job.resolve(m);
       });
+      w.on('error', (e) => this.failAll(i, e));
+      w.on('exit', (code) => this.failAll(i, new Error(`CelebA decoder thread exited with code ${code}`)));
+      // Idle workers must not keep the process alive; busy ones are ref'd while they work.
       w.unref();
       this.workers.push(w);
+      this.busy.push(0);
     }
   }
 
@@ -72,11 +92,23 @@ class CelebADataset implements Dataset {
     return this.files.length;
   }
 
-  private decodeBatch(paths: string[], flips: boolean[]): Promise<{ pixels: Uint8Array; errors: Array<{ index: number; message: string }> }> {
+  private release(i: number): void {
+    if (--this.busy[i] === 0) this.workers[i]?.unref();
+  }
+
+  private failAll(worker: number, e: Error): void {
+    for (const [id, job] of this.pending) {
+      if (job.worker !== worker) continue;
+      this.pending.delete(id);
+      job.reject(e);
+    }
+  }
+
+  private decodeBatch(paths: string[], flips: boolean[]): Promise<DecodeResult> {
     if (this.workers.length === 0) {
       const per = 3 * 64 * 64;
       const pixels = new Uint8Array(paths.length * per);
-      const errors: Array<{ index: number; message: string }> = [];
+      const errors: DecodeResult['errors'] = [];
       paths.forEach((p, i) => {
         try {
           pixels.set(decodeCelebA(readFileSync(p), flips[i]), i * per);
@@ -87,36 +119,66 @@ class CelebADataset implements Dataset {
       return Promise.resolve({ pixels, errors });
     }
     const id = this.jobId++;
-    const w = this.workers[this.nextWorker++ % this.workers.length];
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
+    // The least busy worker; ties go to the lowest index.
+    let wi = 0;
+    for (let i = 1; i < this.workers.length; i++) if (this.busy[i] < this.busy[wi]) wi = i;
+    const w = this.workers[wi];
+    if (this.busy[wi]++ === 0) w.ref();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { worker: wi, resolve, reject });
       w.postMessage({ id, paths, flips });
     });
   }
 
   async readBatch(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): Promise<void> {
     const per = 3 * 64 * 64;
-    const paths = Array.from(indices, (i) => this.files[i]);
-    const flips = Array.from(indices, (_, k) => Boolean(flip && flip[k]));
-    const { pixels, errors } = await this.decodeBatch(paths, flips);
-    const bad = new Set(errors.map((e) => e.index));
-    for (const e of errors) {
-      const p = paths[e.index];
-      if (!this.skipped.includes(p)) {
-        this.skipped.push(p);
-        process.stderr.write(`spikevae: warning: skipping unreadable image ${p} (${e.message}); ${this.skipped.length} skipped so far\n`);
-      }
+    const n = indices.length;
+    for (let k = 0; k < n; k++) {
+      const i = indices[k];
+      if (!(i >= 0 && i < this.files.length)) throw new RangeError(`celeba: index ${i} out of range`);
     }
-    for (let k = 0; k < paths.length; k++) {
-      // An unreadable image is replaced by the nearest readable one in the batch, so shapes stay fixed.
+    const flips = Array.from({ length: n }, (_, k) => Boolean(flip && flip[k]));
+    const keys = Array.from({ length: n }, (_, k) => indices[k] * 2 + (flips[k] ? 1 : 0));
+    const pixels = new Uint8Array(n * per);
+    const bad = new Set<number>();
+    const todo: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const hit = this.cacheStore?.get(keys[k]);
+      if (hit) pixels.set(hit, k * per);
+      else todo.push(k);
+    }
+    if (todo.length) {
+      const res = await this.decodeBatch(
+        todo.map((k) => this.files[indices[k]]),
+        todo.map((k) => flips[k]),
+      );
+      const failed = new Set(res.errors.map((e) => e.index));
+      for (const e of res.errors) {
+        const p = this.files[indices[todo[e.index]]];
+        bad.add(todo[e.index]);
+        if (!this.skipped.includes(p)) {
+          this.skipped.push(p);
+          this.warn(`skipping unreadable image ${p} (${e.message}); ${this.skipped.length} CelebA file(s) skipped so far`);
+        }
+      }
+      todo.forEach((k, j) => {
+        if (failed.has(j)) return;
+        const img = res.pixels.subarray(j * per, (j + 1) * per);
+        pixels.set(img, k * per);
+        this.cacheStore?.set(keys[k], img.slice());
+      });
+    }
+    for (let k = 0; k < n; k++) {
+      // An unreadable image (found only when decoded) is replaced by the nearest
+      // readable one in the batch so batch shapes stay fixed; it was warned about above.
       let src = k;
       if (bad.has(k)) {
         src = -1;
-        for (let d = 1; d < paths.length && src < 0; d++) {
-          if (k + d < paths.length && !bad.has(k + d)) src = k + d;
+        for (let d = 1; d < n && src < 0; d++) {
+          if (k + d < n && !bad.has(k + d)) src = k + d;
           else if (k - d >= 0 && !bad.has(k - d)) src = k - d;
         }
-        if (src < 0) throw new UserError(`${this.source}: no readable image in a batch (${paths.length} files unreadable)`);
+        if (src < 0) throw new UserError(`${this.source}: every image of a batch of ${n} is unreadable (first: ${this.files[indices[0]]})`);
       }
       for (let j = 0; j < per; j++) out[k * per + j] = BYTE_TO_UNIT[pixels[src * per + j]];
       if (labels) labels[k] = 0;
@@ -124,8 +186,9 @@ class CelebADataset implements Dataset {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const ws = this.workers;
     this.workers = [];
+    await Promise.all(ws.map((w) => w.terminate()));
   }
 }
 
@@ -135,6 +198,7 @@ export function openCelebA(
   dirs: string[],
   notFound: (files: readonly string[], dirs: string[]) => UserError,
 ): Dataset {
+  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`spikevae: warning: ${m}\n`));
   for (const d of dirs) {
     const imgDir = join(d, 'img_align_celeba');
     if (!existsSync(imgDir)) continue;
@@ -156,8 +220,11 @@ export function openCelebA(
           part.set(f, v);
         });
       chosen = all.filter((f) => part.get(f) === code);
+      let listed = 0;
+      for (const v of part.values()) if (v === code) listed++;
+      if (listed > chosen.length) warn(`${imgDir}: ${listed - chosen.length} of the ${listed} ${split} images listed in list_eval_partition.txt are missing`);
     } else {
-      process.stderr.write(`spikevae: warning: ${partitionFile} not found; using the official partition by file number (1-162770 train, 162771-182637 valid, rest test)\n`);
+      warn(`${partitionFile} not found; using the official partition by file number (000001-162770 train, 162771-182637 valid, 182638-202599 test)`);
       chosen = all.filter((f) => (officialPartition(f) ?? 0) === code);
     }
     const skipped: string[] = [];
@@ -165,15 +232,17 @@ export function openCelebA(
       const why = looksLikeJpeg(join(imgDir, f));
       if (why) {
         skipped.push(f);
-        process.stderr.write(`spikevae: warning: skipping ${join(imgDir, f)}: ${why}\n`);
+        warn(`skipping ${join(imgDir, f)}: ${why}`);
       }
       return !why;
     });
-    if (skipped.length) process.stderr.write(`spikevae: ${skipped.length} CelebA file(s) skipped\n`);
+    if (skipped.length) warn(`${skipped.length} CelebA file(s) skipped in ${imgDir}`);
     const limited = good.slice(0, opts.limit ?? good.length).map((f) => join(imgDir, f));
     if (limited.length === 0) throw new UserError(`${imgDir}: no ${split} images`);
-    const threads = Math.max(1, Math.min(4, availableParallelism() - 1));
-    const ds = new CelebADataset(split, limited, imgDir, Boolean(opts.cache), threads);
+    const threads = opts.threads ?? Math.max(1, Math.min(4, availableParallelism() - 1));
+    // FSVAE's CelebA transform flips the test split too; evalFlip: false turns that off.
+    const flip = split === 'train' || opts.evalFlip !== false;
+    const ds = new CelebADataset(split, limited, imgDir, flip, warn, Boolean(opts.cache), threads);
     ds.skipped.push(...skipped.map((f) => join(imgDir, f)));
     return ds;
   }

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { UserError } from '../util/errors.js';
 import type { OpenOptions, Split } from './index.js';
-import { InMemoryDataset } from './index.js';
+import { InMemoryDataset } from './memory.js';
 import { readTarEntries } from './tar.js';
 
 export const CIFAR10_FILES = {
@@ -52,22 +52,17 @@ export function parseCifarRecords(chunks: Array<{ name: string; bytes: Uint8Arra
   return { pixels, labels };
 }
 
-export function openCifar10(
-  split: Split,
-  opts: OpenOptions,
+/** Finds and reads a split's record files: loose (raw or .br) or from the official archive. */
+export function loadCifarChunks(
+  split: 'train' | 'test',
   dirs: string[],
   notFound: (files: readonly string[], dirs: string[]) => UserError,
-): InMemoryDataset {
-  if (split === 'valid') throw new UserError('cifar10: has no validation split (train and test only)');
+): { chunks: Array<{ name: string; base: string; bytes: Uint8Array }>; source: string } {
   const wanted = split === 'train' ? CIFAR10_FILES.train : CIFAR10_FILES.test;
-  let chunks: Array<{ name: string; bytes: Uint8Array }> | null = null;
-  let source = '';
   for (const d of dirs) {
     const found = wanted.map((f) => [join(d, f), join(d, f + '.br')].find((p) => existsSync(p)) ?? null);
     if (found.every((p) => p !== null)) {
-      chunks = (found as string[]).map((p) => ({ name: p, bytes: readMaybeBrotli(p) }));
-      source = d;
-      break;
+      return { chunks: (found as string[]).map((p, i) => ({ name: p, base: wanted[i], bytes: readMaybeBrotli(p) })), source: d };
     }
     const archive = join(d, CIFAR10_FILES.archive);
     if (existsSync(archive)) {
@@ -81,12 +76,20 @@ export function openCifar10(
       const byBase = new Map([...entries].map(([k, v]) => [basename(k), { k, v }]));
       const missing = wanted.filter((f) => !byBase.has(f));
       if (missing.length) throw new UserError(`${archive}: archive lacks ${missing.join(', ')}`);
-      chunks = wanted.map((f) => ({ name: `${archive}:${byBase.get(f)!.k}`, bytes: byBase.get(f)!.v }));
-      source = archive;
-      break;
+      return { chunks: wanted.map((f) => ({ name: `${archive}:${byBase.get(f)!.k}`, base: f, bytes: byBase.get(f)!.v })), source: archive };
     }
   }
-  if (!chunks) throw notFound([...wanted, `(or ${CIFAR10_FILES.archive})`], dirs);
+  throw notFound([...wanted.map((f) => `${f} (or ${f}.br)`), `or ${CIFAR10_FILES.archive}`], dirs);
+}
+
+export function openCifar10(
+  split: Split,
+  opts: OpenOptions,
+  dirs: string[],
+  notFound: (files: readonly string[], dirs: string[]) => UserError,
+): InMemoryDataset {
+  if (split === 'valid') throw new UserError('cifar10: has no validation split (train and test only)');
+  const { chunks, source } = loadCifarChunks(split, dirs, notFound);
   const { pixels, labels } = parseCifarRecords(chunks);
   const count = Math.min(labels.length, opts.limit ?? labels.length);
   // The SNN loader flips training images; the ANN loader does not (reference §1.5).

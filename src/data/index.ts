@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Random } from '../engine/random.js';
 import { UserError } from '../util/errors.js';
 import { readIdx } from './idx.js';
-import { resizePlane8 } from './resize.js';
+import { PlaneResizer } from './resize.js';
 import { openCifar10, CIFAR10_FILES } from './cifar10.js';
 import { openCelebA, CELEBA_FILES } from './celeba.js';
 
@@ -28,6 +28,15 @@ export interface OpenOptions {
   cache?: boolean;
   /** Use only the first N images. */
   limit?: number;
+  /**
+   * CelebA valid/test: apply the random flip like FSVAE's reference (default
+   * true, its quirk); false gives an unaugmented evaluation set.
+   */
+  evalFlip?: boolean;
+  /** Where warnings go (skipped CelebA images, missing partition file); default stderr. */
+  onWarning?: (message: string) => void;
+  /** CelebA decoder threads (default: cores − 1, at least 1; 0 decodes on the calling thread). */
+  threads?: number;
 }
 
 export interface Dataset {
@@ -47,73 +56,27 @@ export interface Dataset {
   close(): Promise<void>;
 }
 
-/** ToTensor then 2x−1, in float32 as torch computes it: byte → value. */
-export const BYTE_TO_UNIT = (() => {
-  const lut = new Float32Array(256);
-  for (let b = 0; b < 256; b++) lut[b] = Math.fround(Math.fround(Math.fround(b / 255) * 2) - 1);
-  return lut;
-})();
-
-/** A dataset held in memory as uint8 [n, C, H, W] plus labels. */
-export class InMemoryDataset implements Dataset {
-  readonly length: number;
-  constructor(
-    readonly name: DatasetName,
-    readonly split: Split,
-    readonly pixels: Uint8Array,
-    readonly labels: Uint8Array,
-    readonly channels: number,
-    readonly height: number,
-    readonly width: number,
-    readonly numClasses: number,
-    readonly source: string,
-    readonly augmentFlip: boolean,
-  ) {
-    this.length = labels.length;
-  }
-
-  readSync(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): void {
-    const { channels: c, height: h, width: w } = this;
-    const per = c * h * w;
-    for (let i = 0; i < indices.length; i++) {
-      const idx = indices[i];
-      if (!(idx >= 0 && idx < this.length)) throw new RangeError(`${this.name}: index ${idx} out of range`);
-      const src = idx * per;
-      const dst = i * per;
-      if (flip && flip[i]) {
-        for (let p = 0; p < c * h; p++) {
-          const row = p * w;
-          for (let x = 0; x < w; x++) out[dst + row + x] = BYTE_TO_UNIT[this.pixels[src + row + w - 1 - x]];
-        }
-      } else {
-        for (let j = 0; j < per; j++) out[dst + j] = BYTE_TO_UNIT[this.pixels[src + j]];
-      }
-      if (labels) labels[i] = this.labels[idx];
-    }
-  }
-
-  async readBatch(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): Promise<void> {
-    this.readSync(indices, flip, out, labels);
-  }
-
-  async close(): Promise<void> {}
-}
+export { BYTE_TO_UNIT, InMemoryDataset } from './memory.js';
+import { InMemoryDataset } from './memory.js';
 
 const MNIST_FILES = {
   train: ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'],
   test: ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'],
 } as const;
 
-/** Known md5 sums of the uncompressed original files. */
+/** Known md5 sums of the uncompressed files (a .gz or .br copy is checked after decompression). */
 export const KNOWN_MD5: Record<string, string> = {
   'mnist/train-images-idx3-ubyte': '6bbc9ace898e44ae57da46a324031adb',
   'mnist/train-labels-idx1-ubyte': 'a25bea736e30d166cdddb491f175f624',
   'mnist/t10k-images-idx3-ubyte': '2646ac647ad5339dbf082846283269ea',
   'mnist/t10k-labels-idx1-ubyte': '27ae3e4e09519cfbb04c329615203637',
-  'fashion/train-images-idx3-ubyte': '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
-  'fashion/train-labels-idx1-ubyte': '25c81989df183df01b3e8a0aad5dffbe',
-  'fashion/t10k-images-idx3-ubyte': 'bef4ecab320f06d8554ea6380940ec79',
-  'fashion/t10k-labels-idx1-ubyte': 'bb300cfdad3c16e7a12a480ee83cd310',
+  // Fashion-MNIST publishes md5s of its .gz files only, and re-gzipped copies
+  // (Debian's) differ, so these are of the uncompressed IDX data (taken from
+  // Debian's dataset-fashion-mnist, whose counts and labels match the original).
+  'fashion/train-images-idx3-ubyte': 'f4a8712d7a061bf5bd6d2ca38dc4d50a',
+  'fashion/train-labels-idx1-ubyte': '9018921c3c673c538a1fc5bad174d6f9',
+  'fashion/t10k-images-idx3-ubyte': '8181f5470baa50b63fa0f6fddb340f0a',
+  'fashion/t10k-labels-idx1-ubyte': '15d484375f8d13e6eb1aabb0c3f46965',
   'cifar10/data_batch_1.bin': '5dd7e06a14cb22eb9f671a540d1b7c25',
   'cifar10/test_batch.bin': '803d5f7f4d78ea53de84dbe85f74fb6d',
 };
@@ -158,9 +121,9 @@ function findFile(dirs: string[], base: string): string | null {
   return null;
 }
 
-function notFound(name: DatasetName, files: readonly string[], dirs: string[]): UserError {
+export function notFound(name: DatasetName, files: readonly string[], dirs: string[], how = ' (raw or .gz)'): UserError {
   return new UserError(
-    `${name}: dataset files not found; expected ${files.join(', ')} (raw or .gz) in one of: ${dirs.join(', ')} (use --data DIR or $SPIKEVAE_DATA)`,
+    `${name}: dataset files not found; expected ${files.join(', ')}${how} in one of: ${dirs.join(', ')} (use --data DIR or $SPIKEVAE_DATA)`,
   );
 }
 
@@ -189,9 +152,8 @@ function openIdxDataset(name: 'mnist' | 'fashion', split: Split, opts: OpenOptio
   }
   const count = Math.min(n, opts.limit ?? n);
   const out = new Uint8Array(count * 32 * 32);
-  for (let i = 0; i < count; i++) {
-    out.set(resizePlane8(images.data.subarray(i * 784, (i + 1) * 784), 28, 28, 32, 32, 'bilinear'), i * 1024);
-  }
+  const resizer = new PlaneResizer(28, 28, 32, 32, 'bilinear');
+  for (let i = 0; i < count; i++) resizer.resize(images.data.subarray(i * 784, (i + 1) * 784), out, i * 1024);
   return new InMemoryDataset(name, split, out, labels.data.slice(0, count), 1, 32, 32, 10, dirname(files.images), false);
 }
 
@@ -210,9 +172,9 @@ export async function openDataset(name: DatasetName | string, split: Split, opts
     case 'fashion':
       return openIdxDataset(ds, split, opts);
     case 'cifar10':
-      return openCifar10(split, opts, searchDirs('cifar10', opts.dataDir), (files, dirs) => notFound('cifar10', files, dirs));
+      return openCifar10(split, opts, searchDirs('cifar10', opts.dataDir), (files, dirs) => notFound('cifar10', files, dirs, ''));
     case 'celeba':
-      return openCelebA(split, opts, searchDirs('celeba', opts.dataDir), (files, dirs) => notFound('celeba', files, dirs));
+      return openCelebA(split, opts, searchDirs('celeba', opts.dataDir), (files, dirs) => notFound('celeba', files, dirs, ''));
   }
 }
 

@@ -82,6 +82,81 @@ function clip8(v: number): number {
 }
 
 /**
+ * A resize of fixed geometry, with Pillow's coefficients computed once: the
+ * datasets resize tens of thousands of same-sized planes.
+ */
+export class PlaneResizer {
+  private readonly ch: Coefficients;
+  private readonly cv: Coefficients;
+  private readonly needH: boolean;
+  private readonly needV: boolean;
+  private readonly yFirst: number;
+  private readonly tmp: Uint8Array;
+
+  constructor(
+    readonly inW: number,
+    readonly inH: number,
+    readonly outW: number,
+    readonly outH: number,
+    filter: Filter = 'bilinear',
+    box: [number, number, number, number] = [0, 0, inW, inH],
+  ) {
+    // Pillow skips a pass whose axis keeps its size and box (ImagingResampleInner).
+    this.needH = outW !== inW || box[0] !== 0 || box[2] !== outW;
+    this.needV = outH !== inH || box[1] !== 0 || box[3] !== outH;
+    this.ch = resampleCoefficients(inW, outW, filter, box[0], box[2]);
+    this.cv = resampleCoefficients(inH, outH, filter, box[1], box[3]);
+    // Only the source rows the vertical pass reads go through the horizontal pass.
+    this.yFirst = this.needV && this.needH ? this.cv.bounds[0] : 0;
+    const yLast = this.needV ? this.cv.bounds[(outH - 1) * 2] + this.cv.bounds[(outH - 1) * 2 + 1] : inH;
+    this.tmp = new Uint8Array(this.needH ? (yLast - this.yFirst) * outW : 0);
+  }
+
+  /** src: [inH, inW] plane (row stride inW); writes [outH, outW] into out at outOffset. */
+  resize(src: Uint8Array, out: Uint8Array = new Uint8Array(this.outW * this.outH), outOffset = 0): Uint8Array {
+    const { inW, outW, outH, ch, cv } = this;
+    let tmp: Uint8Array;
+    let tmpW: number;
+    if (this.needH) {
+      tmp = this.needV ? this.tmp : out.subarray(outOffset, outOffset + outW * outH);
+      const rows = this.needV ? this.tmp.length / outW : outH;
+      for (let y = 0; y < rows; y++) {
+        const srow = (y + this.yFirst) * inW;
+        for (let xx = 0; xx < outW; xx++) {
+          const xmin = ch.bounds[xx * 2];
+          const xmax = ch.bounds[xx * 2 + 1];
+          const k = xx * ch.ksize;
+          let ss = 1 << (PRECISION_BITS - 1);
+          for (let x = 0; x < xmax; x++) ss += src[srow + x + xmin] * ch.weights[k + x];
+          tmp[y * outW + xx] = clip8(ss);
+        }
+      }
+      if (!this.needV) return out;
+      tmpW = outW;
+    } else {
+      if (!this.needV) {
+        out.set(src.subarray(0, outW * outH), outOffset);
+        return out;
+      }
+      tmp = src;
+      tmpW = inW;
+    }
+    for (let yy = 0; yy < outH; yy++) {
+      const ymin = cv.bounds[yy * 2] - this.yFirst;
+      const ymax = cv.bounds[yy * 2 + 1];
+      const k = yy * cv.ksize;
+      const o = outOffset + yy * tmpW;
+      for (let xx = 0; xx < tmpW; xx++) {
+        let ss = 1 << (PRECISION_BITS - 1);
+        for (let y = 0; y < ymax; y++) ss += tmp[(y + ymin) * tmpW + xx] * cv.weights[k + y];
+        out[o + xx] = clip8(ss);
+      }
+    }
+    return out;
+  }
+}
+
+/**
  * Resizes one 8-bit channel plane [inH, inW] → [outH, outW] like
  * PIL Image.resize((outW, outH), filter) (box = whole image unless given).
  */
@@ -94,51 +169,5 @@ export function resizePlane8(
   filter: Filter = 'bilinear',
   box: [number, number, number, number] = [0, 0, inW, inH],
 ): Uint8Array {
-  const needH = outW !== inW || box[0] !== 0 || box[2] !== outW;
-  const needV = outH !== inH || box[1] !== 0 || box[3] !== outH;
-  const ch = resampleCoefficients(inW, outW, filter, box[0], box[2]);
-  const cv = resampleCoefficients(inH, outH, filter, box[1], box[3]);
-  // Rows of the source the vertical pass will read.
-  const yFirst = cv.bounds[0];
-  const yLast = cv.bounds[(outH - 1) * 2] + cv.bounds[(outH - 1) * 2 + 1];
-  let tmp: Uint8Array;
-  let tmpW: number;
-  let rowOffset: number;
-  if (needH) {
-    const rows = yLast - yFirst;
-    tmp = new Uint8Array(rows * outW);
-    for (let y = 0; y < rows; y++) {
-      const srow = (y + yFirst) * inW;
-      for (let xx = 0; xx < outW; xx++) {
-        const xmin = ch.bounds[xx * 2];
-        const xmax = ch.bounds[xx * 2 + 1];
-        const k = xx * ch.ksize;
-        let ss = 1 << (PRECISION_BITS - 1);
-        for (let x = 0; x < xmax; x++) ss += src[srow + x + xmin] * ch.weights[k + x];
-        tmp[y * outW + xx] = clip8(ss);
-      }
-    }
-    tmpW = outW;
-    rowOffset = yFirst;
-  } else {
-    tmp = src;
-    tmpW = inW;
-    rowOffset = 0;
-  }
-  if (!needV) {
-    if (needH) return tmp;
-    return src.slice();
-  }
-  const out = new Uint8Array(outH * tmpW);
-  for (let yy = 0; yy < outH; yy++) {
-    const ymin = cv.bounds[yy * 2] - rowOffset;
-    const ymax = cv.bounds[yy * 2 + 1];
-    const k = yy * cv.ksize;
-    for (let xx = 0; xx < tmpW; xx++) {
-      let ss = 1 << (PRECISION_BITS - 1);
-      for (let y = 0; y < ymax; y++) ss += tmp[(y + ymin) * tmpW + xx] * cv.weights[k + y];
-      out[yy * tmpW + xx] = clip8(ss);
-    }
-  }
-  return out;
+  return new PlaneResizer(inW, inH, outW, outH, filter, box).resize(src);
 }

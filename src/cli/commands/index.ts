@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import * as train from './train.js';
 import * as generate from './generate.js';
+import * as data from './data.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [train, generate];
+export const commandModules: CommandModule[] = [train, generate, data];
