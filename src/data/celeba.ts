@@ -192,13 +192,21 @@ class CelebADataset implements Dataset {
   }
 }
 
+const warned = new Set<string>();
+/** Default warnings: to stderr, each distinct message once per process (info opens every split). */
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  process.stderr.write(`spikevae: warning: ${message}\n`);
+}
+
 export function openCelebA(
   split: Split,
   opts: OpenOptions,
   dirs: string[],
   notFound: (files: readonly string[], dirs: string[]) => UserError,
 ): Dataset {
-  const warn = opts.onWarning ?? ((m: string) => process.stderr.write(`spikevae: warning: ${m}\n`));
+  const warn = opts.onWarning ?? warnOnce;
   for (const d of dirs) {
     const imgDir = join(d, 'img_align_celeba');
     if (!existsSync(imgDir)) continue;
