@@ -9,23 +9,12 @@ import { typescriptBackend } from './typescript.js';
 export type { KernelBackend, Conv2dGeometry } from './types.js';
 export { typescriptBackend } from './typescript.js';
 
-interface NativeModule {
-  loadNativeBackend(): { backend: KernelBackend } | { error: string };
-}
+import { loadNativeBackend } from './native.js';
 
-let nativeModule: NativeModule | null = null;
 let nativeError: string | null = null;
-try {
-  // Loaded by path so the library still compiles and runs without the addon's wrapper.
-  const modPath = './native.js';
-  nativeModule = (await import(modPath)) as NativeModule;
-} catch (e) {
-  nativeError = `native wrapper unavailable: ${(e as Error).message}`;
-}
-
 let nativeBackend: KernelBackend | null = null;
-if (nativeModule) {
-  const r = nativeModule.loadNativeBackend();
+{
+  const r = loadNativeBackend();
   if ('backend' in r) nativeBackend = r.backend;
   else nativeError = r.error;
 }

@@ -1,0 +1,390 @@
+// N-API entry points: argument checking, instruction-set dispatch and the
+// thread pool. Calls are synchronous: the JavaScript thread waits while the
+// pool works, which keeps the kernels free of any JS object lifetime issues.
+#include <node_api.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common.h"
+
+namespace spv {
+namespace {
+
+// ---------------------------------------------------------------- thread pool
+
+class Pool {
+ public:
+  explicit Pool(int n) : n_(n) {
+    for (int i = 1; i < n_; i++) workers_.emplace_back([this, i] { loop(i); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stop_ = true;
+      gen_++;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  int size() const { return n_; }
+
+  // Splits [0, n) into at most 4·threads contiguous chunks handed out dynamically.
+  void run(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+    if (n <= 0) return;
+    const int64_t tasks = std::min<int64_t>(n, (int64_t)n_ * 4);
+    if (n_ == 1 || tasks == 1) {
+      fn(0, n);
+      return;
+    }
+    std::unique_lock<std::mutex> call(call_m_);  // one parallel region at a time
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      fn_ = &fn;
+      total_ = n;
+      tasks_ = tasks;
+      next_.store(0);
+      done_ = 0;
+      gen_++;
+    }
+    cv_.notify_all();
+    work();
+    std::unique_lock<std::mutex> lk(m_);
+    done_cv_.wait(lk, [&] { return done_ == n_ - 1; });
+    fn_ = nullptr;
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      const int64_t t = next_.fetch_add(1);
+      if (t >= tasks_) break;
+      const int64_t b = total_ * t / tasks_, e = total_ * (t + 1) / tasks_;
+      (*fn_)(b, e);
+    }
+  }
+  void loop(int) {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return gen_ != seen; });
+        seen = gen_;
+        if (stop_) return;
+      }
+      work();
+      {
+        std::lock_guard<std::mutex> lk(m_);
+        done_++;
+      }
+      done_cv_.notify_one();
+    }
+  }
+  int n_;
+  std::vector<std::thread> workers_;
+  std::mutex m_, call_m_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t total_ = 0, tasks_ = 0;
+  std::atomic<int64_t> next_{0};
+  int done_ = 0;
+  uint64_t gen_ = 0;
+  bool stop_ = false;
+};
+
+Pool* g_pool = nullptr;
+Ctx g_ctx;
+std::string g_isa;
+
+struct Kernels {
+  decltype(&scalar::gemm) gemm;
+  decltype(&scalar::gemm_binary) gemm_binary;
+  decltype(&scalar::conv_forward) conv_forward;
+  decltype(&scalar::conv_backward_data) conv_backward_data;
+  decltype(&scalar::conv_backward_weight) conv_backward_weight;
+  decltype(&scalar::peak_fma_loop) peak;
+} K;
+
+#define SPV_USE(NS) \
+  K = Kernels{&NS::gemm, &NS::gemm_binary, &NS::conv_forward, &NS::conv_backward_data, &NS::conv_backward_weight, &NS::peak_fma_loop}
+
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("fma");
+}
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+// Returns an error message, or empty on success.
+std::string select_isa(const std::string& want) {
+  if (want == "avx512") {
+    if (!cpu_has_avx512()) return "this CPU has no AVX-512";
+    SPV_USE(avx512);
+  } else if (want == "avx2") {
+    if (!cpu_has_avx2()) return "this CPU has no AVX2/FMA";
+    SPV_USE(avx2);
+  } else if (want == "scalar") {
+    SPV_USE(scalar);
+  } else if (want.empty()) {
+    if (cpu_has_avx512()) return select_isa("avx512");
+    if (cpu_has_avx2()) return select_isa("avx2");
+    return select_isa("scalar");
+  } else {
+    return "unknown instruction set '" + want + "' (avx512, avx2, scalar)";
+  }
+  g_isa = want;
+  return "";
+}
+
+void set_threads(int n) {
+  delete g_pool;
+  g_pool = new Pool(n);
+  g_ctx.threads = n;
+  g_ctx.parallel_for = [](int64_t n, const std::function<void(int64_t, int64_t)>& fn) { g_pool->run(n, fn); };
+}
+
+// ---------------------------------------------------------------- argument helpers
+
+napi_value throw_error(napi_env env, const std::string& msg) {
+  napi_throw_range_error(env, nullptr, msg.c_str());
+  return nullptr;
+}
+
+bool get_f32(napi_env env, napi_value v, float** data, size_t* len) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) return false;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  void* ptr;
+  napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &offset);
+  if (type != napi_float32_array) return false;
+  *data = static_cast<float*>(ptr);
+  return true;
+}
+
+int64_t get_i64(napi_env env, napi_value v) {
+  int64_t r = 0;
+  napi_get_value_int64(env, v, &r);
+  return r;
+}
+bool get_bool(napi_env env, napi_value v) {
+  bool r = false;
+  napi_get_value_bool(env, v, &r);
+  return r;
+}
+double get_f64(napi_env env, napi_value v) {
+  double r = 0;
+  napi_get_value_double(env, v, &r);
+  return r;
+}
+
+#define ARGS(N)                 \
+  size_t argc = N;              \
+  napi_value argv[N];           \
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr); \
+  if (argc < N) return throw_error(env, "native: too few arguments");
+
+#define F32(i, name, need)                                                                              \
+  float* name = nullptr;                                                                                \
+  size_t name##_len = 0;                                                                                \
+  if (!get_f32(env, argv[i], &name, &name##_len)) return throw_error(env, "native: argument " #name " is not a Float32Array"); \
+  if ((int64_t)name##_len < (int64_t)(need))                                                            \
+    return throw_error(env, std::string("native: ") + __func__ + ": " #name " has " + std::to_string(name##_len) + \
+                                " elements, needs " + std::to_string((int64_t)(need)));
+
+// gemm(transA, transB, m, n, k, a, b, c, beta, aBinary)
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  const bool ta = get_bool(env, argv[0]), tb = get_bool(env, argv[1]);
+  const int64_t m = get_i64(env, argv[2]), n = get_i64(env, argv[3]), k = get_i64(env, argv[4]);
+  if (m < 0 || n < 0 || k < 0) return throw_error(env, "native gemm: negative size");
+  F32(5, a, m * k);
+  F32(6, b, k * n);
+  F32(7, c, m * n);
+  const bool acc = get_f64(env, argv[8]) != 0;
+  const bool abin = get_bool(env, argv[9]);
+  if (abin)
+    K.gemm_binary(g_ctx, ta, tb, m, n, k, a, b, c, acc);
+  else
+    K.gemm(g_ctx, ta, tb, m, n, k, a, b, c, acc);
+  return nullptr;
+}
+
+bool read_geo(napi_env env, napi_value obj, Geo* g) {
+  const char* names[] = {"batch", "inChannels", "inHeight", "inWidth", "outChannels", "outHeight", "outWidth", "kernel", "stride", "padding"};
+  int64_t* dst[] = {&g->batch, &g->C, &g->H, &g->W, &g->O, &g->OH, &g->OW, &g->K, &g->S, &g->P};
+  for (int i = 0; i < 10; i++) {
+    napi_value v;
+    if (napi_get_named_property(env, obj, names[i], &v) != napi_ok) return false;
+    *dst[i] = get_i64(env, v);
+    if (*dst[i] < 0) return false;
+  }
+  if (g->K < 1 || g->S < 1) return false;
+  if (g->OH != (g->H + 2 * g->P - g->K) / g->S + 1 && !(g->H + 2 * g->P - g->K >= 0 && g->OH == (g->H + 2 * g->P - g->K) / g->S + 1)) return false;
+  return g->OH >= 1 && g->OW >= 1 && g->OH <= (g->H + 2 * g->P - g->K) / g->S + 1 && g->OW <= (g->W + 2 * g->P - g->K) / g->S + 1;
+}
+
+#define GEO(i)                                                          \
+  Geo g;                                                                \
+  if (!read_geo(env, argv[i], &g)) return throw_error(env, "native: invalid convolution geometry");
+
+// conv2dForward(geo, x, w, bias|null, y, xBinary)
+napi_value ConvForward(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  GEO(0);
+  F32(1, x, g.batch * g.C * g.H * g.W);
+  F32(2, w, g.O * g.C * g.K * g.K);
+  napi_valuetype bt;
+  napi_typeof(env, argv[3], &bt);
+  float* bias = nullptr;
+  if (bt != napi_null && bt != napi_undefined) {
+    size_t bl;
+    if (!get_f32(env, argv[3], &bias, &bl) || (int64_t)bl < g.O) return throw_error(env, "native conv2dForward: bad bias");
+  }
+  F32(4, y, g.batch * g.O * g.OH * g.OW);
+  K.conv_forward(g_ctx, g, x, w, bias, y, get_bool(env, argv[5]));
+  return nullptr;
+}
+
+// conv2dBackwardData(geo, gy, w, gx, accumulate, gyBinary)
+napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  GEO(0);
+  F32(1, gy, g.batch * g.O * g.OH * g.OW);
+  F32(2, w, g.O * g.C * g.K * g.K);
+  F32(3, gx, g.batch * g.C * g.H * g.W);
+  K.conv_backward_data(g_ctx, g, gy, w, gx, get_bool(env, argv[4]), get_bool(env, argv[5]));
+  return nullptr;
+}
+
+// conv2dBackwardWeight(geo, x, gy, gw, accumulate, xBinary)
+napi_value ConvBackwardWeight(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  GEO(0);
+  F32(1, x, g.batch * g.C * g.H * g.W);
+  F32(2, gy, g.batch * g.O * g.OH * g.OW);
+  F32(3, gw, g.O * g.C * g.K * g.K);
+  K.conv_backward_weight(g_ctx, g, x, gy, gw, get_bool(env, argv[4]), get_bool(env, argv[5]));
+  return nullptr;
+}
+
+// lifForward(steps, size, x, u, o, decay, threshold)
+napi_value LifForward(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  F32(2, x, steps * size);
+  F32(3, u, steps * size);
+  F32(4, o, steps * size);
+  lif_forward(g_ctx, steps, size, x, u, o, (float)get_f64(env, argv[5]), (float)get_f64(env, argv[6]));
+  return nullptr;
+}
+
+// lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height)
+napi_value LifBackward(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  F32(2, u, steps * size);
+  F32(3, o, steps * size);
+  F32(4, go, steps * size);
+  F32(5, gx, steps * size);
+  lif_backward(g_ctx, steps, size, u, o, go, gx, (float)get_f64(env, argv[6]), (float)get_f64(env, argv[7]),
+               (float)get_f64(env, argv[8]));
+  return nullptr;
+}
+
+napi_value make_string(napi_env env, const std::string& s) {
+  napi_value v;
+  napi_create_string_utf8(env, s.c_str(), s.size(), &v);
+  return v;
+}
+
+// configure(isa: string, threads: number) -> error string ('' on success)
+napi_value Configure(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  size_t len = 0;
+  char buf[32] = {0};
+  napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
+  std::string err = select_isa(buf);
+  if (err.empty()) {
+    int64_t t = get_i64(env, argv[1]);
+    if (t < 1) t = 1;
+    if (!g_pool || g_pool->size() != t) set_threads((int)t);
+  }
+  return make_string(env, err);
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+  napi_value obj, isa, th, hw;
+  napi_create_object(env, &obj);
+  isa = make_string(env, g_isa);
+  napi_create_int32(env, g_ctx.threads, &th);
+  napi_create_int32(env, (int)std::thread::hardware_concurrency(), &hw);
+  napi_set_named_property(env, obj, "isa", isa);
+  napi_set_named_property(env, obj, "threads", th);
+  napi_set_named_property(env, obj, "hardwareThreads", hw);
+  return obj;
+}
+
+// peakGflops(seconds, threads): register-only FMA loop on `threads` threads.
+napi_value Peak(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  const double seconds = get_f64(env, argv[0]);
+  const int threads = (int)get_i64(env, argv[1]);
+  // Calibrate the iteration count on one thread.
+  int64_t iters = 1 << 20;
+  auto t0 = std::chrono::steady_clock::now();
+  volatile double sink = K.peak(iters);
+  double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  iters = (int64_t)(iters * seconds / std::max(dt, 1e-6));
+  std::vector<double> flops(threads);
+  std::vector<std::thread> ts;
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < threads; i++) ts.emplace_back([&, i] { flops[i] = K.peak(iters); });
+  for (auto& t : ts) t.join();
+  dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  (void)sink;
+  double total = 0;
+  for (int i = 0; i < threads; i++) total += flops[i];
+  napi_value r;
+  napi_create_double(env, total / dt / 1e9, &r);
+  return r;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  struct Fn {
+    const char* name;
+    napi_callback cb;
+  } fns[] = {{"gemm", Gemm},
+             {"conv2dForward", ConvForward},
+             {"conv2dBackwardData", ConvBackwardData},
+             {"conv2dBackwardWeight", ConvBackwardWeight},
+             {"lifForward", LifForward},
+             {"lifBackward", LifBackward},
+             {"configure", Configure},
+             {"info", Info},
+             {"peakGflops", Peak}};
+  for (auto& f : fns) {
+    napi_value v;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &v);
+    napi_set_named_property(env, exports, f.name, v);
+  }
+  return exports;
+}
+
+}  // namespace
+}  // namespace spv
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, spv::Init)

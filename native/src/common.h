@@ -1,0 +1,48 @@
+// Shared declarations of the native kernels. kernels.cc is compiled three
+// times (scalar/SSE2 baseline, AVX2+FMA, AVX-512) into separate namespaces;
+// addon.cc picks one at load time with __builtin_cpu_supports.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace spv {
+
+struct Geo {
+  int64_t batch, C, H, W, O, OH, OW, K, S, P;
+};
+
+// Runs fn(begin, end) over [0, n) split into chunks on the thread pool and
+// waits. Every index is processed by exactly one call, so kernels that give
+// each output element to one index are deterministic for any thread count.
+using ParallelFor = std::function<void(int64_t n, const std::function<void(int64_t, int64_t)>& fn)>;
+
+struct Ctx {
+  ParallelFor parallel_for;
+  int threads;
+};
+
+#define SPV_DECLARE(NS)                                                                                   \
+  namespace NS {                                                                                          \
+  void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A,          \
+            const float* B, float* C, bool accumulate);                                                  \
+  void gemm_binary(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A,   \
+                   const float* B, float* C, bool accumulate);                                           \
+  void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias,     \
+                    float* y, bool xbin);                                                                 \
+  void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,      \
+                          bool accumulate, bool gybin);                                                   \
+  void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,    \
+                            bool accumulate, bool xbin);                                                  \
+  double peak_fma_loop(int64_t iterations);                                                               \
+  }
+
+SPV_DECLARE(scalar)
+SPV_DECLARE(avx2)
+SPV_DECLARE(avx512)
+
+void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, float* u, float* o, float decay,
+                 float threshold);
+void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
+                  float* gx, float decay, float half_width, float height);
+
+}  // namespace spv

@@ -1,0 +1,413 @@
+// Dense and event-driven kernels, compiled once per instruction set (the
+// namespace is SPV_ISA, the vector width SPV_VEC_BYTES). GCC's vector
+// extensions let the same source become SSE2, AVX2+FMA or AVX-512 code.
+//
+// Determinism: every output element is accumulated by one thread in a fixed
+// order (over K blocks, then within a block in index order), whatever the
+// thread count or the number of rows in the call. That is what lets the
+// stepped FSVAE evaluation reproduce the full prefix pass bit for bit.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "common.h"
+
+namespace spv {
+namespace SPV_ISA {
+
+typedef float vf __attribute__((vector_size(SPV_VEC_BYTES)));
+typedef float vfu __attribute__((vector_size(SPV_VEC_BYTES), aligned(4)));
+constexpr int V = SPV_VEC_BYTES / 4;
+constexpr int MR = 6;
+constexpr int NR = 2 * V;
+constexpr int64_t KC = 256;
+constexpr int64_t MC = 96;
+constexpr int64_t NC = 2048;
+
+static inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
+static inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
+
+// ---------------------------------------------------------------- packing
+
+// B block rows [p0, p0+kc), columns [j0, j0+nc) into panels of NR columns,
+// each panel kc x NR contiguous, zero-padded past n.
+static void pack_b(bool tb, int64_t n, int64_t k, const float* B, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                   float* out) {
+  const int64_t panels = (nc + NR - 1) / NR;
+  for (int64_t q = 0; q < panels; q++) {
+    float* dst = out + q * kc * NR;
+    const int64_t jb = j0 + q * NR;
+    const int64_t cols = std::min<int64_t>(NR, j0 + nc - jb);
+    for (int64_t p = 0; p < kc; p++) {
+      float* d = dst + p * NR;
+      if (!tb) {
+        const float* s = B + (p0 + p) * n + jb;
+        int64_t j = 0;
+        for (; j < cols; j++) d[j] = s[j];
+        for (; j < NR; j++) d[j] = 0.f;
+      } else {
+        int64_t j = 0;
+        for (; j < cols; j++) d[j] = B[(jb + j) * k + p0 + p];
+        for (; j < NR; j++) d[j] = 0.f;
+      }
+    }
+  }
+}
+
+// A block rows [i0, i0+mc), columns [p0, p0+kc) into slivers of MR rows,
+// each sliver kc x MR (p-major), zero-padded past m.
+static void pack_a(bool ta, int64_t m, int64_t k, const float* A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                   float* out) {
+  const int64_t slivers = (mc + MR - 1) / MR;
+  for (int64_t s = 0; s < slivers; s++) {
+    float* dst = out + s * kc * MR;
+    const int64_t ib = i0 + s * MR;
+    const int64_t rows = std::min<int64_t>(MR, i0 + mc - ib);
+    for (int64_t p = 0; p < kc; p++) {
+      float* d = dst + p * MR;
+      int64_t r = 0;
+      if (!ta)
+        for (; r < rows; r++) d[r] = A[(ib + r) * k + p0 + p];
+      else
+        for (; r < rows; r++) d[r] = A[(p0 + p) * m + ib + r];
+      for (; r < MR; r++) d[r] = 0.f;
+    }
+  }
+}
+
+// C[0:rows, 0:cols] (+)= Ap (kc x MR) · Bp (kc x NR).
+static inline void micro_kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int rows,
+                                int cols, bool add) {
+  vf c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {},
+     c51 = {};
+  for (int64_t p = 0; p < kc; p++) {
+    const vf b0 = loadu(Bp + p * NR);
+    const vf b1 = loadu(Bp + p * NR + V);
+    const float* a = Ap + p * MR;
+    c00 += b0 * a[0];
+    c01 += b1 * a[0];
+    c10 += b0 * a[1];
+    c11 += b1 * a[1];
+    c20 += b0 * a[2];
+    c21 += b1 * a[2];
+    c30 += b0 * a[3];
+    c31 += b1 * a[3];
+    c40 += b0 * a[4];
+    c41 += b1 * a[4];
+    c50 += b0 * a[5];
+    c51 += b1 * a[5];
+  }
+  vf acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  if (cols == NR) {
+    for (int r = 0; r < rows; r++) {
+      float* cr = C + r * ldc;
+      if (add) {
+        storeu(cr, loadu(cr) + acc[r][0]);
+        storeu(cr + V, loadu(cr + V) + acc[r][1]);
+      } else {
+        storeu(cr, acc[r][0]);
+        storeu(cr + V, acc[r][1]);
+      }
+    }
+  } else {
+    for (int r = 0; r < rows; r++) {
+      float* cr = C + r * ldc;
+      for (int j = 0; j < cols; j++) {
+        const float v = j < V ? acc[r][0][j] : acc[r][1][j - V];
+        cr[j] = add ? cr[j] + v : v;
+      }
+    }
+  }
+}
+
+void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A, const float* B,
+          float* C, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) std::memset(C, 0, sizeof(float) * m * n);
+    return;
+  }
+  std::vector<float> bpack((size_t)KC * (NC + NR));
+  const int64_t mblocks = (m + MC - 1) / MC;
+  // Column sub-blocks so that small-M products still use every thread.
+  const int64_t csub = 256;
+  for (int64_t j0 = 0; j0 < n; j0 += NC) {
+    const int64_t nc = std::min(NC, n - j0);
+    const int64_t nsub = (nc + csub - 1) / csub;
+    for (int64_t p0 = 0; p0 < k; p0 += KC) {
+      const int64_t kc = std::min(KC, k - p0);
+      const int64_t panels = (nc + NR - 1) / NR;
+      ctx.parallel_for(panels, [&](int64_t b, int64_t e) {
+        for (int64_t q = b; q < e; q++) {
+          const int64_t jb = q * NR;
+          pack_b(tb, n, k, B, p0, kc, j0 + jb, std::min<int64_t>(NR, nc - jb), bpack.data() + q * kc * NR);
+        }
+      });
+      const bool add = accumulate || p0 > 0;
+      ctx.parallel_for(mblocks * nsub, [&](int64_t b, int64_t e) {
+        std::vector<float> apack((size_t)KC * (MC + MR));
+        int64_t packed_block = -1;
+        for (int64_t t = b; t < e; t++) {
+          const int64_t ib = t / nsub;
+          const int64_t sb = t % nsub;
+          const int64_t i0 = ib * MC;
+          const int64_t mc = std::min(MC, m - i0);
+          if (packed_block != ib) {
+            pack_a(ta, m, k, A, i0, mc, p0, kc, apack.data());
+            packed_block = ib;
+          }
+          const int64_t js = sb * csub;
+          const int64_t je = std::min(nc, js + csub);
+          for (int64_t jj = js; jj < je; jj += NR) {
+            const int cols = (int)std::min<int64_t>(NR, je - jj);
+            const float* bp = bpack.data() + (jj / NR) * kc * NR;
+            for (int64_t ii = 0; ii < mc; ii += MR) {
+              const int rows = (int)std::min<int64_t>(MR, mc - ii);
+              micro_kernel(kc, apack.data() + (ii / MR) * kc * MR, bp, C + (i0 + ii) * n + j0 + jj, n, rows, cols,
+                           add);
+            }
+          }
+        }
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------- event-driven product
+
+// C[i,:] (+)= Σ_{p: A(i,p) != 0} Bt[p,:] — A holds only 0 and 1. Bt is B as
+// [k, n] rows (transposed first when B is given as [n, k]). Work is
+// proportional to the number of spikes; no multiplies.
+void gemm_binary(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A,
+                 const float* B, float* C, bool accumulate) {
+  if (m <= 0 || n <= 0) return;
+  std::vector<float> bt;
+  const float* rowsB = B;
+  if (tb) {
+    bt.resize((size_t)k * n);
+    ctx.parallel_for(k, [&](int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; p++)
+        for (int64_t j = 0; j < n; j++) bt[p * n + j] = B[j * k + p];
+    });
+    rowsB = bt.data();
+  }
+  ctx.parallel_for(m, [&](int64_t b, int64_t e) {
+    std::vector<int32_t> active(k);
+    std::vector<float> acc(n);
+    for (int64_t i = b; i < e; i++) {
+      int64_t na = 0;
+      if (!ta) {
+        const float* a = A + i * k;
+        for (int64_t p = 0; p < k; p++)
+          if (a[p] != 0.f) active[na++] = (int32_t)p;
+      } else {
+        for (int64_t p = 0; p < k; p++)
+          if (A[p * m + i] != 0.f) active[na++] = (int32_t)p;
+      }
+      float* c = C + i * n;
+      float* s = accumulate ? acc.data() : c;
+      std::memset(s, 0, sizeof(float) * n);
+      for (int64_t t = 0; t < na; t++) {
+        const float* br = rowsB + (int64_t)active[t] * n;
+        int64_t j = 0;
+        for (; j + V <= n; j += V) storeu(s + j, loadu(s + j) + loadu(br + j));
+        for (; j < n; j++) s[j] += br[j];
+      }
+      if (accumulate)
+        for (int64_t j = 0; j < n; j++) c[j] += s[j];
+    }
+  });
+}
+
+// ---------------------------------------------------------------- convolution via im2col
+
+// Images per chunk so that the column matrix stays near 4 M floats.
+static int64_t chunk_images(const Geo& g) {
+  const int64_t per = g.C * g.K * g.K * g.OH * g.OW;
+  return std::max<int64_t>(1, std::min<int64_t>(g.batch, (4 << 20) / std::max<int64_t>(1, per)));
+}
+
+// col[(c,kh,kw), (img, oh, ow)] for images [n0, n0+nb).
+static void im2col(const Ctx& ctx, const Geo& g, const float* x, int64_t n0, int64_t nb, float* col) {
+  const int64_t P = g.OH * g.OW;
+  const int64_t cols = nb * P;
+  const int64_t KK = g.K * g.K;
+  ctx.parallel_for(g.C * KK, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; r++) {
+      const int64_t c = r / KK, kh = (r % KK) / g.K, kw = r % g.K;
+      float* dst = col + r * cols;
+      for (int64_t img = 0; img < nb; img++) {
+        const float* src = x + ((n0 + img) * g.C + c) * g.H * g.W;
+        float* d = dst + img * P;
+        for (int64_t oh = 0; oh < g.OH; oh++) {
+          const int64_t ih = oh * g.S - g.P + kh;
+          float* drow = d + oh * g.OW;
+          if (ih < 0 || ih >= g.H) {
+            std::memset(drow, 0, sizeof(float) * g.OW);
+            continue;
+          }
+          const float* srow = src + ih * g.W;
+          for (int64_t ow = 0; ow < g.OW; ow++) {
+            const int64_t iw = ow * g.S - g.P + kw;
+            drow[ow] = (iw >= 0 && iw < g.W) ? srow[iw] : 0.f;
+          }
+        }
+      }
+    }
+  });
+}
+
+// gx[img, c] += fold of col rows (c, kh, kw); each channel plane is written by one thread.
+static void col2im(const Ctx& ctx, const Geo& g, const float* col, int64_t n0, int64_t nb, float* gx) {
+  const int64_t P = g.OH * g.OW;
+  const int64_t cols = nb * P;
+  const int64_t KK = g.K * g.K;
+  ctx.parallel_for(nb * g.C, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; t++) {
+      const int64_t img = t / g.C, c = t % g.C;
+      float* dst = gx + ((n0 + img) * g.C + c) * g.H * g.W;
+      for (int64_t kh = 0; kh < g.K; kh++) {
+        for (int64_t kw = 0; kw < g.K; kw++) {
+          const float* src = col + ((c * KK) + kh * g.K + kw) * cols + img * P;
+          for (int64_t oh = 0; oh < g.OH; oh++) {
+            const int64_t ih = oh * g.S - g.P + kh;
+            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t ow = 0; ow < g.OW; ow++) {
+              const int64_t iw = ow * g.S - g.P + kw;
+              if (iw >= 0 && iw < g.W) dst[ih * g.W + iw] += src[oh * g.OW + ow];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias, float* y,
+                  bool xbin) {
+  const int64_t P = g.OH * g.OW;
+  const int64_t R = g.C * g.K * g.K;
+  const int64_t chunk = chunk_images(g);
+  std::vector<float> col((size_t)R * chunk * P);
+  std::vector<float> out((size_t)g.O * chunk * P);
+  std::vector<float> wt;
+  if (xbin) {
+    // W^T [R, O], rows added for active inputs.
+    wt.resize((size_t)R * g.O);
+    for (int64_t o = 0; o < g.O; o++)
+      for (int64_t r = 0; r < R; r++) wt[r * g.O + o] = w[o * R + r];
+  }
+  std::vector<float> colT;
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.batch - n0);
+    const int64_t cols = nb * P;
+    im2col(ctx, g, x, n0, nb, col.data());
+    if (!xbin) {
+      gemm(ctx, false, false, g.O, cols, R, w, col.data(), out.data(), false);
+      ctx.parallel_for(nb * g.O, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; t++) {
+          const int64_t img = t / g.O, o = t % g.O;
+          const float* s = out.data() + o * cols + img * P;
+          float* d = y + ((n0 + img) * g.O + o) * P;
+          const float bv = bias ? bias[o] : 0.f;
+          for (int64_t p = 0; p < P; p++) d[p] = s[p] + bv;
+        }
+      });
+    } else {
+      // Y^T [cols, O] = col^T [cols, R] · W^T [R, O], event-driven over col^T's rows.
+      gemm_binary(ctx, true, false, cols, g.O, R, col.data(), wt.data(), out.data(), false);
+      ctx.parallel_for(nb * g.O, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; t++) {
+          const int64_t img = t / g.O, o = t % g.O;
+          float* d = y + ((n0 + img) * g.O + o) * P;
+          const float bv = bias ? bias[o] : 0.f;
+          for (int64_t p = 0; p < P; p++) d[p] = out[(img * P + p) * g.O + o] + bv;
+        }
+      });
+    }
+  }
+}
+
+void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx, bool accumulate,
+                        bool gybin) {
+  const int64_t P = g.OH * g.OW;
+  const int64_t R = g.C * g.K * g.K;
+  const int64_t chunk = chunk_images(g);
+  std::vector<float> col((size_t)R * chunk * P);
+  std::vector<float> gyc((size_t)g.O * chunk * P);
+  if (!accumulate) std::memset(gx, 0, sizeof(float) * g.batch * g.C * g.H * g.W);
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.batch - n0);
+    const int64_t cols = nb * P;
+    // Gather gy of the chunk as [O, cols].
+    ctx.parallel_for(g.O, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; o++)
+        for (int64_t img = 0; img < nb; img++)
+          std::memcpy(gyc.data() + o * cols + img * P, gy + ((n0 + img) * g.O + o) * P, sizeof(float) * P);
+    });
+    if (gybin) {
+      // col [R, cols] = W^T [R, O] · gy [O, cols]; transposed: col^T [cols, R] = gy^T [cols, O] · W [O, R],
+      // event-driven over the spikes of gy^T. Then back to [R, cols].
+      std::vector<float> colT((size_t)cols * R);
+      gemm_binary(ctx, true, false, cols, R, g.O, gyc.data(), w, colT.data(), false);
+      ctx.parallel_for(R, [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; r++)
+          for (int64_t q = 0; q < cols; q++) col[r * cols + q] = colT[q * R + r];
+      });
+    } else {
+      gemm(ctx, true, false, R, cols, g.O, w, gyc.data(), col.data(), false);
+    }
+    col2im(ctx, g, col.data(), n0, nb, gx);
+  }
+}
+
+void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
+                          bool accumulate, bool xbin) {
+  (void)xbin;
+  const int64_t P = g.OH * g.OW;
+  const int64_t R = g.C * g.K * g.K;
+  const int64_t chunk = chunk_images(g);
+  std::vector<float> col((size_t)R * chunk * P);
+  std::vector<float> gyc((size_t)g.O * chunk * P);
+  if (!accumulate) std::memset(gw, 0, sizeof(float) * g.O * R);
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.batch - n0);
+    const int64_t cols = nb * P;
+    im2col(ctx, g, x, n0, nb, col.data());
+    ctx.parallel_for(g.O, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; o++)
+        for (int64_t img = 0; img < nb; img++)
+          std::memcpy(gyc.data() + o * cols + img * P, gy + ((n0 + img) * g.O + o) * P, sizeof(float) * P);
+    });
+    // gW [O, R] += gy [O, cols] · col^T
+    gemm(ctx, false, true, g.O, R, cols, gyc.data(), col.data(), gw, true);
+  }
+}
+
+// Register-only FMA loop for the peak-throughput benchmark: 8 independent
+// accumulator chains, 2 FLOPs per lane per FMA.
+double peak_fma_loop(int64_t iterations) {
+  vf a0 = {}, a1 = {}, a2 = {}, a3 = {}, a4 = {}, a5 = {}, a6 = {}, a7 = {};
+  vf m = {}, c = {};
+  m += 0.999999f;
+  c += 1e-7f;
+  for (int64_t i = 0; i < iterations; i++) {
+    a0 = a0 * m + c;
+    a1 = a1 * m + c;
+    a2 = a2 * m + c;
+    a3 = a3 * m + c;
+    a4 = a4 * m + c;
+    a5 = a5 * m + c;
+    a6 = a6 * m + c;
+    a7 = a7 * m + c;
+    __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7));
+  }
+  vf s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+  double r = 0;
+  for (int j = 0; j < V; j++) r += s[j];
+  // FLOPs done; comparing the sum keeps the loop from being optimised away.
+  return (double)iterations * 16.0 * V + (r == 1234.5678 ? 1.0 : 0.0);
+}
+
+}  // namespace SPV_ISA
+}  // namespace spv

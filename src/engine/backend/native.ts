@@ -1,0 +1,106 @@
+/**
+ * The native kernel back-end: loads the N-API addon built by node-gyp during
+ * `npm install` (native/build/Release/spikevae_native.node), chooses the
+ * widest instruction set the CPU has (SPIKEVAE_ISA=avx512|avx2|scalar
+ * overrides) and the thread count (SPIKEVAE_THREADS, default: all cores).
+ * Loading never throws: failure is reported as a reason string so the library
+ * can fall back to the portable kernels.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableParallelism } from 'node:os';
+import type { Conv2dGeometry, KernelBackend } from './types.js';
+
+interface Addon {
+  gemm(ta: boolean, tb: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, beta: number, aBinary: boolean): void;
+  conv2dForward(g: Conv2dGeometry, x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, xBinary: boolean): void;
+  conv2dBackwardData(g: Conv2dGeometry, gy: Float32Array, w: Float32Array, gx: Float32Array, accumulate: boolean, gyBinary: boolean): void;
+  conv2dBackwardWeight(g: Conv2dGeometry, x: Float32Array, gy: Float32Array, gw: Float32Array, accumulate: boolean, xBinary: boolean): void;
+  lifForward(steps: number, size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
+  lifBackward(steps: number, size: number, u: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
+  configure(isa: string, threads: number): string;
+  info(): { isa: string; threads: number; hardwareThreads: number };
+  peakGflops(seconds: number, threads: number): number;
+}
+
+let addon: Addon | null = null;
+let loadError: string | null = null;
+
+function addonPath(): string {
+  // dist/src/engine/backend/native.js → <root>/native/build/Release/
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, '..', '..', '..', '..', 'native', 'build', 'Release', 'spikevae_native.node'), join(here, '..', '..', '..', 'native', 'build', 'Release', 'spikevae_native.node')];
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
+
+function load(): Addon | null {
+  if (addon || loadError) return addon;
+  const p = addonPath();
+  if (!existsSync(p)) {
+    loadError = `addon not built (${p} missing; run 'npm install' with g++ available)`;
+    return null;
+  }
+  try {
+    addon = createRequire(import.meta.url)(p) as Addon;
+  } catch (e) {
+    loadError = `addon failed to load: ${(e as Error).message}`;
+    return null;
+  }
+  return addon;
+}
+
+function threadsFromEnv(): number {
+  const v = process.env.SPIKEVAE_THREADS;
+  if (v === undefined || v === '') return availableParallelism();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`SPIKEVAE_THREADS must be a whole number from 1 to 256, got '${v}'`);
+  return n;
+}
+
+/** Re-selects the instruction set and thread count (tests compare them). Returns an error string or ''. */
+export function configureNative(isa: '' | 'avx512' | 'avx2' | 'scalar', threads: number): string {
+  const a = load();
+  if (!a) return loadError ?? 'native addon unavailable';
+  return a.configure(isa, threads);
+}
+
+export function nativeInfo(): { isa: string; threads: number; hardwareThreads: number } | null {
+  return load()?.info() ?? null;
+}
+
+/** Peak FMA throughput (GFLOP/s) measured with a register-only loop on `threads` threads. */
+export function nativePeakGflops(seconds = 0.5, threads = availableParallelism()): number {
+  const a = load();
+  if (!a) throw new Error(loadError ?? 'native addon unavailable');
+  return a.peakGflops(seconds, threads);
+}
+
+export function loadNativeBackend(): { backend: KernelBackend } | { error: string } {
+  const a = load();
+  if (!a) return { error: loadError ?? 'native addon unavailable' };
+  let threads: number;
+  try {
+    threads = threadsFromEnv();
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  const isa = (process.env.SPIKEVAE_ISA ?? '') as '' | 'avx512' | 'avx2' | 'scalar';
+  const err = a.configure(isa, threads);
+  if (err) return { error: `SPIKEVAE_ISA=${isa}: ${err}` };
+  const backend: KernelBackend = {
+    name: 'native',
+    get description() {
+      const i = a.info();
+      return `native ${i.isa}, ${i.threads} thread${i.threads === 1 ? '' : 's'}`;
+    },
+    gemm: (ta, tb, m, n, k, A, B, C, beta, aBinary = false) => a.gemm(ta, tb, m, n, k, A, B, C, beta, aBinary),
+    conv2dForward: (g, x, w, bias, y, xBinary = false) => a.conv2dForward(g, x, w, bias, y, xBinary),
+    conv2dBackwardData: (g, gy, w, gx, accumulate, gyBinary = false) => a.conv2dBackwardData(g, gy, w, gx, accumulate, gyBinary),
+    conv2dBackwardWeight: (g, x, gy, gw, accumulate, xBinary = false) => a.conv2dBackwardWeight(g, x, gy, gw, accumulate, xBinary),
+    lifForward: (steps, size, x, u, o, decay, threshold) => a.lifForward(steps, size, x, u, o, decay, threshold),
+    lifBackward: (steps, size, u, o, go, gx, decay, halfWidth, height) => a.lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height),
+  };
+  return { backend };
+}

@@ -1,0 +1,193 @@
+/**
+ * The native kernels against the TypeScript oracle, on the real FSVAE layer
+ * shapes (small batches), for every instruction set this CPU has and for 1
+ * and 2 threads (which must give identical bits).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { getNativeBackend, typescriptBackend } from '../src/engine/backend/index.js';
+import { configureNative, nativeInfo } from '../src/engine/backend/native.js';
+import type { Conv2dGeometry, KernelBackend } from '../src/engine/backend/types.js';
+import { Random } from '../src/engine/random.js';
+
+const native = getNativeBackend();
+const rng = new Random(123);
+
+function randn(n: number): Float32Array {
+  return rng.fillNormal(new Float32Array(n));
+}
+function spikes(n: number, density = 0.1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform() < density ? 1 : 0;
+  return a;
+}
+function relErr(a: Float32Array, b: Float32Array): number {
+  let d = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i] - b[i]) ** 2;
+    s += b[i] ** 2;
+  }
+  return Math.sqrt(d / Math.max(s, 1e-30));
+}
+function close(a: Float32Array, b: Float32Array, what: string, tol = 1e-5): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) assert.ok(Number.isFinite(a[i]), `${what}: non-finite value at ${i}`);
+  const e = relErr(a, b);
+  assert.ok(e < tol, `${what}: relative error ${e.toExponential(2)} ≥ ${tol}`);
+}
+
+function geo(batch: number, C: number, H: number, O: number, k: number, s: number, p: number, extra = 0): Conv2dGeometry {
+  const OH = Math.floor((H + 2 * p - k) / s) + 1;
+  return { batch, inChannels: C, inHeight: H + extra, inWidth: H + extra, outChannels: O, outHeight: OH, outWidth: OH, kernel: k, stride: s, padding: p };
+}
+
+// Encoder convs (stride 2), decoder transposed convs seen from the conv side
+// (their input side is larger by the output padding), and the final s1 layer.
+const convShapes: Array<[string, Conv2dGeometry]> = [
+  ['enc0 1→32 32x32 s2', geo(3, 1, 32, 32, 3, 2, 1)],
+  ['enc1 32→64 16x16 s2', geo(3, 32, 16, 64, 3, 2, 1)],
+  ['enc3 128→256 4x4 s2', geo(3, 128, 4, 256, 3, 2, 1)],
+  ['dec0 256→128 2→4 (transposed, output padding 1)', geo(3, 128, 3, 256, 3, 2, 1, 1)],
+  ['final 32→1 32x32 s1', geo(2, 1, 32, 32, 3, 1, 1)],
+  ['final0 32→32 16→32 (transposed)', geo(2, 32, 31, 32, 3, 2, 1, 1)],
+];
+
+const gemmShapes: Array<[string, number, number, number]> = [
+  ['before_latent 1024→128', 48, 128, 1024],
+  ['posterior 256→256', 40, 256, 256],
+  ['posterior 512→2560', 33, 2560, 512],
+  ['odd sizes', 7, 13, 29],
+];
+
+function each(fn: (label: string, be: KernelBackend) => void): void {
+  const isas: Array<'scalar' | 'avx2' | 'avx512'> = ['scalar', 'avx2', 'avx512'];
+  for (const isa of isas) {
+    for (const threads of [1, 2]) {
+      const err = configureNative(isa, threads);
+      if (err) continue; // this CPU lacks the instruction set
+      fn(`${isa}/${threads}t`, native!);
+    }
+  }
+  configureNative('', 2);
+}
+
+test('native gemm matches the oracle (all transposes, binary A)', (t) => {
+  if (!native) return t.skip('native addon not built');
+  for (const [name, m, n, k] of gemmShapes) {
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+      const a = randn(m * k);
+      const b = randn(k * n);
+      const c0 = randn(m * n);
+      const ref = c0.slice();
+      typescriptBackend.gemm(ta, tb, m, n, k, a, b, ref, 1);
+      const ref0 = new Float32Array(m * n);
+      typescriptBackend.gemm(ta, tb, m, n, k, a, b, ref0, 0);
+      const bits: Float32Array[] = [];
+      each((label, be) => {
+        const c = c0.slice();
+        be.gemm(ta, tb, m, n, k, a, b, c, 1);
+        close(c, ref, `${name} ta=${ta} tb=${tb} beta=1 ${label}`);
+        const z = new Float32Array(m * n).fill(NaN); // beta 0 must ignore old contents, even NaN
+        be.gemm(ta, tb, m, n, k, a, b, z, 0);
+        close(z, ref0, `${name} ta=${ta} tb=${tb} beta=0 ${label}`);
+        bits.push(z);
+      });
+      // Same instruction set, 1 vs 2 threads: identical bits.
+      for (let i = 0; i + 1 < bits.length; i += 2) assert.deepEqual(bits[i], bits[i + 1]);
+    }
+    const s = spikes(m * k, 0.15);
+    const b = randn(k * n);
+    for (const tb of [false, true]) {
+      const ref = new Float32Array(m * n);
+      typescriptBackend.gemm(false, tb, m, n, k, s, b, ref, 0);
+      each((label, be) => {
+        const c = new Float32Array(m * n);
+        be.gemm(false, tb, m, n, k, s, b, c, 0, true);
+        close(c, ref, `${name} binary tb=${tb} ${label}`);
+      });
+    }
+  }
+});
+
+test('native convolutions match the oracle (forward, backward data, backward weight, binary inputs)', (t) => {
+  if (!native) return t.skip('native addon not built');
+  for (const [name, g] of convShapes) {
+    const xs = g.batch * g.inChannels * g.inHeight * g.inWidth;
+    const ys = g.batch * g.outChannels * g.outHeight * g.outWidth;
+    const ws = g.outChannels * g.inChannels * g.kernel * g.kernel;
+    const x = randn(xs);
+    const xb = spikes(xs);
+    const w = randn(ws);
+    const bias = randn(g.outChannels);
+    const gy = randn(ys);
+    const gyb = spikes(ys);
+    const refY = new Float32Array(ys);
+    typescriptBackend.conv2dForward(g, x, w, bias, refY);
+    const refYb = new Float32Array(ys);
+    typescriptBackend.conv2dForward(g, xb, w, null, refYb);
+    const gx0 = randn(xs);
+    const refGx = gx0.slice();
+    typescriptBackend.conv2dBackwardData(g, gy, w, refGx, true);
+    const refGxb = new Float32Array(xs);
+    typescriptBackend.conv2dBackwardData(g, gyb, w, refGxb, false);
+    const gw0 = randn(ws);
+    const refGw = gw0.slice();
+    typescriptBackend.conv2dBackwardWeight(g, x, gy, refGw, true);
+    const refGwb = new Float32Array(ws);
+    typescriptBackend.conv2dBackwardWeight(g, xb, gy, refGwb, false);
+    each((label, be) => {
+      const y = new Float32Array(ys);
+      be.conv2dForward(g, x, w, bias, y);
+      close(y, refY, `${name} forward ${label}`);
+      const yb = new Float32Array(ys);
+      be.conv2dForward(g, xb, w, null, yb, true);
+      close(yb, refYb, `${name} forward binary ${label}`);
+      const gx = gx0.slice();
+      be.conv2dBackwardData(g, gy, w, gx, true);
+      close(gx, refGx, `${name} backward data ${label}`);
+      const gxb = new Float32Array(xs).fill(NaN);
+      be.conv2dBackwardData(g, gyb, w, gxb, false, true);
+      close(gxb, refGxb, `${name} backward data binary ${label}`);
+      const gw = gw0.slice();
+      be.conv2dBackwardWeight(g, x, gy, gw, true);
+      close(gw, refGw, `${name} backward weight ${label}`);
+      const gwb = new Float32Array(ws);
+      be.conv2dBackwardWeight(g, xb, gy, gwb, false, true);
+      close(gwb, refGwb, `${name} backward weight binary ${label}`);
+    });
+  }
+});
+
+test('native LIF kernels equal the oracle bit for bit', (t) => {
+  if (!native) return t.skip('native addon not built');
+  const steps = 16;
+  const size = 3000;
+  const x = rng.fillNormal(new Float32Array(steps * size), 0.1, 0.3);
+  const go = randn(steps * size);
+  const u0 = new Float32Array(steps * size);
+  const o0 = new Float32Array(steps * size);
+  typescriptBackend.lifForward(steps, size, x, u0, o0, 0.25, 0.2);
+  const g0 = new Float32Array(steps * size);
+  typescriptBackend.lifBackward(steps, size, u0, o0, go, g0, 0.25, 0.5, 1);
+  const rate = o0.reduce((s, v) => s + v, 0) / o0.length;
+  assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
+  each((label, be) => {
+    const u = new Float32Array(steps * size);
+    const o = new Float32Array(steps * size);
+    be.lifForward(steps, size, x, u, o, 0.25, 0.2);
+    assert.deepEqual(u, u0, `membrane ${label}`);
+    assert.deepEqual(o, o0, `spikes ${label}`);
+    const g = new Float32Array(steps * size);
+    be.lifBackward(steps, size, u0, o0, go, g, 0.25, 0.5, 1);
+    assert.deepEqual(g, g0, `gradient ${label}`);
+  });
+});
+
+test('native wrapper rejects arrays shorter than the geometry', (t) => {
+  if (!native) return t.skip('native addon not built');
+  assert.throws(() => native.gemm(false, false, 4, 4, 4, new Float32Array(15), new Float32Array(16), new Float32Array(16), 0), /has 15 elements, needs 16/);
+  const g = geo(1, 2, 8, 3, 3, 1, 1);
+  assert.throws(() => native.conv2dForward(g, new Float32Array(10), new Float32Array(54), null, new Float32Array(192)), /needs 128/);
+  assert.ok(nativeInfo()!.threads >= 1);
+});
