@@ -1,25 +1,40 @@
 // LIF neuron kernels. Compiled with -ffp-contract=off: the forward pass must
 // round exactly like the TypeScript oracle (and PyTorch's float32 ops):
 // u = fl(fl(fl(decay·u_prev)·(1 − o_prev)) + x), with no fused multiply-add.
+//
+// Memory layout is [steps, size]; neurons are processed in blocks with time
+// outer and neurons inner, so every pass streams contiguous memory and
+// vectorises, while each neuron still sees its steps in order.
+#include <algorithm>
+
 #include "common.h"
 
 namespace spv {
 
+static constexpr int64_t BLOCK = 2048;
+
 void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, float* u, float* o, float decay,
                  float threshold) {
-  ctx.parallel_for(size, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      float up = 0.f, op = 0.f;
+  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
+  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
+    float up[BLOCK], op[BLOCK];
+    for (int64_t blk = b; blk < e; blk++) {
+      const int64_t i0 = blk * BLOCK, n = std::min(BLOCK, size - i0);
+      for (int64_t j = 0; j < n; j++) up[j] = op[j] = 0.f;
       for (int64_t t = 0; t < steps; t++) {
-        const int64_t idx = t * size + i;
-        const float d = decay * up;
-        const float r = d * (1.f - op);
-        const float ut = r + x[idx];
-        const float ot = ut > threshold ? 1.f : 0.f;
-        u[idx] = ut;
-        o[idx] = ot;
-        up = ut;
-        op = ot;
+        const float* xt = x + t * size + i0;
+        float* ut = u + t * size + i0;
+        float* ot = o + t * size + i0;
+        for (int64_t j = 0; j < n; j++) {
+          const float d = decay * up[j];
+          const float r = d * (1.f - op[j]);
+          const float v = r + xt[j];
+          const float s = v > threshold ? 1.f : 0.f;
+          ut[j] = v;
+          ot[j] = s;
+          up[j] = v;
+          op[j] = s;
+        }
       }
     }
   });
@@ -27,17 +42,26 @@ void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, fl
 
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
                   float* gx, float decay, float half_width, float height) {
-  ctx.parallel_for(size, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; i++) {
-      double g_next = 0;  // the oracle accumulates in doubles too
+  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
+  const double dd = decay, hw = half_width, hh = height;
+  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
+    double gn[BLOCK];  // dL/du_{t+1}, in doubles like the oracle
+    for (int64_t blk = b; blk < e; blk++) {
+      const int64_t i0 = blk * BLOCK, n = std::min(BLOCK, size - i0);
+      for (int64_t j = 0; j < n; j++) gn[j] = 0;
       for (int64_t t = steps - 1; t >= 0; t--) {
-        const int64_t idx = t * size + i;
-        const double ut = u[idx];
-        const double g_o = (double)go[idx] - (double)decay * ut * g_next;
-        const double sg = (ut < half_width && ut > -half_width) ? height : 0.0;
-        const double g_u = g_o * sg + (double)decay * (1.0 - o[idx]) * g_next;
-        gx[idx] = (float)g_u;
-        g_next = g_u;
+        const float* ut = u + t * size + i0;
+        const float* ot = o + t * size + i0;
+        const float* gt = go + t * size + i0;
+        float* xt = gx + t * size + i0;
+        for (int64_t j = 0; j < n; j++) {
+          const double uv = ut[j];
+          const double g_o = (double)gt[j] - dd * uv * gn[j];
+          const double sg = (uv < hw && uv > -hw) ? hh : 0.0;
+          const double g_u = g_o * sg + dd * (1.0 - (double)ot[j]) * gn[j];
+          xt[j] = (float)g_u;
+          gn[j] = g_u;
+        }
       }
     }
   });
