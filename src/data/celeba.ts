@@ -15,7 +15,7 @@ import type { Dataset, OpenOptions, Split } from './index.js';
 import { BYTE_TO_UNIT } from './memory.js';
 import { decodeCelebA } from './celeba-decode.js';
 
-export const CELEBA_FILES = ['img_align_celeba/', 'list_eval_partition.txt'];
+export const CELEBA_FILES = ['img_align_celeba/*.jpg (with list_eval_partition.txt beside the folder)'];
 const SPLIT_CODE: Record<Split, number> = { train: 0, valid: 1, test: 2 };
 
 /** The official partition by image number, used when list_eval_partition.txt is absent. */
