@@ -133,6 +133,7 @@ class CelebADataset implements Dataset {
   async readBatch(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): Promise<void> {
     const per = 3 * 64 * 64;
     const n = indices.length;
+    if (out.length < n * per) throw new RangeError(`celeba: output holds ${out.length} values, fewer than ${n} images of 3x64x64`);
     for (let k = 0; k < n; k++) {
       const i = indices[k];
       if (!(i >= 0 && i < this.files.length)) throw new RangeError(`celeba: index ${i} out of range`);

@@ -234,11 +234,17 @@ export class DataLoader {
       return ds.readBatch(idx, flip, images, labels).then(() => ({ images, labels, size, index: b }));
     };
     const queue: Promise<Batch>[] = [];
+    const enqueue = (b: number) => {
+      const p = make(b);
+      // A consumer that stops early never awaits the batches in flight; their failures must not crash the process.
+      p.catch(() => {});
+      queue.push(p);
+    };
     let next = startBatch;
-    while (next < this.batchesPerEpoch && queue.length < prefetch) queue.push(make(next++));
+    while (next < this.batchesPerEpoch && queue.length < prefetch) enqueue(next++);
     while (queue.length > 0) {
       const batch = await queue.shift()!;
-      if (next < this.batchesPerEpoch) queue.push(make(next++));
+      if (next < this.batchesPerEpoch) enqueue(next++);
       yield batch;
     }
   }

@@ -32,6 +32,7 @@ export class InMemoryDataset implements Dataset {
   readSync(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): void {
     const { channels: c, height: h, width: w } = this;
     const per = c * h * w;
+    if (out.length < indices.length * per) throw new RangeError(`${this.name}: output holds ${out.length} values, fewer than ${indices.length} images of ${c}x${h}x${w}`);
     for (let i = 0; i < indices.length; i++) {
       const idx = indices[i];
       if (!(idx >= 0 && idx < this.length)) throw new RangeError(`${this.name}: index ${idx} out of range`);
