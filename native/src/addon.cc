@@ -175,6 +175,20 @@ bool get_f32(napi_env env, napi_value v, float** data, size_t* len) {
   return true;
 }
 
+bool get_f64arr(napi_env env, napi_value v, double** data, size_t* len) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) return false;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  void* ptr;
+  napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &offset);
+  if (type != napi_float64_array) return false;
+  *data = static_cast<double*>(ptr);
+  return true;
+}
+
 int64_t get_i64(napi_env env, napi_value v) {
   int64_t r = 0;
   napi_get_value_int64(env, v, &r);
@@ -236,6 +250,13 @@ bool read_geo(napi_env env, napi_value obj, Geo* g) {
   if (g->OH != (g->H + 2 * g->P - g->K) / g->S + 1 && !(g->H + 2 * g->P - g->K >= 0 && g->OH == (g->H + 2 * g->P - g->K) / g->S + 1)) return false;
   return g->OH >= 1 && g->OW >= 1 && g->OH <= (g->H + 2 * g->P - g->K) / g->S + 1 && g->OW <= (g->W + 2 * g->P - g->K) / g->S + 1;
 }
+
+#define F64(i, name, need)                                                                              \
+  double* name = nullptr;                                                                               \
+  size_t name##_len = 0;                                                                                \
+  if (!get_f64arr(env, argv[i], &name, &name##_len) || (int64_t)name##_len < (int64_t)(need))          \
+    return throw_error(env, std::string("native: ") + __func__ + ": " #name " must be a Float64Array of at least " + \
+                                std::to_string((int64_t)(need)) + " elements");
 
 #define GEO(i)                                                          \
   Geo g;                                                                \
@@ -302,6 +323,59 @@ napi_value LifBackward(napi_env env, napi_callback_info info) {
   F32(5, gx, steps * size);
   lif_backward(g_ctx, steps, size, u, o, go, gx, (float)get_f64(env, argv[6]), (float)get_f64(env, argv[7]),
                (float)get_f64(env, argv[8]));
+  return nullptr;
+}
+
+// channelMeanVar(outer, C, inner, x, mean, variance)
+napi_value ChannelMeanVar(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  const int64_t outer = get_i64(env, argv[0]), C = get_i64(env, argv[1]), inner = get_i64(env, argv[2]);
+  F32(3, x, outer * C * inner);
+  F64(4, mean, C);
+  F64(5, var, C);
+  channel_mean_var(g_ctx, outer, C, inner, x, mean, var);
+  return nullptr;
+}
+
+// channelAffine(outer, C, inner, x, a, b, y)
+napi_value ChannelAffine(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  const int64_t outer = get_i64(env, argv[0]), C = get_i64(env, argv[1]), inner = get_i64(env, argv[2]);
+  F32(3, x, outer * C * inner);
+  F32(4, a, C);
+  F32(5, b, C);
+  F32(6, y, outer * C * inner);
+  channel_affine(g_ctx, outer, C, inner, x, a, b, y);
+  return nullptr;
+}
+
+// channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX)
+napi_value ChannelGradSums(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  const int64_t outer = get_i64(env, argv[0]), C = get_i64(env, argv[1]), inner = get_i64(env, argv[2]);
+  F32(3, g, outer * C * inner);
+  F32(4, x, outer * C * inner);
+  F64(5, mean, C);
+  F64(6, inv_std, C);
+  F64(7, sum_g, C);
+  F64(8, sum_gx, C);
+  channel_grad_sums(g_ctx, outer, C, inner, g, x, mean, inv_std, sum_g, sum_gx);
+  return nullptr;
+}
+
+// channelNormBackward(outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, batchStats, gx)
+napi_value ChannelNormBackward(napi_env env, napi_callback_info info) {
+  ARGS(12);
+  const int64_t outer = get_i64(env, argv[0]), C = get_i64(env, argv[1]), inner = get_i64(env, argv[2]);
+  F32(3, g, outer * C * inner);
+  F32(4, x, outer * C * inner);
+  F32(5, a, C);
+  F64(6, mean, C);
+  F64(7, inv_std, C);
+  F64(8, sum_g, C);
+  F64(9, sum_gx, C);
+  F32(11, gx, outer * C * inner);
+  channel_norm_backward(g_ctx, outer, C, inner, g, x, a, mean, inv_std, sum_g, sum_gx, get_bool(env, argv[10]), gx);
   return nullptr;
 }
 
@@ -375,7 +449,11 @@ napi_value Init(napi_env env, napi_value exports) {
              {"lifBackward", LifBackward},
              {"configure", Configure},
              {"info", Info},
-             {"peakGflops", Peak}};
+             {"peakGflops", Peak},
+             {"channelMeanVar", ChannelMeanVar},
+             {"channelAffine", ChannelAffine},
+             {"channelGradSums", ChannelGradSums},
+             {"channelNormBackward", ChannelNormBackward}};
   for (auto& f : fns) {
     napi_value v;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &v);

@@ -45,4 +45,14 @@ void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, fl
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
                   float* gx, float decay, float half_width, float height);
 
+void channel_mean_var(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, double* mean,
+                      double* var);
+void channel_affine(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, const float* a,
+                    const float* b, float* y);
+void channel_grad_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* g, const float* x,
+                       const double* mean, const double* inv_std, double* sum_g, double* sum_gx);
+void channel_norm_backward(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* g, const float* x,
+                           const float* a, const double* mean, const double* inv_std, const double* sum_g,
+                           const double* sum_gx, bool batch_stats, float* gx);
+
 }  // namespace spv

@@ -283,8 +283,53 @@ static void col2im(const Ctx& ctx, const Geo& g, const float* col, int64_t n0, i
   });
 }
 
+// Direct convolution for layers with very few input channels (C·k·k small),
+// where an im2col GEMM would be bound by memory traffic: one image per task,
+// vectorised along output rows.
+static void direct_conv_small(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias,
+                              float* y) {
+  const int64_t P = g.OH * g.OW, KK = g.K * g.K;
+  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; n++) {
+      for (int64_t o = 0; o < g.O; o++) {
+        float* out = y + (n * g.O + o) * P;
+        const float bv = bias ? bias[o] : 0.f;
+        for (int64_t p = 0; p < P; p++) out[p] = 0.f;
+        for (int64_t c = 0; c < g.C; c++) {
+          const float* xin = x + (n * g.C + c) * g.H * g.W;
+          for (int64_t kh = 0; kh < g.K; kh++) {
+            for (int64_t kw = 0; kw < g.K; kw++) {
+              const float wv = w[(o * g.C + c) * KK + kh * g.K + kw];
+              for (int64_t oh = 0; oh < g.OH; oh++) {
+                const int64_t ih = oh * g.S - g.P + kh;
+                if (ih < 0 || ih >= g.H) continue;
+                const float* xr = xin + ih * g.W;
+                float* yr = out + oh * g.OW;
+                const int64_t ow0 = std::max<int64_t>(0, (g.P - kw + g.S - 1) / g.S);
+                const int64_t ow1 = std::min<int64_t>(g.OW, (g.W - 1 + g.P - kw) / g.S + 1);
+                if (g.S == 1) {
+                  const float* xs = xr - g.P + kw;
+                  for (int64_t ow = ow0; ow < ow1; ow++) yr[ow] += wv * xs[ow];
+                } else {
+                  for (int64_t ow = ow0; ow < ow1; ow++) yr[ow] += wv * xr[ow * g.S - g.P + kw];
+                }
+              }
+            }
+          }
+        }
+        if (bv != 0.f)
+          for (int64_t p = 0; p < P; p++) out[p] += bv;
+      }
+    }
+  });
+}
+
 void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias, float* y,
                   bool xbin) {
+  if (g.C * g.K * g.K <= 27 && !xbin) {
+    direct_conv_small(ctx, g, x, w, bias, y);
+    return;
+  }
   const int64_t P = g.OH * g.OW;
   const int64_t R = g.C * g.K * g.K;
   const int64_t chunk = chunk_images(g);
@@ -328,8 +373,59 @@ void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, 
   }
 }
 
+// Transposed convolution of spikes (conv2d backward-data with binary gy):
+// every active input scatters its k·k·C weight patch into the output, in
+// channels-last order so the innermost adds are contiguous. Each image is
+// one task, so the result does not depend on the thread count.
+static void scatter_transposed(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,
+                               bool accumulate) {
+  const int64_t KK = g.K * g.K;
+  // wt[o][kh][kw][c] = w[o][c][kh][kw]
+  std::vector<float> wt((size_t)g.O * KK * g.C);
+  for (int64_t o = 0; o < g.O; o++)
+    for (int64_t c = 0; c < g.C; c++)
+      for (int64_t q = 0; q < KK; q++) wt[(o * KK + q) * g.C + c] = w[(o * g.C + c) * KK + q];
+  const int64_t P = g.OH * g.OW, HW = g.H * g.W;
+  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
+    std::vector<float> acc((size_t)HW * g.C);
+    for (int64_t n = b; n < e; n++) {
+      std::fill(acc.begin(), acc.end(), 0.f);
+      for (int64_t o = 0; o < g.O; o++) {
+        const float* s = gy + (n * g.O + o) * P;
+        for (int64_t p = 0; p < P; p++) {
+          if (s[p] == 0.f) continue;
+          const int64_t oh = p / g.OW, ow = p % g.OW;
+          for (int64_t kh = 0; kh < g.K; kh++) {
+            const int64_t ih = oh * g.S - g.P + kh;
+            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t kw = 0; kw < g.K; kw++) {
+              const int64_t iw = ow * g.S - g.P + kw;
+              if (iw < 0 || iw >= g.W) continue;
+              float* d = acc.data() + (ih * g.W + iw) * g.C;
+              const float* src = wt.data() + (o * KK + kh * g.K + kw) * g.C;
+              int64_t c = 0;
+              for (; c + V <= g.C; c += V) storeu(d + c, loadu(d + c) + loadu(src + c));
+              for (; c < g.C; c++) d[c] += src[c];
+            }
+          }
+        }
+      }
+      float* out = gx + n * g.C * HW;
+      for (int64_t c = 0; c < g.C; c++)
+        for (int64_t q = 0; q < HW; q++) {
+          const float v = acc[q * g.C + c];
+          out[c * HW + q] = accumulate ? out[c * HW + q] + v : v;
+        }
+    }
+  });
+}
+
 void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx, bool accumulate,
                         bool gybin) {
+  if (gybin) {
+    scatter_transposed(ctx, g, gy, w, gx, accumulate);
+    return;
+  }
   const int64_t P = g.OH * g.OW;
   const int64_t R = g.C * g.K * g.K;
   const int64_t chunk = chunk_images(g);
@@ -345,25 +441,57 @@ void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const flo
         for (int64_t img = 0; img < nb; img++)
           std::memcpy(gyc.data() + o * cols + img * P, gy + ((n0 + img) * g.O + o) * P, sizeof(float) * P);
     });
-    if (gybin) {
-      // col [R, cols] = W^T [R, O] · gy [O, cols]; transposed: col^T [cols, R] = gy^T [cols, O] · W [O, R],
-      // event-driven over the spikes of gy^T. Then back to [R, cols].
-      std::vector<float> colT((size_t)cols * R);
-      gemm_binary(ctx, true, false, cols, R, g.O, gyc.data(), w, colT.data(), false);
-      ctx.parallel_for(R, [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; r++)
-          for (int64_t q = 0; q < cols; q++) col[r * cols + q] = colT[q * R + r];
-      });
-    } else {
-      gemm(ctx, true, false, R, cols, g.O, w, gyc.data(), col.data(), false);
-    }
+    gemm(ctx, true, false, R, cols, g.O, w, gyc.data(), col.data(), false);
     col2im(ctx, g, col.data(), n0, nb, gx);
   }
+}
+
+// Weight gradient with few input channels: each (o, c, kh, kw) is one dot
+// product over every image and position, computed by one task in order.
+static void direct_weight_small(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
+                                bool accumulate) {
+  const int64_t P = g.OH * g.OW, KK = g.K * g.K;
+  ctx.parallel_for(g.O * g.C * KK, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; t++) {
+      const int64_t o = t / (g.C * KK), c = (t / KK) % g.C, kh = (t % KK) / g.K, kw = t % g.K;
+      double total = 0;
+      const int64_t ow0 = std::max<int64_t>(0, (g.P - kw + g.S - 1) / g.S);
+      const int64_t ow1 = std::min<int64_t>(g.OW, (g.W - 1 + g.P - kw) / g.S + 1);
+      for (int64_t n = 0; n < g.batch; n++) {
+        const float* xin = x + (n * g.C + c) * g.H * g.W;
+        const float* gr = gy + (n * g.O + o) * P;
+        vf acc = {};
+        float tail = 0.f;
+        for (int64_t oh = 0; oh < g.OH; oh++) {
+          const int64_t ih = oh * g.S - g.P + kh;
+          if (ih < 0 || ih >= g.H) continue;
+          const float* xr = xin + ih * g.W;
+          const float* grow = gr + oh * g.OW;
+          int64_t ow = ow0;
+          if (g.S == 1) {
+            const float* xs = xr - g.P + kw;
+            for (; ow + V <= ow1; ow += V) acc += loadu(grow + ow) * loadu(xs + ow);
+            for (; ow < ow1; ow++) tail += grow[ow] * xs[ow];
+          } else {
+            for (; ow < ow1; ow++) tail += grow[ow] * xr[ow * g.S - g.P + kw];
+          }
+        }
+        float s = tail;
+        for (int j = 0; j < V; j++) s += acc[j];
+        total += s;
+      }
+      gw[t] = accumulate ? gw[t] + (float)total : (float)total;
+    }
+  });
 }
 
 void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
                           bool accumulate, bool xbin) {
   (void)xbin;
+  if (g.C * g.K * g.K <= 27) {
+    direct_weight_small(ctx, g, x, gy, gw, accumulate);
+    return;
+  }
   const int64_t P = g.OH * g.OW;
   const int64_t R = g.C * g.K * g.K;
   const int64_t chunk = chunk_images(g);

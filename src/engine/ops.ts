@@ -265,7 +265,8 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   if (sizeOf(s) !== x.size || s.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ShapeError('reshape', `cannot reshape ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   }
-  const r = makeResult('reshape', x.data, s, [x], (g) => x.accumulateGrad(g));
+  // The output's gradient is handed over: the engine drops it once propagated.
+  const r = makeResult('reshape', x.data, s, [x], (g) => x.takeGrad(g));
   r.binary = x.binary;
   return r;
 }
@@ -581,37 +582,14 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const outer = sizeOf(x.shape.slice(0, ax));
   const inner = sizeOf(x.shape.slice(ax + 1));
   const count = outer * inner;
-  const xd = x.data;
+  const be = backend();
   const meanC = new Float64Array(C);
   const invStd = new Float64Array(C);
   const useBatch = opts.training || !state;
   if (useBatch) {
     const varC = new Float64Array(C);
-    for (let o = 0; o < outer; o++) {
-      for (let c = 0; c < C; c++) {
-        const base = (o * C + c) * inner;
-        let s = 0;
-        for (let i = 0; i < inner; i++) s += xd[base + i];
-        meanC[c] += s;
-      }
-    }
-    for (let c = 0; c < C; c++) meanC[c] /= count;
-    for (let o = 0; o < outer; o++) {
-      for (let c = 0; c < C; c++) {
-        const base = (o * C + c) * inner;
-        const m = meanC[c];
-        let s = 0;
-        for (let i = 0; i < inner; i++) {
-          const d = xd[base + i] - m;
-          s += d * d;
-        }
-        varC[c] += s;
-      }
-    }
-    for (let c = 0; c < C; c++) {
-      varC[c] /= count;
-      invStd[c] = 1 / Math.sqrt(varC[c] + eps);
-    }
+    be.channelMeanVar(outer, C, inner, x.data, meanC, varC);
+    for (let c = 0; c < C; c++) invStd[c] = 1 / Math.sqrt(varC[c] + eps);
     if (state && opts.training && opts.updateStats !== false) {
       const unbias = count > 1 ? count / (count - 1) : 1;
       for (let c = 0; c < C; c++) {
@@ -636,35 +614,12 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     bC[c] = (bd ? bd[c] : 0) - aC[c] * meanC[c];
   }
   const y = new Float32Array(x.size);
-  for (let o = 0; o < outer; o++) {
-    for (let c = 0; c < C; c++) {
-      const base = (o * C + c) * inner;
-      const a = aC[c];
-      const b = bC[c];
-      for (let i = 0; i < inner; i++) y[base + i] = a * xd[base + i] + b;
-    }
-  }
+  be.channelAffine(outer, C, inner, x.data, aC, bC, y);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return makeResult('batchNorm', y, x.shape, inputs, (g) => {
-    // Per-channel sums of g and g * xhat.
     const sumG = new Float64Array(C);
     const sumGX = new Float64Array(C);
-    for (let o = 0; o < outer; o++) {
-      for (let c = 0; c < C; c++) {
-        const base = (o * C + c) * inner;
-        const m = meanC[c];
-        const is = invStd[c];
-        let s1 = 0;
-        let s2 = 0;
-        for (let i = 0; i < inner; i++) {
-          const gv = g[base + i];
-          s1 += gv;
-          s2 += gv * (xd[base + i] - m) * is;
-        }
-        sumG[c] += s1;
-        sumGX[c] += s2;
-      }
-    }
+    be.channelGradSums(outer, C, inner, g, x.data, meanC, invStd, sumG, sumGX);
     if (weight && weight.requiresGrad) {
       const gw = weight.gradBuffer();
       for (let c = 0; c < C; c++) gw[c] += sc * sumGX[c];
@@ -673,25 +628,7 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       const gb = bias.gradBuffer();
       for (let c = 0; c < C; c++) gb[c] += sumG[c];
     }
-    if (x.requiresGrad) {
-      const gx = x.gradBuffer();
-      for (let o = 0; o < outer; o++) {
-        for (let c = 0; c < C; c++) {
-          const base = (o * C + c) * inner;
-          const a = aC[c];
-          if (useBatch) {
-            // dx = a * (g - mean(g) - xhat * mean(g * xhat))
-            const mg = sumG[c] / count;
-            const mgx = sumGX[c] / count;
-            const m = meanC[c];
-            const is = invStd[c];
-            for (let i = 0; i < inner; i++) gx[base + i] += a * (g[base + i] - mg - (xd[base + i] - m) * is * mgx);
-          } else {
-            for (let i = 0; i < inner; i++) gx[base + i] += a * g[base + i];
-          }
-        }
-      }
-    }
+    if (x.requiresGrad) be.channelNormBackward(outer, C, inner, g, x.data, aC, meanC, invStd, sumG, sumGX, useBatch, x.gradBuffer());
   });
 }
 

@@ -126,6 +126,16 @@ export class Tensor {
     }
   }
 
+  /**
+   * Like accumulateGrad, but may keep `g` itself instead of copying it. Only
+   * for callers that own `g` outright (a fresh temporary, or the gradient of
+   * an output this tensor alone feeds, such as a reshape's).
+   */
+  takeGrad(g: Float32Array): void {
+    if (this.grad === null && g.length === this.data.length) this.grad = g;
+    else this.accumulateGrad(g);
+  }
+
   /** Returns this tensor's gradient buffer, allocating zeros if needed (for in-place accumulation by ops). */
   gradBuffer(): Float32Array {
     if (this.grad === null) this.grad = new Float32Array(this.data.length);

@@ -29,7 +29,7 @@ export function lif(x: Tensor): Tensor {
   const out = makeResult('lif', o, x.shape, [x], (g) => {
     const gx = new Float32Array(x.size);
     be.lifBackward(steps, size, u, o, g, gx, LIF_DECAY, SURROGATE_HALF_WIDTH, 1 / (2 * SURROGATE_HALF_WIDTH));
-    x.accumulateGrad(gx);
+    x.takeGrad(gx);
   });
   out.binary = true;
   return out;

@@ -20,6 +20,10 @@ interface Addon {
   conv2dBackwardWeight(g: Conv2dGeometry, x: Float32Array, gy: Float32Array, gw: Float32Array, accumulate: boolean, xBinary: boolean): void;
   lifForward(steps: number, size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   lifBackward(steps: number, size: number, u: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
+  channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
+  channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
+  channelGradSums(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;
+  channelNormBackward(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, a: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, batchStats: boolean, gx: Float32Array): void;
   configure(isa: string, threads: number): string;
   info(): { isa: string; threads: number; hardwareThreads: number };
   peakGflops(seconds: number, threads: number): number;
@@ -101,6 +105,11 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     conv2dBackwardWeight: (g, x, gy, gw, accumulate, xBinary = false) => a.conv2dBackwardWeight(g, x, gy, gw, accumulate, xBinary),
     lifForward: (steps, size, x, u, o, decay, threshold) => a.lifForward(steps, size, x, u, o, decay, threshold),
     lifBackward: (steps, size, u, o, go, gx, decay, halfWidth, height) => a.lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height),
+    channelMeanVar: (outer, C, inner, x, mean, variance) => a.channelMeanVar(outer, C, inner, x, mean, variance),
+    channelAffine: (outer, C, inner, x, aC, bC, y) => a.channelAffine(outer, C, inner, x, aC, bC, y),
+    channelGradSums: (outer, C, inner, g, x, mean, invStd, sumG, sumGX) => a.channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX),
+    channelNormBackward: (outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx) =>
+      a.channelNormBackward(outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx),
   };
   return { backend };
 }

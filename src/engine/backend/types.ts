@@ -150,4 +150,50 @@ export interface KernelBackend {
     halfWidth: number,
     height: number,
   ): void;
+
+  /**
+   * Batch-norm statistics: x viewed as [outer, channels, inner]; per channel,
+   * the mean and the biased variance over outer and inner, accumulated in
+   * float64. Overwrites mean and variance.
+   */
+  channelMeanVar(outer: number, channels: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
+
+  /** y[o,c,i] = a[c]·x[o,c,i] + b[c] (the batch-norm output; overwrites y). */
+  channelAffine(outer: number, channels: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
+
+  /**
+   * Batch-norm backward sums per channel: sumG = Σ g and
+   * sumGX = Σ g·(x − mean)·invStd, in float64. Overwrites both.
+   */
+  channelGradSums(
+    outer: number,
+    channels: number,
+    inner: number,
+    g: Float32Array,
+    x: Float32Array,
+    mean: Float64Array,
+    invStd: Float64Array,
+    sumG: Float64Array,
+    sumGX: Float64Array,
+  ): void;
+
+  /**
+   * Batch-norm input gradient, accumulated into gx:
+   * with batch statistics: gx += a·(g − sumG/count − (x − mean)·invStd·sumGX/count);
+   * with running statistics (batchStats false): gx += a·g.
+   */
+  channelNormBackward(
+    outer: number,
+    channels: number,
+    inner: number,
+    g: Float32Array,
+    x: Float32Array,
+    a: Float32Array,
+    mean: Float64Array,
+    invStd: Float64Array,
+    sumG: Float64Array,
+    sumGX: Float64Array,
+    batchStats: boolean,
+    gx: Float32Array,
+  ): void;
 }

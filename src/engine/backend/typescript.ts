@@ -214,6 +214,108 @@ function lifBackward(
   }
 }
 
+function channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void {
+  const count = outer * inner;
+  mean.fill(0);
+  variance.fill(0);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * inner;
+      let s = 0;
+      for (let i = 0; i < inner; i++) s += x[base + i];
+      mean[c] += s;
+    }
+  }
+  for (let c = 0; c < C; c++) mean[c] /= count;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * inner;
+      const m = mean[c];
+      let s = 0;
+      for (let i = 0; i < inner; i++) {
+        const d = x[base + i] - m;
+        s += d * d;
+      }
+      variance[c] += s;
+    }
+  }
+  for (let c = 0; c < C; c++) variance[c] /= count;
+}
+
+function channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void {
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * inner;
+      const av = a[c];
+      const bv = b[c];
+      for (let i = 0; i < inner; i++) y[base + i] = av * x[base + i] + bv;
+    }
+  }
+}
+
+function channelGradSums(
+  outer: number,
+  C: number,
+  inner: number,
+  g: Float32Array,
+  x: Float32Array,
+  mean: Float64Array,
+  invStd: Float64Array,
+  sumG: Float64Array,
+  sumGX: Float64Array,
+): void {
+  sumG.fill(0);
+  sumGX.fill(0);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * inner;
+      const m = mean[c];
+      const is = invStd[c];
+      let s1 = 0;
+      let s2 = 0;
+      for (let i = 0; i < inner; i++) {
+        const gv = g[base + i];
+        s1 += gv;
+        s2 += gv * (x[base + i] - m) * is;
+      }
+      sumG[c] += s1;
+      sumGX[c] += s2;
+    }
+  }
+}
+
+function channelNormBackward(
+  outer: number,
+  C: number,
+  inner: number,
+  g: Float32Array,
+  x: Float32Array,
+  a: Float32Array,
+  mean: Float64Array,
+  invStd: Float64Array,
+  sumG: Float64Array,
+  sumGX: Float64Array,
+  batchStats: boolean,
+  gx: Float32Array,
+): void {
+  const count = outer * inner;
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * inner;
+      const av = a[c];
+      if (batchStats) {
+        const mg = sumG[c] / count;
+        const mgx = sumGX[c] / count;
+        const m = mean[c];
+        const is = invStd[c];
+        for (let i = 0; i < inner; i++) gx[base + i] += av * (g[base + i] - mg - (x[base + i] - m) * is * mgx);
+      } else {
+        for (let i = 0; i < inner; i++) gx[base + i] += av * g[base + i];
+      }
+    }
+  }
+}
+
 export const typescriptBackend: KernelBackend = {
   name: 'typescript',
   description: 'portable TypeScript kernels',
@@ -223,4 +325,8 @@ export const typescriptBackend: KernelBackend = {
   conv2dBackwardWeight,
   lifForward,
   lifBackward,
+  channelMeanVar,
+  channelAffine,
+  channelGradSums,
+  channelNormBackward,
 };
