@@ -1,0 +1,60 @@
+/**
+ * One benchmark measurement in its own process (so peak memory is its own):
+ * training steps or sampling of a model on real MNIST images.
+ * Usage: node dist/bench/fsvae-step.js --model fsvae --batch 64 --steps 4 [--sample 256]
+ * Prints one JSON line.
+ */
+import { parseArgs } from 'node:util';
+import { backend } from '../src/engine/backend/index.js';
+import { AdamW } from '../src/engine/optim.js';
+import { Random } from '../src/engine/random.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { openDataset } from '../src/data/index.js';
+import { createModel, checkModelKind } from '../src/models/index.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'fsvae' },
+    batch: { type: 'string', default: '64' },
+    steps: { type: 'string', default: '4' },
+    sample: { type: 'string' },
+  },
+});
+const kind = checkModelKind(values.model!);
+const batch = Number(values.batch);
+const model = createModel(kind, 'mnist', {}, 0);
+const rng = new Random(1);
+const ds = await openDataset('mnist', 'train', { limit: Math.max(batch, 256) });
+const images = new Float32Array(batch * 1024);
+await ds.readBatch(Array.from({ length: batch }, (_, i) => i % ds.length), null, images);
+const x = new Tensor(images, [batch, 1, 32, 32]);
+
+if (values.sample) {
+  const n = Number(values.sample);
+  model.eval();
+  model.sample(8, rng); // warm-up
+  const t0 = performance.now();
+  const { z } = model.sample(n, rng);
+  const s = (performance.now() - t0) / 1000;
+  let rate = 0;
+  for (let i = 0; i < z.size; i++) rate += z.data[i];
+  console.log(JSON.stringify({ bench: 'sample', model: kind, images: n, seconds: s, imagesPerSec: n / s, latentRate: rate / z.size, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }));
+} else {
+  const opt = new AdamW(model.paramGroups(1e-3, 1e-3));
+  const steps = Number(values.steps);
+  const times: number[] = [];
+  let rates: Record<string, number> = {};
+  for (let i = 0; i <= steps; i++) {
+    const t0 = performance.now();
+    const r = model.lossOnBatch(x, rng);
+    r.loss.backward();
+    opt.step();
+    opt.zeroGrad();
+    if (i > 0) times.push((performance.now() - t0) / 1000); // step 0 is warm-up
+    rates = r.rates;
+  }
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  console.log(
+    JSON.stringify({ bench: 'train', model: kind, batch, steps, secondsPerStep: mean, imagesPerSec: batch / mean, firingRates: rates, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }),
+  );
+}

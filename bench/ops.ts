@@ -1,0 +1,160 @@
+/**
+ * `npm run bench:ops`: forward and backward time and GFLOP/s of every FSVAE
+ * layer's kernels at batch 64 and T = 16 (1,024 images per convolution call),
+ * on each back-end, against this machine's measured peak FMA throughput.
+ * Inputs of spiking layers are random spikes at the given firing rate, so the
+ * event-driven kernels are measured as training uses them. GFLOP/s counts the
+ * dense work (2·MACs), so event-driven kernels can exceed the peak.
+ * The TypeScript back-end runs a smaller batch and is scaled. JSON lines.
+ */
+import { availableParallelism } from 'node:os';
+import { getNativeBackend, typescriptBackend } from '../src/engine/backend/index.js';
+import { nativePeakGflops, nativeInfo } from '../src/engine/backend/native.js';
+import type { Conv2dGeometry, KernelBackend } from '../src/engine/backend/types.js';
+import { Random } from '../src/engine/random.js';
+
+const quick = process.argv.includes('--quick');
+const rateArg = process.argv.find((a) => a.startsWith('--rate='));
+const RATE = rateArg ? Number(rateArg.slice(7)) : 0.15;
+const rng = new Random(7);
+const T = 16;
+const N = 64;
+
+function data(n: number, binary: boolean): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = binary ? (rng.uniform() < RATE ? 1 : 0) : rng.normal();
+  return a;
+}
+
+function time(fn: () => void, minSeconds = quick ? 0.05 : 0.3): number {
+  fn();
+  let reps = 0;
+  const t0 = performance.now();
+  do {
+    fn();
+    reps++;
+  } while (performance.now() - t0 < minSeconds * 1000);
+  return (performance.now() - t0) / 1000 / reps;
+}
+
+interface Layer {
+  name: string;
+  kind: 'conv' | 'convT' | 'linear';
+  binary: boolean;
+  // conv: geometry in the conv2d direction; linear: m, in, out
+  geo?: Omit<Conv2dGeometry, 'batch'>;
+  lin?: { in: number; out: number };
+}
+
+function conv(C: number, H: number, O: number, s: number): Omit<Conv2dGeometry, 'batch'> {
+  const OH = Math.floor((H + 2 - 3) / s) + 1;
+  return { inChannels: C, inHeight: H, inWidth: H, outChannels: O, outHeight: OH, outWidth: OH, kernel: 3, stride: s, padding: 1 };
+}
+
+const layers: Layer[] = [
+  { name: 'encoder.0 conv 1→32 32→16', kind: 'conv', binary: false, geo: conv(1, 32, 32, 2) },
+  { name: 'encoder.1 conv 32→64 16→8', kind: 'conv', binary: true, geo: conv(32, 16, 64, 2) },
+  { name: 'encoder.2 conv 64→128 8→4', kind: 'conv', binary: true, geo: conv(64, 8, 128, 2) },
+  { name: 'encoder.3 conv 128→256 4→2', kind: 'conv', binary: true, geo: conv(128, 4, 256, 2) },
+  { name: 'before_latent 1024→128', kind: 'linear', binary: true, lin: { in: 1024, out: 128 } },
+  { name: 'posterior.layers.0 256→256', kind: 'linear', binary: true, lin: { in: 256, out: 256 } },
+  { name: 'posterior.layers.1 256→512', kind: 'linear', binary: true, lin: { in: 256, out: 512 } },
+  { name: 'posterior.layers.2 512→2560', kind: 'linear', binary: true, lin: { in: 512, out: 2560 } },
+  { name: 'decoder_input 128→1024', kind: 'linear', binary: true, lin: { in: 128, out: 1024 } },
+  // Transposed convs: geometry of the equivalent conv2d (its input is the deconv's output).
+  { name: 'decoder.0 convT 256→128 2→4', kind: 'convT', binary: true, geo: { ...conv(128, 4, 256, 2), inHeight: 4, inWidth: 4, outHeight: 2, outWidth: 2 } },
+  { name: 'decoder.1 convT 128→64 4→8', kind: 'convT', binary: true, geo: { ...conv(64, 8, 128, 2), outHeight: 4, outWidth: 4 } },
+  { name: 'decoder.2 convT 64→32 8→16', kind: 'convT', binary: true, geo: { ...conv(32, 16, 64, 2), outHeight: 8, outWidth: 8 } },
+  { name: 'final_layer.0 convT 32→32 16→32', kind: 'convT', binary: true, geo: { ...conv(32, 32, 32, 2), outHeight: 16, outWidth: 16 } },
+  { name: 'final_layer.1 convT 32→1 s1', kind: 'convT', binary: true, geo: conv(1, 32, 32, 1) },
+];
+
+function measure(be: KernelBackend, layer: Layer, images: number): Record<string, number> {
+  if (layer.kind === 'linear') {
+    const { in: k, out: n } = layer.lin!;
+    const m = images;
+    const x = data(m * k, layer.binary);
+    const w = data(n * k, false);
+    const y = new Float32Array(m * n);
+    const gy = data(m * n, false);
+    const gx = new Float32Array(m * k);
+    const gw = new Float32Array(n * k);
+    const fwd = time(() => be.gemm(false, true, m, n, k, x, w, y, 0, layer.binary));
+    const bwd = time(() => {
+      be.gemm(false, false, m, k, n, gy, w, gx, 0);
+      be.gemm(true, false, n, k, m, gy, x, gw, 1);
+    });
+    const flops = 2 * m * n * k;
+    return { fwd, bwd, flops };
+  }
+  const g: Conv2dGeometry = { batch: images, ...layer.geo! };
+  const xs = images * g.inChannels * g.inHeight * g.inWidth;
+  const ys = images * g.outChannels * g.outHeight * g.outWidth;
+  const ws = g.outChannels * g.inChannels * 9;
+  const w = data(ws, false);
+  const gw = new Float32Array(ws);
+  const flops = 2 * images * g.outHeight * g.outWidth * g.outChannels * g.inChannels * 9;
+  if (layer.kind === 'conv') {
+    const x = data(xs, layer.binary);
+    const y = new Float32Array(ys);
+    const gy = data(ys, false);
+    const gx = new Float32Array(xs);
+    const fwd = time(() => be.conv2dForward(g, x, w, null, y, layer.binary));
+    const bwd = time(() => {
+      be.conv2dBackwardData(g, gy, w, gx, false);
+      be.conv2dBackwardWeight(g, x, gy, gw, true, layer.binary);
+    });
+    return { fwd, bwd, flops };
+  }
+  // transposed: input spikes live on the conv's output side
+  const xin = data(ys, layer.binary);
+  const out = new Float32Array(xs);
+  const gout = data(xs, false);
+  const gin = new Float32Array(ys);
+  const fwd = time(() => be.conv2dBackwardData(g, xin, w, out, false, layer.binary));
+  const bwd = time(() => {
+    be.conv2dForward(g, gout, w, null, gin);
+    be.conv2dBackwardWeight(g, gout, xin, gw, true);
+  });
+  return { fwd, bwd, flops };
+}
+
+const native = getNativeBackend();
+let peakAll = NaN;
+let peakOne = NaN;
+if (native) {
+  peakOne = nativePeakGflops(quick ? 0.2 : 1, 1);
+  peakAll = nativePeakGflops(quick ? 0.2 : 1, availableParallelism());
+  console.log(JSON.stringify({ bench: 'peak', isa: nativeInfo()?.isa, gflopsOneThread: peakOne, gflopsAllThreads: peakAll, threads: availableParallelism() }));
+}
+const images = T * N;
+for (const layer of layers) {
+  for (const [name, be, scale] of [
+    ['native', native, 1],
+    ['typescript', typescriptBackend, quick ? 64 : 16],
+  ] as const) {
+    if (!be) continue;
+    const n = Math.max(1, Math.floor(images / scale));
+    const r = measure(be, layer, n);
+    const f = r.fwd * scale;
+    const b = r.bwd * scale;
+    const flops = r.flops * scale;
+    console.log(
+      JSON.stringify({
+        bench: 'op',
+        layer: layer.name,
+        backend: name,
+        images,
+        spikeInput: layer.binary,
+        firingRate: layer.binary ? RATE : null,
+        forwardMs: f * 1000,
+        backwardMs: b * 1000,
+        forwardGflops: flops / f / 1e9,
+        backwardGflops: (2 * flops) / b / 1e9,
+        forwardFractionOfPeak: flops / f / 1e9 / peakAll,
+        backwardFractionOfPeak: (2 * flops) / b / 1e9 / peakAll,
+        extrapolatedFrom: scale > 1 ? n : undefined,
+      }),
+    );
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `npm run bench`: the performance figures of docs/performance.md as JSON
+ * lines — peak FMA throughput of this machine, per-kernel GFLOP/s, training
+ * images/s at batch 64 and 250, sampling images/s, peak resident memory and
+ * firing rates for each model, and the data loaders. Each model measurement
+ * runs in its own process so its peak memory is its own. Not part of the tests.
+ */
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
+import { MODEL_KINDS } from '../src/models/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+
+function run(script: string, args: string[]): void {
+  const r = spawnSync(process.execPath, [join(here, script), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) {
+    console.log(JSON.stringify({ bench: script, args, error: `exit ${r.status}` }));
+    return;
+  }
+  process.stdout.write(r.stdout);
+}
+
+console.log(JSON.stringify({ bench: 'machine', cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, date: new Date().toISOString() }));
+run('ops.js', quick ? ['--quick'] : []);
+for (const model of MODEL_KINDS) {
+  run('fsvae-step.js', ['--model', model, '--batch', '64', '--steps', quick ? '1' : '3']);
+  run('fsvae-step.js', ['--model', model, '--batch', '250', '--steps', quick ? '1' : '2']);
+  run('fsvae-step.js', ['--model', model, '--sample', quick ? '64' : '512']);
+}
+run('data.js', []);
