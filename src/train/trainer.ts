@@ -10,7 +10,7 @@
  * already done. Test evaluation and sample grids use their own derived
  * generators so they never perturb training.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW } from '../engine/optim.js';
 import { Random } from '../engine/random.js';
@@ -116,9 +116,16 @@ export class Trainer {
   }
 
   /** Starts a new run directory (refusing to overwrite another run). */
-  static create(cfg: TrainConfig, run: RunOptions): Trainer {
-    if (existsSync(join(run.out, 'checkpoint.safetensors'))) {
-      throw new UserError(`${run.out}: already holds a run; use --resume ${run.out} to continue it, or choose another --out`);
+  static create(cfg: TrainConfig, run: RunOptions, overwrite = false): Trainer {
+    if (existsSync(join(run.out, 'checkpoint.safetensors')) || existsSync(join(run.out, 'config.json'))) {
+      if (!overwrite) {
+        throw new UserError(`${run.out}: already holds a run; use --resume ${run.out} to continue it, --overwrite to start over, or choose another --out`);
+      }
+      // Only a run directory's own files are removed.
+      for (const f of ['checkpoint.safetensors', 'checkpoint.optimizer.safetensors', 'best.safetensors', 'metrics.jsonl', 'config.json']) {
+        rmSync(join(run.out, f), { force: true });
+      }
+      rmSync(join(run.out, 'samples'), { recursive: true, force: true });
     }
     mkdirSync(join(run.out, 'samples'), { recursive: true });
     writeFileAtomic(join(run.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
@@ -297,6 +304,9 @@ export class Trainer {
           const curIps = ips || (windowImages * 1000) / Math.max(1, now - windowStart);
           progress.update(Math.min(this.state.step, totalSteps), { epoch, loss: res.terms.loss, 'img/s': curIps });
           this.run.onStep?.(this.state.step);
+          // In-memory batches resolve as microtasks; without a macrotask turn
+          // here, signal handlers (Ctrl-C) would not run until the epoch ends.
+          await new Promise((resolve) => setImmediate(resolve));
           if (this.stopRequested) {
             stoppedBy = 'interrupt';
             break outer;

@@ -31,6 +31,7 @@ interface TrainFlags {
   samples: number;
   json?: boolean;
   quiet?: boolean;
+  overwrite?: boolean;
 }
 
 export function register(program: Command): void {
@@ -57,6 +58,7 @@ export function register(program: Command): void {
     .option('--log-every <n>', 'steps between metric lines in metrics.jsonl', intOption('--log-every'), 10)
     .option('--checkpoint-minutes <x>', 'minutes between mid-epoch checkpoints', floatOption('--checkpoint-minutes'), 10)
     .option('--samples <n>', 'images in each epoch\'s sample grid', intOption('--samples', 1, 1024), 64)
+    .option('--overwrite', 'start over in an existing run directory (its checkpoints and metrics are deleted)')
     .option('--json', 'print the run summary as JSON on stdout')
     .option('--quiet', 'no progress display')
     .addHelpText(
@@ -98,7 +100,7 @@ loss) and samples/epoch-NNN.png. Ctrl-C writes a checkpoint before exiting.`,
           logEvery: flags.logEvery,
           checkpointMinutes: flags.checkpointMinutes,
         };
-        trainer = Trainer.create(cfg, { out: flags.out, maxSteps: flags.maxSteps, quiet: flags.quiet || flags.json });
+        trainer = Trainer.create(cfg, { out: flags.out, maxSteps: flags.maxSteps, quiet: flags.quiet || flags.json }, flags.overwrite);
       }
       if (!flags.json && !flags.quiet) {
         const c = trainer.cfg;
