@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import * as train from './train.js';
 import * as generate from './generate.js';
 import * as data from './data.js';
+import * as convert from './convert.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [train, generate, data];
+export const commandModules: CommandModule[] = [train, generate, convert, data];
