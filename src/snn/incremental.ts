@@ -28,6 +28,7 @@ export class SteppedLinearStack {
   step(input: Tensor): Float32Array {
     let h = ops.reshape(input, [1, this.batch, input.shape[input.ndim - 1]]);
     const decay = Math.fround(LIF_DECAY);
+    const threshold = Math.fround(LIF_THRESHOLD); // float32 comparison, as the kernels and PyTorch do
     this.layers.forEach((layer, i) => {
       const input = h;
       const pre = layer.linear.forward(h);
@@ -44,7 +45,7 @@ export class SteppedLinearStack {
       for (let j = 0; j < x.length; j++) {
         const ut = Math.fround(Math.fround(Math.fround(decay * u[j]) * (1 - o[j])) + x[j]);
         u[j] = ut;
-        o[j] = ut > LIF_THRESHOLD ? 1 : 0;
+        o[j] = ut > threshold ? 1 : 0;
       }
       h = new Tensor(o.slice(), y.shape);
       h.binary = true;

@@ -173,6 +173,8 @@ function lifForward(
   threshold: number,
 ): void {
   const fDecay = Math.fround(decay);
+  // PyTorch compares a float32 tensor with a Python scalar in float32.
+  const fThreshold = Math.fround(threshold);
   for (let i = 0; i < size; i++) {
     let uPrev = 0;
     let oPrev = 0;
@@ -180,7 +182,7 @@ function lifForward(
       const idx = t * size + i;
       // Float32 rounding at each step, as PyTorch's float32 arithmetic does.
       const ut = Math.fround(Math.fround(Math.fround(fDecay * uPrev) * (1 - oPrev)) + x[idx]);
-      const ot = ut > threshold ? 1 : 0;
+      const ot = ut > fThreshold ? 1 : 0;
       u[idx] = ut;
       o[idx] = ot;
       uPrev = ut;

@@ -1,0 +1,201 @@
+/**
+ * Finite-difference gradient checks for every differentiable op and block,
+ * run on each kernel back-end. The loss is L = Σ r·f(x) with a fixed random
+ * r; the analytic gradient from backward() is compared with central
+ * differences computed in float64 around float32 inputs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tensor } from '../src/engine/tensor.js';
+import * as ops from '../src/engine/ops.js';
+import { Random } from '../src/engine/random.js';
+import { backend, getNativeBackend, setBackend, typescriptBackend } from '../src/engine/backend/index.js';
+import type { KernelBackend } from '../src/engine/backend/types.js';
+import { lif, membraneCoefficients, membraneOutput, psp } from '../src/snn/functional.js';
+import { TdBatchNorm } from '../src/snn/layers.js';
+
+const rng = new Random(2024);
+
+function param(shape: number[], scale = 1, offset = 0): Tensor {
+  const t = Tensor.zeros(shape, true);
+  for (let i = 0; i < t.size; i++) t.data[i] = offset + scale * rng.normal();
+  return t;
+}
+
+/**
+ * Checks d(Σ r·f(inputs))/d(input) for every input against central
+ * differences. `f` must be deterministic (it is re-run for each perturbation).
+ */
+function gradcheck(name: string, inputs: Tensor[], f: (...xs: Tensor[]) => Tensor, eps = 1e-2, tol = 2e-2): void {
+  const out0 = f(...inputs);
+  const r = rng.fillNormal(new Float32Array(out0.size));
+  const loss = (o: Tensor) => {
+    let s = 0;
+    for (let i = 0; i < o.size; i++) s += r[i] * o.data[i];
+    return s;
+  };
+  for (const x of inputs) x.grad = null;
+  out0.backward(r);
+  for (const [k, x] of inputs.entries()) {
+    const analytic = x.grad ? Float64Array.from(x.grad) : new Float64Array(x.size);
+    const numeric = new Float64Array(x.size);
+    for (let i = 0; i < x.size; i++) {
+      const v = x.data[i];
+      x.data[i] = v + eps;
+      const up = loss(f(...inputs));
+      x.data[i] = v - eps;
+      const down = loss(f(...inputs));
+      x.data[i] = v;
+      numeric[i] = (up - down) / (2 * eps);
+    }
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < x.size; i++) {
+      num += (analytic[i] - numeric[i]) ** 2;
+      den += numeric[i] ** 2 + analytic[i] ** 2;
+    }
+    const rel = Math.sqrt(num / Math.max(den, 1e-20));
+    assert.ok(rel < tol, `${name}: input ${k} gradient relative error ${rel.toExponential(2)} (tolerance ${tol})`);
+    x.grad = null;
+  }
+}
+
+const backends: Array<[string, KernelBackend | null]> = [
+  ['typescript', typescriptBackend],
+  ['native', getNativeBackend()],
+];
+
+for (const [bname, be] of backends) {
+  const withBackend = (t: { skip: (m: string) => void }, fn: () => void) => {
+    if (!be) return t.skip('native addon not built');
+    const prev = backend();
+    setBackend(be);
+    try {
+      fn();
+    } finally {
+      setBackend(prev);
+    }
+  };
+
+  test(`elementwise ops with broadcasting (${bname})`, (t) =>
+    withBackend(t, () => {
+      const a = param([2, 3, 4]);
+      const b = param([3, 1]);
+      const pos = param([2, 3, 4], 0.3, 2);
+      gradcheck('add', [a, b], (x, y) => ops.add(x, y));
+      gradcheck('sub', [a, b], (x, y) => ops.sub(x, y));
+      gradcheck('mul', [a, b], (x, y) => ops.mul(x, y));
+      gradcheck('div', [a, pos], (x, y) => ops.div(x, y));
+      gradcheck('scale/addScalar/neg', [a], (x) => ops.neg(ops.addScalar(ops.scale(x, 1.7), 0.3)));
+      gradcheck('tanh', [a], (x) => ops.tanh(x));
+      gradcheck('sigmoid', [a], (x) => ops.sigmoid(x));
+      gradcheck('exp', [a], (x) => ops.exp(ops.scale(x, 0.5)));
+      gradcheck('log', [pos], (x) => ops.log(x));
+      gradcheck('square', [a], (x) => ops.square(x));
+      // Keep inputs away from the kink at 0 for the piecewise-linear ops.
+      const away = Tensor.from(Array.from({ length: 12 }, (_, i) => (i % 2 ? 1 : -1) * (0.2 + 0.1 * i)), [3, 4], true);
+      gradcheck('leakyRelu', [away], (x) => ops.leakyRelu(x, 0.01));
+      gradcheck('relu', [away], (x) => ops.relu(x));
+    }));
+
+  test(`reductions and shape ops (${bname})`, (t) =>
+    withBackend(t, () => {
+      const a = param([2, 3, 4]);
+      const b = param([2, 5, 4]);
+      gradcheck('sum axes [0,2]', [a], (x) => ops.sum(x, [0, 2]));
+      gradcheck('mean axis 1 keepDims', [a], (x) => ops.mul(ops.mean(x, [1], true), x));
+      gradcheck('sum all', [a], (x) => ops.sum(ops.square(x)));
+      gradcheck('reshape', [a], (x) => ops.square(ops.reshape(x, [4, 6])));
+      gradcheck('permute', [a], (x) => ops.mul(ops.permute(x, [2, 0, 1]), ops.permute(x, [2, 0, 1])));
+      gradcheck('transpose', [a], (x) => ops.square(ops.transpose(x, 0, 2)));
+      gradcheck('concat', [a, b], (x, y) => ops.square(ops.concat([x, y], 1)));
+      gradcheck('slice', [b], (x) => ops.square(ops.slice(x, 1, 1, 4)));
+      const idx = Int32Array.from({ length: 6 }, (_, i) => i % 4);
+      gradcheck('pickLastAxis', [a], (x) => ops.square(ops.pickLastAxis(x, idx)));
+      gradcheck('mseLoss', [a, param([2, 3, 4])], (x, y) => ops.mseLoss(x, y));
+    }));
+
+  test(`linear, conv2d, transposed conv with output padding (${bname})`, (t) =>
+    withBackend(t, () => {
+      gradcheck('linear', [param([5, 7]), param([4, 7]), param([4])], (x, w, b) => ops.linear(x, w, b));
+      gradcheck('linear 3-d input', [param([2, 3, 6]), param([5, 6]), param([5])], (x, w, b) => ops.linear(x, w, b));
+      gradcheck('conv2d s1 p1', [param([2, 3, 5, 5]), param([4, 3, 3, 3]), param([4])], (x, w, b) => ops.conv2d(x, w, b, 1, 1));
+      gradcheck('conv2d s2 p1 (Conv3d weight)', [param([2, 2, 6, 6]), param([3, 2, 3, 3, 1]), param([3])], (x, w, b) => ops.conv2d(x, w, b, 2, 1));
+      gradcheck('convTranspose2d s2 p1 op1', [param([2, 3, 3, 3]), param([3, 2, 3, 3]), param([2])], (x, w, b) => ops.convTranspose2d(x, w, b, 2, 1, 1));
+      gradcheck('convTranspose2d s1 p1', [param([1, 4, 4, 4]), param([4, 1, 3, 3, 1]), param([1])], (x, w, b) => ops.convTranspose2d(x, w, b, 1, 1, 0));
+    }));
+
+  test(`batch norm and tdBN in training and evaluation mode (${bname})`, (t) =>
+    withBackend(t, () => {
+      const state = () => ({ runningMean: new Float32Array(3).fill(0.1), runningVar: new Float32Array(3).fill(1.5), numBatchesTracked: { value: 0 } });
+      gradcheck('batchNorm train axis 1', [param([4, 3, 2, 2]), param([3], 0.3, 1), param([3])], (x, w, b) =>
+        ops.batchNorm(x, w, b, state(), { axis: 1, training: true }),
+      );
+      gradcheck('batchNorm eval', [param([4, 3, 2]), param([3], 0.3, 1), param([3])], (x, w, b) =>
+        ops.batchNorm(x, w, b, state(), { axis: 1, training: false }),
+      );
+      // tdBN on a time-major [T, N, C] tensor: statistics over T and N together, alpha 2.
+      const bn = new TdBatchNorm(3, 2);
+      bn.weight.data.set([0.7, 1.2, -0.4]);
+      const x = param([4, 3, 3]);
+      gradcheck('tdBN train (alpha 2)', [x, bn.weight, bn.bias], (xx) => bn.forward(xx, 2));
+    }));
+
+  test(`LIF surrogate gradient, PSP and membrane output (${bname})`, (t) =>
+    withBackend(t, () => {
+      gradcheck('psp', [param([5, 3])], (x) => psp(x));
+      gradcheck('membraneOutput + tanh', [param([4, 2, 3])], (x) => ops.tanh(membraneOutput(x, membraneCoefficients(4))));
+      // The LIF's gradient is a surrogate, so it is checked against a hand-computed
+      // case: x = [0.3, 0.1, 0.1] for one neuron.
+      // t0: u=0.3 > 0.2 → spike.  t1: u = 0.25·0.3·(1−1) + 0.1 = 0.1, no spike.
+      // t2: u = 0.25·0.1·1 + 0.1 = 0.125, no spike.
+      // Backward with go = [1, 1, 1], surrogate 1 on |u| < 0.5 (all three u here):
+      // U2 = 1; O1 = 1 − 0.25·u1·U2 = 0.975; U1 = 0.975 + 0.25·(1−0)·1 = 1.225;
+      // O0 = 1 − 0.25·u0·U1 = 1 − 0.25·0.3·1.225 = 0.908125; U0 = 0.908125 + 0.25·(1−1)·U1 = 0.908125.
+      const x = Tensor.from([0.3, 0.1, 0.1], [3, 1], true);
+      const o = lif(x);
+      assert.deepEqual(Array.from(o.data), [1, 0, 0]);
+      o.backward(new Float32Array([1, 1, 1]));
+      const g = Array.from(x.grad!);
+      for (const [i, want] of [0.908125, 1.225, 1].entries()) assert.ok(Math.abs(g[i] - want) < 1e-6, `gx[${i}] = ${g[i]}, want ${want}`);
+      // Outside the window |u| ≥ 0.5 the surrogate is 0, and the reset path still carries gradient.
+      const y = Tensor.from([0.6, 0.1], [2, 1], true);
+      lif(y).backward(new Float32Array([1, 1]));
+      // U1 = 1 (u1 = 0.1); O0 = 1 − 0.25·0.6·1 = 0.85; U0 = 0.85·0 + 0.25·(1−1)·1 = 0.
+      assert.deepEqual(Array.from(y.grad!).map((v) => Math.round(v * 1e6) / 1e6), [0, 1]);
+    }));
+}
+
+test('LIF forward: hand-computed membrane, spikes and hard reset', () => {
+  // u0 = 0.15 (no spike); u1 = 0.25·0.15 + 0.2 = 0.2375 > 0.2 spike; u2 = 0.25·0.2375·0 + 0.05 = 0.05;
+  // u3 = 0.25·0.05 + 0.2 = 0.2125 spike.
+  const o = lif(Tensor.from([0.15, 0.2, 0.05, 0.2], [4, 1]));
+  assert.deepEqual(Array.from(o.data), [0, 1, 0, 1]);
+  // The threshold is strict and compared in float32, as PyTorch compares a float32
+  // tensor with the scalar 0.2: an input of exactly float32(0.2) does not spike.
+  for (const be of [typescriptBackend, getNativeBackend()]) {
+    if (!be) continue;
+    const prev = backend();
+    setBackend(be);
+    assert.deepEqual(Array.from(lif(Tensor.from([0.2], [1, 1])).data), [0], be.name);
+    setBackend(prev);
+  }
+});
+
+test('tdBN: hand-computed output and running statistics after one training call', () => {
+  const bn = new TdBatchNorm(1, 1);
+  // x over (T=2, N=2): 1, 2, 3, 6 → mean 3, biased var (4+1+0+9)/4 = 3.5, unbiased 14/3.
+  const x = Tensor.from([1, 2, 3, 6], [2, 2, 1]);
+  const y = bn.forward(x, 2);
+  const s = 0.2 / Math.sqrt(3.5 + 1e-5);
+  for (const [i, v] of [1, 2, 3, 6].entries()) assert.ok(Math.abs(y.data[i] - (v - 3) * s) < 1e-6);
+  assert.ok(Math.abs(bn.runningMean.data![0] - 0.3) < 1e-7);
+  assert.ok(Math.abs(bn.runningVar.data![0] - (0.1 * 14 / 3 + 0.9)) < 1e-6);
+  assert.equal(bn.numBatchesTracked.counter!.value, 1);
+});
+
+test('shape mismatches name the op and both shapes', () => {
+  assert.throws(() => ops.linear(Tensor.zeros([2, 5]), Tensor.zeros([3, 4]), null), /linear: input \[2, 5\] does not match weight \[3, 4\]/);
+  assert.throws(() => ops.add(Tensor.zeros([2, 3]), Tensor.zeros([4])), /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
+  assert.throws(() => ops.conv2d(Tensor.zeros([1, 2, 4, 4]), Tensor.zeros([3, 5, 3, 3]), null, 1, 1), /conv2d: input \[1, 2, 4, 4\] does not match weight \[3, 5, 3, 3\]/);
+});
