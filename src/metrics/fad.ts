@@ -1,0 +1,109 @@
+/**
+ * Fréchet Autoencoder Distance (reference-semantics.md §5.4): features are
+ * the `latent_layer` outputs of the official FSVAE repository's convolutional
+ * autoencoder (encoder only, BatchNorm in evaluation mode), for images in
+ * [-1, 1] at native resolution; the distance is taken against the official
+ * reference statistics (μ float32, Σ float64).
+ */
+import { Conv2d, BatchNorm, Linear } from '../engine/layers.js';
+import { Module } from '../engine/module.js';
+import { Random } from '../engine/random.js';
+import { Tensor, noGrad } from '../engine/tensor.js';
+import * as ops from '../engine/ops.js';
+import { readSafetensors, toFloat64 } from '../io/safetensors.js';
+import { loadStateDict } from '../models/checkpoint.js';
+import { SequentialHolder } from '../models/fsvae.js';
+import { UserError } from '../util/errors.js';
+import { covariance } from './linalg.js';
+import { frechetDistance } from './frechet.js';
+
+/** One encoder stage: `encoder.i.0` Conv2d(k3, s2, p1) and `encoder.i.1` BatchNorm2d, then LeakyReLU(0.01). */
+class Stage extends SequentialHolder {
+  readonly conv: Conv2d;
+  readonly bn: BatchNorm;
+  constructor(inC: number, outC: number, rng: Random) {
+    super();
+    this.conv = new Conv2d(inC, outC, 3, 2, 1, rng);
+    this.bn = new BatchNorm(outC);
+    this.add('0', this.conv);
+    this.add('1', this.bn);
+  }
+  forward(x: Tensor): Tensor {
+    return ops.leakyRelu(this.bn.forward(this.conv.forward(x), 1), 0.01);
+  }
+}
+
+/** The encoder of the official `AE` (32×32; 4 stages) or `AELarge` (64×64; 5 stages). */
+export class FadEncoder extends Module {
+  readonly stages: Stage[] = [];
+  readonly latent: Linear;
+  constructor(readonly inChannels: number, readonly latentDim: number, readonly imageSize: 32 | 64) {
+    super();
+    const rng = new Random(0);
+    const hidden = imageSize === 64 ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
+    const enc = this.registerModule('encoder', new SequentialHolder());
+    let c = inChannels;
+    hidden.forEach((h, i) => {
+      const s = new Stage(c, h, rng);
+      enc.add(String(i), s);
+      this.stages.push(s);
+      c = h;
+    });
+    this.latent = this.registerModule('latent_layer', new Linear(c * 4, latentDim, rng));
+    this.eval();
+  }
+
+  /** Features [n, latentDim] of images [n, C, S, S] in [-1, 1], in chunks. */
+  features(images: Float32Array, n: number, chunk = 500): Float32Array {
+    const per = this.inChannels * this.imageSize * this.imageSize;
+    if (images.length < n * per) throw new UserError(`FAD: ${images.length} values are fewer than ${n} images of ${per}`);
+    const out = new Float32Array(n * this.latentDim);
+    noGrad(() => {
+      for (let s = 0; s < n; s += chunk) {
+        const m = Math.min(chunk, n - s);
+        let h = new Tensor(images.subarray(s * per, (s + m) * per), [m, this.inChannels, this.imageSize, this.imageSize]);
+        for (const st of this.stages) h = st.forward(h);
+        const f = this.latent.forward(ops.reshape(h, [m, -1]));
+        out.set(f.data, s * this.latentDim);
+      }
+    });
+    return out;
+  }
+}
+
+/** Loads the official AE weights (safetensors with the PyTorch state_dict names; decoder tensors ignored). */
+export function loadFadEncoder(path: string): FadEncoder {
+  const file = readSafetensors(path);
+  const w = file.tensors.get('latent_layer.weight');
+  const c0 = file.tensors.get('encoder.0.0.weight');
+  if (!w || !c0) throw new UserError(`${path}: not FAD autoencoder weights (no latent_layer.weight / encoder.0.0.weight)`);
+  const size = file.tensors.has('encoder.4.0.weight') ? 64 : 32;
+  const enc = new FadEncoder(c0.shape[1], w.shape[0], size);
+  loadStateDict(enc, file.tensors, path, (name) => !name.startsWith('encoder.') && !name.startsWith('latent_layer.'));
+  return enc;
+}
+
+export interface FadStats {
+  mu: Float64Array;
+  sigma: Float64Array;
+  dim: number;
+}
+
+export function loadFadStats(path: string): FadStats {
+  const f = readSafetensors(path);
+  const mu = f.tensors.get('mu');
+  const sigma = f.tensors.get('sigma');
+  if (!mu || !sigma) throw new UserError(`${path}: reference statistics need tensors 'mu' and 'sigma'`);
+  const dim = mu.shape[0];
+  if (sigma.shape.length !== 2 || sigma.shape[0] !== dim || sigma.shape[1] !== dim) {
+    throw new UserError(`${path}: sigma has shape [${sigma.shape.join(', ')}], expected [${dim}, ${dim}]`);
+  }
+  return { mu: toFloat64(mu), sigma: toFloat64(sigma), dim };
+}
+
+/** FAD of a feature set against reference statistics. */
+export function fadFromFeatures(features: Float32Array, n: number, stats: FadStats): number {
+  if (features.length !== n * stats.dim) throw new UserError(`FAD: features have ${features.length / n} dimensions, the statistics ${stats.dim}`);
+  const { mean, cov } = covariance(features, n, stats.dim);
+  return frechetDistance(mean, cov, stats.mu, stats.sigma, stats.dim);
+}
