@@ -4,9 +4,10 @@ import * as train from './train.js';
 import * as generate from './generate.js';
 import * as data from './data.js';
 import * as convert from './convert.js';
+import * as evaluate from './evaluate.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [train, generate, convert, data];
+export const commandModules: CommandModule[] = [train, generate, convert, evaluate, data];

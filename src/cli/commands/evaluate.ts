@@ -1,0 +1,84 @@
+/** `spikevae eval`: the papers' metrics for a checkpoint. */
+import type { Command } from 'commander';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { UserError } from '../../util/errors.js';
+import { loadModel } from '../../models/index.js';
+import { METRICS, PLANNED_METRICS, Metric, fad, reconstructionMse } from '../../metrics/evaluate.js';
+import { Progress } from '../progress.js';
+import { datasetOption, intOption } from '../options.js';
+import type { DatasetName } from '../../data/index.js';
+
+interface EvalFlags {
+  checkpoint: string;
+  dataset?: DatasetName;
+  data?: string;
+  metrics: string;
+  batchSize: number;
+  seed: number;
+  fadDir?: string;
+  fadSamples: number;
+  testLimit?: number;
+  json?: string;
+  quiet?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('measure a checkpoint: test reconstruction MSE ([-1, 1] scale) and FAD, as the reference computes them')
+    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
+    .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
+    .option('--data <dir>', 'folder holding the dataset files')
+    .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}`, METRICS.join(','))
+    .option('--batch-size <n>', 'test batch size (the reference: 250)', intOption('--batch-size'), 250)
+    .option('--seed <n>', 'random seed (latents are sampled)', intOption('--seed', 0, 2 ** 32 - 1), 0)
+    .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, ./fad, ../shared/fad)')
+    .option('--fad-samples <n>', 'generated images for FAD (rounded up to batches of 256)', intOption('--fad-samples'), 5000)
+    .option('--test-limit <n>', 'use only the first N test images', intOption('--test-limit'))
+    .option('--json <file>', 'also write the results as JSON to this file ("-" for stdout)')
+    .option('--quiet', 'no progress display')
+    .action(async (flags: EvalFlags) => {
+      const requested = flags.metrics.split(',').map((m) => m.trim()).filter(Boolean);
+      for (const m of requested) {
+        if ((PLANNED_METRICS as readonly string[]).includes(m)) throw new UserError(`--metrics: '${m}' is not implemented yet (available: ${METRICS.join(', ')})`);
+        if (!(METRICS as readonly string[]).includes(m)) throw new UserError(`--metrics: unknown metric '${m}' (available: ${METRICS.join(', ')})`);
+      }
+      const { model, checkpoint } = loadModel(flags.checkpoint);
+      const dataset = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
+      if (!dataset) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
+      let progress: Progress | null = null;
+      let current = '';
+      const opts = {
+        dataset,
+        dataDir: flags.data,
+        batchSize: flags.batchSize,
+        seed: flags.seed,
+        fadDir: flags.fadDir,
+        fadSamples: flags.fadSamples,
+        testLimit: flags.testLimit,
+        onProgress: (what: string, done: number, total: number) => {
+          if (flags.quiet || flags.json === '-') return;
+          if (what !== current) {
+            progress?.finish();
+            progress = new Progress({ total, label: `eval ${what}` });
+            current = what;
+          }
+          progress!.update(done);
+        },
+      };
+      const results: Record<string, unknown> = { checkpoint: flags.checkpoint, model: model.kind, dataset };
+      for (const m of requested as Metric[]) {
+        if (m === 'recon') results.recon = await reconstructionMse(model, opts);
+        if (m === 'fad') results.fad = fad(model, opts);
+      }
+      (progress as Progress | null)?.finish();
+      const text = JSON.stringify(results, null, 2) + '\n';
+      if (flags.json === '-') process.stdout.write(text);
+      else {
+        if (flags.json) writeFileAtomic(flags.json, text);
+        const r = results as { recon?: { mse: number; images: number }; fad?: { fad: number; samples: number } };
+        if (r.recon) process.stderr.write(`reconstruction MSE ([-1, 1] scale): ${r.recon.mse.toFixed(4)} over ${r.recon.images} test images\n`);
+        if (r.fad) process.stderr.write(`FAD: ${r.fad.fad.toFixed(2)} over ${r.fad.samples} generated images\n`);
+      }
+    });
+}

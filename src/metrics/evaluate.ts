@@ -1,0 +1,105 @@
+/**
+ * Evaluation of a trained model with the reference's procedures
+ * (reference-semantics.md §5): test reconstruction MSE on the [-1, 1] scale
+ * averaged over batch means (AverageMeter with n = 1), and FAD of
+ * ceil(5000/batch)·batch generated images against the official statistics.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Random } from '../engine/random.js';
+import { Tensor, noGrad } from '../engine/tensor.js';
+import { DataLoader, defaultDropLast, openDataset, DatasetName } from '../data/index.js';
+import type { GenerativeModel } from '../models/types.js';
+import { UserError } from '../util/errors.js';
+import { fadFromFeatures, loadFadEncoder, loadFadStats } from './fad.js';
+
+export const METRICS = ['recon', 'fad'] as const;
+export const PLANNED_METRICS = ['fid', 'is', 'robustness', 'classify', 'cost'] as const;
+export type Metric = (typeof METRICS)[number];
+
+export interface EvalOptions {
+  dataset: DatasetName;
+  dataDir?: string;
+  batchSize: number;
+  seed: number;
+  /** Folder with ae_<ds>_<L>.safetensors and stats_<ds>_test_<L>.safetensors. */
+  fadDir?: string;
+  /** Generated images for FAD (the reference: ceil(5000/256)·256 = 5120). */
+  fadSamples: number;
+  testLimit?: number;
+  onProgress?: (what: string, done: number, total: number) => void;
+}
+
+const FAD_FILES: Record<DatasetName, { weights: string; stats: string }> = {
+  mnist: { weights: 'ae_mnist_64.safetensors', stats: 'stats_mnist_test_64.safetensors' },
+  fashion: { weights: 'ae_fashion_64.safetensors', stats: 'stats_fashion_test_64.safetensors' },
+  cifar10: { weights: 'ae_cifar10_128.safetensors', stats: 'stats_cifar10_test_128.safetensors' },
+  celeba: { weights: 'ae_celeba_128.safetensors', stats: 'stats_celeba_test_128.safetensors' },
+};
+
+export function fadSearchDirs(fadDir?: string): string[] {
+  if (fadDir) return [resolve(fadDir)];
+  const dirs = [resolve('fad'), resolve('..', 'shared', 'fad')];
+  if (process.env.SPIKEVAE_FAD) dirs.unshift(resolve(process.env.SPIKEVAE_FAD));
+  return dirs;
+}
+
+function findFadAssets(ds: DatasetName, fadDir?: string): { weights: string; stats: string } {
+  const want = FAD_FILES[ds];
+  const dirs = fadSearchDirs(fadDir);
+  for (const d of dirs) {
+    const w = join(d, want.weights);
+    const s = join(d, want.stats);
+    if (existsSync(w) && existsSync(s)) return { weights: w, stats: s };
+  }
+  throw new UserError(
+    `FAD for ${ds} needs ${want.weights} and ${want.stats} (the official FSVAE autoencoder weights and statistics, converted to safetensors) in one of: ${dirs.join(', ')} (use --fad-dir)`,
+  );
+}
+
+export async function reconstructionMse(model: GenerativeModel, opts: EvalOptions): Promise<{ mse: number; images: number }> {
+  const test = await openDataset(opts.dataset, 'test', { dataDir: opts.dataDir, limit: opts.testLimit });
+  try {
+    const loader = new DataLoader(test, { batchSize: opts.batchSize, shuffle: false, dropLast: defaultDropLast(opts.dataset) });
+    const rng = new Random(opts.seed);
+    let sum = 0;
+    let batches = 0;
+    let images = 0;
+    model.eval();
+    for await (const b of loader.epoch(rng)) {
+      const x = new Tensor(b.images, [b.size, test.channels, test.height, test.width]);
+      const recon = noGrad(() => model.reconstruct(x, rng));
+      let se = 0;
+      for (let i = 0; i < b.images.length; i++) se += (recon.data[i] - b.images[i]) ** 2;
+      sum += se / b.images.length;
+      batches++;
+      images += b.size;
+      opts.onProgress?.('recon', batches, loader.batchesPerEpoch);
+    }
+    return { mse: sum / Math.max(1, batches), images };
+  } finally {
+    await test.close();
+  }
+}
+
+export function fad(model: GenerativeModel, opts: EvalOptions): { fad: number; samples: number; weights: string; stats: string } {
+  const assets = findFadAssets(opts.dataset, opts.fadDir);
+  const enc = loadFadEncoder(assets.weights);
+  const stats = loadFadStats(assets.stats);
+  const c = Number(model.config.inChannels);
+  const s = Number(model.config.imageSize);
+  if (enc.inChannels !== c || enc.imageSize !== s) {
+    throw new UserError(`${assets.weights}: autoencoder takes ${enc.inChannels}x${enc.imageSize}x${enc.imageSize} images, the model makes ${c}x${s}x${s}`);
+  }
+  const batch = 256;
+  const total = Math.ceil(opts.fadSamples / batch) * batch;
+  const rng = new Random(opts.seed + 1);
+  const feats = new Float32Array(total * stats.dim);
+  model.eval();
+  for (let i = 0; i < total; i += batch) {
+    const { images } = model.sample(batch, rng);
+    feats.set(enc.features(images.data, batch), i * stats.dim);
+    opts.onProgress?.('fad', i / batch + 1, total / batch);
+  }
+  return { fad: fadFromFeatures(feats, total, stats), samples: total, weights: assets.weights, stats: assets.stats };
+}
