@@ -14,6 +14,7 @@ import * as ops from '../engine/ops.js';
 import { membraneCoefficients, membraneOutput, psp } from '../snn/functional.js';
 import { TdConv, TdConvTranspose, TdLinear } from '../snn/layers.js';
 import { SteppedLinearStack } from '../snn/incremental.js';
+import { TaidDecoding } from './taid.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import type { GenerativeModel, BatchLoss } from './types.js';
 import type { ParamGroup } from '../engine/optim.js';
@@ -121,7 +122,7 @@ export interface LossResult {
 }
 
 export class FSVAE extends Module implements GenerativeModel {
-  readonly kind = 'fsvae';
+  readonly kind: string = 'fsvae';
   readonly cfg: FsvaeConfig;
   readonly hiddenDims: number[];
   readonly encoderLayers: TdConv[] = [];
@@ -131,7 +132,9 @@ export class FSVAE extends Module implements GenerativeModel {
   readonly decoderInput: TdLinear;
   readonly decoderLayers: TdConvTranspose[] = [];
   readonly finalLayers: TdConvTranspose[];
-  readonly coef: Float32Array;
+  readonly coef: Float32Array | null;
+  /** TAID decoding, when configured (replaces the fixed membrane output). */
+  readonly taid: TaidDecoding | null;
   /** Scheduled-sampling probability (update_p sets it each epoch). */
   p = 0;
   /**
@@ -177,7 +180,13 @@ export class FSVAE extends Module implements GenerativeModel {
     final.add('0', f0);
     final.add('1', f1);
     this.finalLayers = [f0, f1];
-    this.coef = this.registerModule('membrane_output_layer', new MembraneOutputLayer(cfg.timeSteps)).coef;
+    if (cfg.decoding === 'taid') {
+      this.taid = this.registerModule('membrane_output_layer', new TaidDecoding(cfg.timeSteps, rng));
+      this.coef = null;
+    } else {
+      this.taid = null;
+      this.coef = this.registerModule('membrane_output_layer', new MembraneOutputLayer(cfg.timeSteps)).coef;
+    }
   }
 
   /** scheduled-sampling probability for epoch e of `epochs` (update_p). */
@@ -334,7 +343,7 @@ export class FSVAE extends Module implements GenerativeModel {
     h = ops.reshape(h, [T, N, last, 2, 2]);
     for (const l of this.decoderLayers) h = l.forward(h);
     for (const l of this.finalLayers) h = l.forward(h);
-    return ops.tanh(membraneOutput(h, this.coef));
+    return ops.tanh(this.taid ? this.taid.forward(h) : membraneOutput(h, this.coef!));
   }
 
   forward(images: Tensor, rng: Random): ForwardResult {

@@ -7,9 +7,11 @@ import { UserError } from '../util/errors.js';
 import { FSVAE, FsvaeConfig, defaultFsvaeConfig } from './fsvae.js';
 import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
 import type { GenerativeModel, TrainingDefaults } from './types.js';
+import { ESVAE, defaultEsvaeConfig, esvaeTrainingDefaults, UNUSED_PREFIXES } from './esvae.js';
+import { AnnVAE, AnnVaeConfig, annVaeTrainingDefaults, defaultAnnVaeConfig } from './annvae.js';
 
 export type ModelKind = 'fsvae' | 'esvae' | 'ann-vae';
-export const MODEL_KINDS: ModelKind[] = ['fsvae'];
+export const MODEL_KINDS: ModelKind[] = ['fsvae', 'esvae', 'ann-vae'];
 
 export interface ModelOptions {
   latentDim?: number;
@@ -26,24 +28,39 @@ export function checkModelKind(kind: string): ModelKind {
 }
 
 /** The official training hyper-parameters per model (reference-semantics §2.5). */
-export function trainingDefaults(kind: ModelKind, _dataset: string): TrainingDefaults {
+export function trainingDefaults(kind: ModelKind, dataset: string): TrainingDefaults {
   switch (kind) {
+    case 'esvae':
+      return esvaeTrainingDefaults(dataset);
+    case 'ann-vae':
+      return annVaeTrainingDefaults;
     case 'fsvae':
     default:
       return { lr: 1e-3, weightDecay: 1e-3, batchSize: 250, epochs: 150 };
   }
 }
 
+/** Checkpoint metadata worth recording per model (ESVAE's unused FSVAE prior/posterior). */
+export function modelNotes(kind: string): Record<string, string> {
+  return kind === 'esvae' ? { unused_tensors: `${UNUSED_PREFIXES.join('*, ')}* (FSVAE prior/posterior kept for state_dict compatibility; never used)` } : {};
+}
+
 export function createModel(kind: ModelKind, dataset: string, opts: ModelOptions, seed: number): GenerativeModel {
   const rng = new Random(seed);
+  const overrides: Partial<FsvaeConfig> = {};
+  if (opts.latentDim !== undefined) overrides.latentDim = opts.latentDim;
+  if (opts.timeSteps !== undefined) overrides.timeSteps = opts.timeSteps;
+  if (opts.k !== undefined) overrides.k = opts.k;
+  if (opts.decoding !== undefined) overrides.decoding = opts.decoding;
   switch (kind) {
-    case 'fsvae': {
-      const overrides: Partial<FsvaeConfig> = {};
-      if (opts.latentDim !== undefined) overrides.latentDim = opts.latentDim;
-      if (opts.timeSteps !== undefined) overrides.timeSteps = opts.timeSteps;
-      if (opts.k !== undefined) overrides.k = opts.k;
-      if (opts.decoding !== undefined) overrides.decoding = opts.decoding;
+    case 'fsvae':
       return new FSVAE(defaultFsvaeConfig(dataset, overrides), rng);
+    case 'esvae':
+      return new ESVAE(defaultEsvaeConfig(dataset, overrides), rng);
+    case 'ann-vae': {
+      const o: Partial<AnnVaeConfig> = {};
+      if (opts.latentDim !== undefined) o.latentDim = opts.latentDim;
+      return new AnnVAE(defaultAnnVaeConfig(dataset, o), rng);
     }
     default:
       throw new UserError(`model '${kind}' is not available yet`);
@@ -55,6 +72,10 @@ export function modelFromConfig(kind: string, config: Record<string, unknown>, f
   switch (kind) {
     case 'fsvae':
       return new FSVAE({ ...defaultFsvaeConfig('mnist'), ...(config as Partial<FsvaeConfig>) }, new Random(0));
+    case 'esvae':
+      return new ESVAE({ ...defaultEsvaeConfig('mnist'), ...(config as Partial<FsvaeConfig>) }, new Random(0));
+    case 'ann-vae':
+      return new AnnVAE({ ...defaultAnnVaeConfig('mnist'), ...(config as Partial<AnnVaeConfig>) }, new Random(0));
     default:
       throw new UserError(`${fileName}: checkpoint of unknown model '${kind}'`);
   }

@@ -29,6 +29,8 @@ export interface GenerativeModel extends Module {
   /** Reconstructions of images (no gradients). */
   reconstruct(images: Tensor, rng: Random): Tensor;
   paramGroups(lr: number, weightDecay: number): ParamGroup[];
+  /** Models whose loss weight depends on the loader length (ANN VAE: KL weight 1/batches). */
+  setBatchesPerEpoch?(n: number): void;
 }
 
 export interface TrainingDefaults {

@@ -21,7 +21,7 @@ import { writeImageGrid } from '../io/image.js';
 import type { StoredTensor } from '../io/safetensors.js';
 import { toFloat32 } from '../io/safetensors.js';
 import { readCheckpoint, saveCheckpoint, loadStateDict, readOptimizerSidecar } from '../models/checkpoint.js';
-import { createModel, ModelKind } from '../models/index.js';
+import { createModel, modelNotes, ModelKind } from '../models/index.js';
 import type { GenerativeModel } from '../models/types.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -103,6 +103,7 @@ export class Trainer {
   readonly rng: Random;
   state: TrainingState;
   private stopRequested = false;
+  private trainBatchesPerEpoch = 1;
 
   constructor(readonly cfg: TrainConfig, readonly run: RunOptions) {
     this.model = createModel(cfg.model, cfg.dataset, cfg, cfg.seed);
@@ -197,7 +198,7 @@ export class Trainer {
     saveCheckpoint(
       path,
       this.model,
-      { model: this.model.kind, config: this.model.config, training: { ...this.state }, dataset: this.cfg.dataset },
+      { model: this.model.kind, config: this.model.config, training: { ...this.state }, dataset: this.cfg.dataset, ...modelNotes(this.model.kind) },
       path === this.checkpointPath ? optimizerTensors(this.optimizer) : undefined,
     );
   }
@@ -209,6 +210,8 @@ export class Trainer {
   async evaluate(test: Dataset, epoch: number): Promise<Record<string, number>> {
     const loader = new DataLoader(test, { batchSize: this.cfg.batchSize, shuffle: false, dropLast: defaultDropLast(this.cfg.dataset) });
     const rng = epochGenerator(this.cfg.seed, epoch, STREAM_TEST);
+    // The reference's test loss weights the ANN VAE's KL term by 1/len(testloader).
+    this.model.setBatchesPerEpoch?.(loader.batchesPerEpoch);
     this.model.eval();
     const sums: Record<string, number> = {};
     let batches = 0;
@@ -220,6 +223,7 @@ export class Trainer {
       batches++;
     }
     this.model.train();
+    this.model.setBatchesPerEpoch?.(this.trainBatchesPerEpoch);
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(sums)) out[k] = v / Math.max(1, batches);
     return out;
@@ -241,6 +245,8 @@ export class Trainer {
     const test = await openDataset(cfg.dataset, 'test', { dataDir: cfg.dataDir, limit: cfg.testLimit });
     const loader = new DataLoader(train, { batchSize: cfg.batchSize, shuffle: true, dropLast: defaultDropLast(cfg.dataset) });
     const perEpoch = loader.batchesPerEpoch;
+    this.trainBatchesPerEpoch = perEpoch;
+    this.model.setBatchesPerEpoch?.(perEpoch);
     if (perEpoch === 0) throw new UserError(`${train.source}: ${train.length} images are fewer than one batch of ${cfg.batchSize}`);
     const totalSteps = Math.min(cfg.epochs * perEpoch, this.run.maxSteps ?? Infinity);
     const progress = new Progress({ total: totalSteps, label: `${cfg.model}/${cfg.dataset}`, quiet: this.run.quiet });

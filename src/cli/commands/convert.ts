@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { readPth, writePth } from '../../io/pth.js';
 import { loadStateDict, saveCheckpoint, stateDict } from '../../models/checkpoint.js';
-import { createModel, loadModel, MODEL_KINDS, ModelKind } from '../../models/index.js';
+import { createModel, loadModel, modelNotes, MODEL_KINDS, ModelKind } from '../../models/index.js';
 import { choiceOption, datasetOption, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 
@@ -30,7 +30,7 @@ nothing in it is executed.`,
       const pth = readPth(file);
       const model = createModel(flags.model, flags.dataset, { latentDim: flags.latentDim, timeSteps: flags.timeSteps, k: flags.k }, 0);
       loadStateDict(model, pth.stateDict, file);
-      saveCheckpoint(flags.out, model, { model: model.kind, config: model.config, dataset: flags.dataset, source: file });
+      saveCheckpoint(flags.out, model, { model: model.kind, config: model.config, dataset: flags.dataset, source: file, ...modelNotes(model.kind) });
       const summary = { from: file, to: flags.out, model: model.kind, dataset: flags.dataset, tensors: pth.stateDict.size, extra: pth.extra };
       if (flags.json) printJson(summary);
       else process.stderr.write(`spikevae: converted ${pth.stateDict.size} tensors of ${file} into ${flags.out}\n`);

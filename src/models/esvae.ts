@@ -1,0 +1,102 @@
+/**
+ * ESVAE (Zhan et al., 2023; reference-semantics.md §3): the FSVAE encoder and
+ * decoder with a reparameterizable Bernoulli latent. The posterior rate is the
+ * encoder's latent firing rate r_q = mean_T x^E; spikes z = (r_q > u) per step;
+ * the prior rate is r_p = sigmoid(Linear(z_n)), z_n ~ N(0, I); the loss is
+ * MSE + 0.001·MMD²_rbf(r_q, r_p). The FSVAE prior and posterior are built but
+ * never used, exactly as in the official code, so state_dicts interchange;
+ * their names are listed in UNUSED_PREFIXES and flagged in checkpoints.
+ */
+import { Linear } from '../engine/layers.js';
+import type { ParamGroup } from '../engine/optim.js';
+import { Random } from '../engine/random.js';
+import { Tensor, noGrad } from '../engine/tensor.js';
+import * as ops from '../engine/ops.js';
+import { bernoulliSpikes, mmdRbf } from '../snn/sampling.js';
+import { FSVAE, FsvaeConfig, SequentialHolder, defaultFsvaeConfig } from './fsvae.js';
+import type { BatchLoss, TrainingDefaults } from './types.js';
+
+export const UNUSED_PREFIXES = ['prior.', 'posterior.'];
+export const DISTANCE_LAMBDA = 0.001;
+export const SAMPLE_LAYER_LR_TIMES = 10;
+
+export function defaultEsvaeConfig(dataset: string, overrides: Partial<FsvaeConfig> = {}): FsvaeConfig {
+  const small = dataset === 'mnist' || dataset === 'fashion';
+  return defaultFsvaeConfig(dataset, { latentDim: small ? 32 : 128, ...overrides });
+}
+
+/** §3.4: lr = cfg_lr · batch / 250, batch 256 (64 for CelebA), 300 epochs, weight decay 1e-3. */
+export function esvaeTrainingDefaults(dataset: string): TrainingDefaults {
+  const batchSize = dataset === 'celeba' ? 64 : 256;
+  const cfgLr = dataset === 'cifar10' ? 0.0006 : dataset === 'celeba' ? 0.001 : 0.003;
+  return { lr: (cfgLr * batchSize) / 250, weightDecay: 1e-3, batchSize, epochs: 300 };
+}
+
+export class ESVAE extends FSVAE {
+  override readonly kind: string = 'esvae';
+  readonly sampleLayer: Linear;
+
+  constructor(cfg: FsvaeConfig, rng: Random) {
+    super(cfg, rng);
+    const seq = this.registerModule('sample_layer', new SequentialHolder());
+    this.sampleLayer = new Linear(cfg.latentDim, cfg.latentDim, rng);
+    seq.add('0', this.sampleLayer);
+  }
+
+  /** Prior rates r_p = sigmoid(Linear(z_n)) for n fresh standard normal vectors. */
+  priorRates(n: number, rng: Random): Tensor {
+    const zn = new Tensor(rng.fillNormal(new Float32Array(n * this.cfg.latentDim)), [n, this.cfg.latentDim]);
+    return ops.sigmoid(this.sampleLayer.forward(zn));
+  }
+
+  /** Same order of random draws as the official gaussian_sample: z_n first, then the spike noise. */
+  encodeLatent(images: Tensor, rng: Random): { rq: Tensor; rp: Tensor; z: Tensor; encoded: Tensor } {
+    const encoded = this.encodeSpikes(images); // [T, N, C]
+    const rp = this.priorRates(images.shape[0], rng);
+    const rq = ops.mean(encoded, [0]); // [N, C]
+    const z = bernoulliSpikes(rq, this.cfg.timeSteps, rng);
+    return { rq, rp, z, encoded };
+  }
+
+  override lossOnBatch(images: Tensor, rng: Random): BatchLoss {
+    const { rq, rp, z, encoded } = this.encodeLatent(images, rng);
+    const recon = ops.mseLoss(this.decode(z), images);
+    const mmd = mmdRbf(rq, rp);
+    const loss = ops.add(recon, ops.scale(mmd, DISTANCE_LAMBDA));
+    let rate = 0;
+    for (let i = 0; i < z.size; i++) rate += z.data[i];
+    let enc = 0;
+    for (let i = 0; i < encoded.size; i++) enc += encoded.data[i];
+    return {
+      loss,
+      terms: { loss: loss.item(), recon: recon.item(), distance: mmd.item() },
+      rates: { encoder: enc / encoded.size, latent: rate / z.size },
+    };
+  }
+
+  override reconstruct(images: Tensor, rng: Random): Tensor {
+    return noGrad(() => this.decode(this.encodeLatent(images, rng).z));
+  }
+
+  override sample(n: number, rng: Random): { images: Tensor; z: Tensor } {
+    return noGrad(() => {
+      const z = bernoulliSpikes(this.priorRates(n, rng), this.cfg.timeSteps, rng);
+      return { images: this.decode(z), z };
+    });
+  }
+
+  /** Two groups as the official optimizer: the prior bottleneck at 10× the learning rate. */
+  override paramGroups(lr: number, weightDecay: number): ParamGroup[] {
+    const rest: Tensor[] = [];
+    const fast: Tensor[] = [];
+    for (const [name, p] of this.namedParameters()) (name.startsWith('sample_layer.') ? fast : rest).push(p);
+    return [
+      { params: rest, lr, weightDecay },
+      { params: fast, lr: lr * SAMPLE_LAYER_LR_TIMES, weightDecay },
+    ];
+  }
+
+  override beginEpoch(): void {
+    // update_p is called by the official loop but has no effect on ESVAE.
+  }
+}
