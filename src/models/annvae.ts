@@ -155,6 +155,21 @@ export class AnnVAE extends Module implements GenerativeModel {
     });
   }
 
+  /** Linear path between the posterior means of the two images. */
+  interpolate(a: Tensor, b: Tensor, steps: number, _rng: Random): Tensor {
+    return noGrad(() => {
+      const ma = this.encode(a).mu.data;
+      const mb = this.encode(b).mu.data;
+      const L = this.cfg.latentDim;
+      const z = new Float32Array(steps * L);
+      for (let s = 0; s < steps; s++) {
+        const alpha = steps === 1 ? 0 : s / (steps - 1);
+        for (let d = 0; d < L; d++) z[s * L + d] = (1 - alpha) * ma[d] + alpha * mb[d];
+      }
+      return this.decode(new Tensor(z, [steps, L]));
+    });
+  }
+
   paramGroups(lr: number, weightDecay: number): ParamGroup[] {
     return [{ params: this.parameters(), lr, weightDecay }];
   }

@@ -96,6 +96,25 @@ export class ESVAE extends FSVAE {
     ];
   }
 
+  /** Rates interpolated linearly; the same spike noise for every point, so only the rate moves. */
+  override interpolate(a: Tensor, b: Tensor, steps: number, rng: Random): Tensor {
+    return noGrad(() => {
+      const ra = ops.mean(this.encodeSpikes(a), [0]).data;
+      const rb = ops.mean(this.encodeSpikes(b), [0]).data;
+      const C = this.cfg.latentDim;
+      const T = this.cfg.timeSteps;
+      const r = new Float32Array(steps * C);
+      for (let s = 0; s < steps; s++) {
+        const alpha = steps === 1 ? 0 : s / (steps - 1);
+        for (let c = 0; c < C; c++) r[s * C + c] = (1 - alpha) * ra[c] + alpha * rb[c];
+      }
+      const u1 = rng.fillUniform(new Float32Array(T * C));
+      const noise = new Float32Array(T * steps * C);
+      for (let t = 0; t < T; t++) for (let s = 0; s < steps; s++) noise.set(u1.subarray(t * C, (t + 1) * C), (t * steps + s) * C);
+      return this.decode(bernoulliSpikes(new Tensor(r, [steps, C]), T, rng, noise));
+    });
+  }
+
   override beginEpoch(): void {
     // update_p is called by the official loop but has no effect on ESVAE.
   }

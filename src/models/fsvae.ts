@@ -429,6 +429,34 @@ export class FSVAE extends Module implements GenerativeModel {
   paramGroups(lr: number, weightDecay: number): ParamGroup[] {
     return [{ params: this.parameters(), lr, weightDecay }];
   }
+
+  /**
+   * Spike trains mixed per time step: each (channel, step) entry of the
+   * latent takes b's spike when a fixed uniform draw is below α, else a's,
+   * so α = 0 and 1 reproduce the two posterior samples exactly.
+   */
+  interpolate(a: Tensor, b: Tensor, steps: number, rng: Random): Tensor {
+    return noGrad(() => {
+      const za = this.posteriorForward(this.encodeSpikes(a), rng).sampledZ.data;
+      const zb = this.posteriorForward(this.encodeSpikes(b), rng).sampledZ.data;
+      const mask = rng.fillUniform(new Float32Array(za.length));
+      const T = this.cfg.timeSteps;
+      const C = this.cfg.latentDim;
+      // [T, steps, C]: latent of path point s at step t
+      const z = new Float32Array(T * steps * C);
+      for (let s = 0; s < steps; s++) {
+        const alpha = steps === 1 ? 0 : s / (steps - 1);
+        for (let t = 0; t < T; t++)
+          for (let c = 0; c < C; c++) {
+            const i = t * C + c;
+            z[(t * steps + s) * C + c] = mask[i] < alpha ? zb[i] : za[i];
+          }
+      }
+      const zt = new Tensor(z, [T, steps, C]);
+      zt.binary = true;
+      return this.decode(zt);
+    });
+  }
 }
 
 function meanOf(a: Float32Array): number {

@@ -29,6 +29,11 @@ export interface GenerativeModel extends Module {
   /** Reconstructions of images (no gradients). */
   reconstruct(images: Tensor, rng: Random): Tensor;
   paramGroups(lr: number, weightDecay: number): ParamGroup[];
+  /**
+   * Images decoded along a path between the latents of two images a and b
+   * ([1, C, H, W] each), `steps` points including both ends.
+   */
+  interpolate(a: Tensor, b: Tensor, steps: number, rng: Random): Tensor;
   /** Models whose loss weight depends on the loader length (ANN VAE: KL weight 1/batches). */
   setBatchesPerEpoch?(n: number): void;
 }

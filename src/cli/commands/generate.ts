@@ -24,6 +24,11 @@ export function imageGeometry(model: { config: Record<string, unknown> }): { c: 
 }
 
 export function register(program: Command): void {
+  registerSample(program);
+  registerInterpolate(program);
+}
+
+function registerSample(program: Command): void {
   program
     .command('sample')
     .description('generate images from a trained model\'s prior and write them as a PNG grid')
@@ -93,6 +98,46 @@ export function register(program: Command): void {
         writeImageGrid(flags.out, pairs, 2 * n, c, s, s, { columns: 2 * Math.min(8, n) });
         if (flags.json) printJson({ images: n, mse, out: flags.out });
         else process.stderr.write(`spikevae: wrote ${n} input/reconstruction pairs to ${flags.out} (MSE ${mse.toFixed(4)} on the [-1, 1] scale)\n`);
+      } finally {
+        await ds.close();
+      }
+    });
+}
+
+export function registerInterpolate(program: Command): void {
+  program
+    .command('interpolate')
+    .description('decode a path between the latents of test-image pairs (rates for ESVAE, Gaussian means for the ANN VAE, spike trains mixed per time step for FSVAE)')
+    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
+    .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
+    .option('--data <dir>', 'folder holding the dataset files')
+    .option('--n <n>', 'points along each path, ends included', intOption('--n', 2, 64), 10)
+    .option('--pairs <n>', 'rows: test images (2i, 2i+1) for i < pairs', intOption('--pairs', 1, 64), 4)
+    .option('--seed <n>', 'random seed', intOption('--seed', 0, 2 ** 32 - 1), 0)
+    .option('--out <file>', 'PNG grid (one row per pair: a, path..., b)', 'interpolation.png')
+    .action(async (flags: { checkpoint: string; dataset?: DatasetName; data?: string; n: number; pairs: number; seed: number; out: string }) => {
+      const { model, checkpoint } = loadModel(flags.checkpoint);
+      const dsName = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
+      if (!dsName) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
+      const ds = await openDataset(dsName, 'test', { dataDir: flags.data, limit: 2 * flags.pairs });
+      try {
+        const { c, s } = imageGeometry(model);
+        const per = c * s * s;
+        const buf = new Float32Array(2 * flags.pairs * per);
+        await ds.readBatch(Array.from({ length: 2 * flags.pairs }, (_, i) => i), null, buf);
+        const cols = flags.n + 2;
+        const grid = new Float32Array(flags.pairs * cols * per);
+        const rng = new Random(flags.seed);
+        for (let p = 0; p < flags.pairs; p++) {
+          const a = new Tensor(buf.slice(2 * p * per, (2 * p + 1) * per), [1, c, s, s]);
+          const b = new Tensor(buf.slice((2 * p + 1) * per, (2 * p + 2) * per), [1, c, s, s]);
+          const path = model.interpolate(a, b, flags.n, rng);
+          grid.set(a.data, p * cols * per);
+          grid.set(path.data, (p * cols + 1) * per);
+          grid.set(b.data, (p * cols + cols - 1) * per);
+        }
+        writeImageGrid(flags.out, grid, flags.pairs * cols, c, s, s, { columns: cols });
+        process.stderr.write(`spikevae: wrote ${flags.pairs} interpolation rows to ${flags.out} (first and last columns are the inputs)\n`);
       } finally {
         await ds.close();
       }
