@@ -1,0 +1,20 @@
+/** The spikevae library: models, data, engine and file formats. */
+export { Tensor, noGrad } from './engine/tensor.js';
+export * as ops from './engine/ops.js';
+export { Random } from './engine/random.js';
+export { AdamW } from './engine/optim.js';
+export { backend, setBackend, typescriptBackend, getNativeBackend } from './engine/backend/index.js';
+export { FSVAE, defaultFsvaeConfig } from './models/fsvae.js';
+export { ESVAE, defaultEsvaeConfig } from './models/esvae.js';
+export { AnnVAE, defaultAnnVaeConfig } from './models/annvae.js';
+export { createModel, loadModel, MODEL_KINDS } from './models/index.js';
+export type { GenerativeModel } from './models/types.js';
+export { saveCheckpoint, stateDict, loadStateDict } from './models/checkpoint.js';
+export { openDataset, DataLoader } from './data/index.js';
+export { readSafetensors, writeSafetensors } from './io/safetensors.js';
+export { readPth, writePth } from './io/pth.js';
+export { writeImageGrid } from './io/image.js';
+export { Trainer } from './train/trainer.js';
+export { frechetDistance } from './metrics/frechet.js';
+export { loadFadEncoder, loadFadStats, fadFromFeatures } from './metrics/fad.js';
+export { UserError } from './util/errors.js';
