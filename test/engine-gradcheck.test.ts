@@ -199,3 +199,23 @@ test('shape mismatches name the op and both shapes', () => {
   assert.throws(() => ops.add(Tensor.zeros([2, 3]), Tensor.zeros([4])), /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
   assert.throws(() => ops.conv2d(Tensor.zeros([1, 2, 4, 4]), Tensor.zeros([3, 5, 3, 3]), null, 1, 1), /conv2d: input \[1, 2, 4, 4\] does not match weight \[3, 5, 3, 3\]/);
 });
+
+test('fused tdBN + LIF equals tdBN followed by LIF (spikes, gradients, running statistics)', () => {
+  const run = (fused: boolean) => {
+    const r = new Random(31);
+    const bn = new TdBatchNorm(3, 1);
+    bn.weight.data.set([1.3, 0.8, 1.1]);
+    bn.bias.data.set([0.1, 0.2, 0.05]);
+    const x = new Tensor(r.fillNormal(new Float32Array(6 * 4 * 3)), [6, 4, 3], true);
+    const out = fused
+      ? bn.forward(x, 2, { decay: 0.25, threshold: 0.2, halfWidth: 0.5, height: 1 })
+      : lif(bn.forward(x, 2));
+    out.backward(r.fillNormal(new Float32Array(out.size)));
+    return { o: Array.from(out.data), gx: Array.from(x.grad!), gw: Array.from(bn.weight.grad!), rm: Array.from(bn.runningMean.data!) };
+  };
+  const a = run(true);
+  const b = run(false);
+  assert.deepEqual(a.o, b.o);
+  assert.ok(a.o.some((v) => v === 1) && a.o.some((v) => v === 0));
+  for (const k of ['gx', 'gw', 'rm'] as const) a[k].forEach((v, i) => assert.ok(Math.abs(v - b[k][i]) < 1e-6, `${k}[${i}]`));
+});

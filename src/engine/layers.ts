@@ -94,14 +94,14 @@ export class BatchNorm extends Module {
     this.runningVar = this.registerBuffer('running_var', { data: new Float32Array(channels).fill(1), shape: [channels] });
     this.numBatchesTracked = this.registerBuffer('num_batches_tracked', { counter: { value: 0 }, shape: [] });
   }
-  /** Normalises over every axis but `axis` (the channel axis). */
-  forward(x: Tensor, axis: number): Tensor {
+  /** Normalises over every axis but `axis` (the channel axis); `lif` fuses a LIF neuron after it. */
+  forward(x: Tensor, axis: number, lif?: ops.BatchNormOptions['lif']): Tensor {
     return ops.batchNorm(
       x,
       this.weight,
       this.bias,
       { runningMean: this.runningMean.data!, runningVar: this.runningVar.data!, numBatchesTracked: this.numBatchesTracked.counter! },
-      { axis, training: this.training, momentum: this.momentum, eps: this.eps, scale: this.normScale },
+      { axis, training: this.training, momentum: this.momentum, eps: this.eps, scale: this.normScale, lif },
     );
   }
 }

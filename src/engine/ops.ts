@@ -562,6 +562,13 @@ export interface BatchNormOptions {
   scale?: number;
   /** When false in training, running statistics are left alone. */
   updateStats?: boolean;
+  /**
+   * Fuse a LIF neuron over the leading (time) axis after the normalisation:
+   * the output is spikes, and the normalised values are never kept (the LIF
+   * membrane overwrites them in place), which saves one activation-sized
+   * buffer per spiking layer.
+   */
+  lif?: { decay: number; threshold: number; halfWidth: number; height: number };
 }
 
 /**
@@ -616,7 +623,26 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const y = new Float32Array(x.size);
   be.channelAffine(outer, C, inner, x.data, aC, bC, y);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return makeResult('batchNorm', y, x.shape, inputs, (g) => {
+  const lifOpts = opts.lif;
+  if (lifOpts) {
+    const steps = x.shape[0];
+    const size = x.size / steps;
+    const u = y; // the membrane overwrites the normalised values in place
+    const o = new Float32Array(x.size);
+    be.lifForward(steps, size, y, u, o, lifOpts.decay, lifOpts.threshold);
+    const out = makeResult('batchNormLif', o, x.shape, inputs, (g) => {
+      // g is this output's own gradient buffer (the engine drops it after this
+      // call), and the LIF backward reads and writes each element once at the
+      // same index, so it can run in place.
+      be.lifBackward(steps, size, u, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height);
+      normBackward(g);
+    });
+    out.binary = true;
+    return out;
+  }
+  return makeResult('batchNorm', y, x.shape, inputs, (g) => normBackward(g));
+
+  function normBackward(g: Float32Array): void {
     const sumG = new Float64Array(C);
     const sumGX = new Float64Array(C);
     be.channelGradSums(outer, C, inner, g, x.data, meanC, invStd, sumG, sumGX);
@@ -629,7 +655,7 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       for (let c = 0; c < C; c++) gb[c] += sumG[c];
     }
     if (x.requiresGrad) be.channelNormBackward(outer, C, inner, g, x.data, aC, meanC, invStd, sumG, sumGX, useBatch, x.gradBuffer());
-  });
+  }
 }
 
 // ---------------------------------------------------------------- losses

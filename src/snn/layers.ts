@@ -13,7 +13,10 @@ import { Random } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { LIF_THRESHOLD, lif } from './functional.js';
+import { LIF_DECAY, LIF_THRESHOLD, SURROGATE_HALF_WIDTH, lif } from './functional.js';
+
+/** tdBN followed by LIF as one op (the normalised values are not kept). */
+const FUSED_LIF = { decay: LIF_DECAY, threshold: LIF_THRESHOLD, halfWidth: SURROGATE_HALF_WIDTH, height: 1 / (2 * SURROGATE_HALF_WIDTH) };
 
 /** tdBN: statistics over batch, space and time; y = alpha·Vth·x̂·weight + bias. */
 export class TdBatchNorm extends BatchNorm {
@@ -66,8 +69,11 @@ export abstract class SpikingLayer extends Module {
   }
   protected post(input: Tensor, y: Tensor): Tensor {
     let out = y;
-    if (this.bn) out = this.bn.forward(out, 2);
-    if (this.spike) out = lif(out);
+    if (this.bn && this.spike) out = this.bn.forward(out, 2, FUSED_LIF);
+    else {
+      if (this.bn) out = this.bn.forward(out, 2);
+      if (this.spike) out = lif(out);
+    }
     observer?.({ layer: this, kind: this.kind, input, preActivation: y, spikes: this.spike ? out : null });
     return out;
   }
