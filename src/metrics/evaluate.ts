@@ -12,9 +12,10 @@ import { DataLoader, defaultDropLast, openDataset, DatasetName } from '../data/i
 import type { GenerativeModel } from '../models/types.js';
 import { UserError } from '../util/errors.js';
 import { fadFromFeatures, loadFadEncoder, loadFadStats } from './fad.js';
+import { modelCost, type CostReport } from './cost.js';
 
-export const METRICS = ['recon', 'fad'] as const;
-export const PLANNED_METRICS = ['fid', 'is', 'robustness', 'classify', 'cost'] as const;
+export const METRICS = ['recon', 'fad', 'cost'] as const;
+export const PLANNED_METRICS = ['fid', 'is', 'robustness', 'classify'] as const;
 export type Metric = (typeof METRICS)[number];
 
 export interface EvalOptions {
@@ -77,6 +78,19 @@ export async function reconstructionMse(model: GenerativeModel, opts: EvalOption
       opts.onProgress?.('recon', batches, loader.batchesPerEpoch);
     }
     return { mse: sum / Math.max(1, batches), images };
+  } finally {
+    await test.close();
+  }
+}
+
+/** Spike and operation counts per image on the first `images` test images. */
+export async function cost(model: GenerativeModel, opts: EvalOptions & { costImages: number; referenceCounting: boolean }): Promise<CostReport> {
+  const test = await openDataset(opts.dataset, 'test', { dataDir: opts.dataDir, limit: opts.costImages });
+  try {
+    const n = Math.min(opts.costImages, test.length);
+    const buf = new Float32Array(n * test.channels * test.height * test.width);
+    await test.readBatch(Int32Array.from({ length: n }, (_, i) => i), null, buf);
+    return modelCost(model, new Tensor(buf, [n, test.channels, test.height, test.width]), opts.seed, opts.referenceCounting);
   } finally {
     await test.close();
   }

@@ -422,8 +422,9 @@ export class FSVAE extends Module implements GenerativeModel {
     };
   }
 
+  /** Encoder → posterior sample → decoder (the prior is not needed to reconstruct). */
   reconstruct(images: Tensor, rng: Random): Tensor {
-    return noGrad(() => this.forward(images, rng).recon);
+    return noGrad(() => this.decode(this.posteriorForward(this.encodeSpikes(images), rng).sampledZ));
   }
 
   paramGroups(lr: number, weightDecay: number): ParamGroup[] {

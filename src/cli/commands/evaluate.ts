@@ -3,10 +3,11 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { loadModel } from '../../models/index.js';
-import { METRICS, PLANNED_METRICS, Metric, fad, reconstructionMse } from '../../metrics/evaluate.js';
+import { METRICS, PLANNED_METRICS, Metric, cost, fad, reconstructionMse } from '../../metrics/evaluate.js';
 import { Progress } from '../progress.js';
 import { datasetOption, intOption } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
+import type { CostReport } from '../../metrics/cost.js';
 
 interface EvalFlags {
   checkpoint: string;
@@ -18,6 +19,8 @@ interface EvalFlags {
   fadDir?: string;
   fadSamples: number;
   testLimit?: number;
+  costImages: number;
+  referenceCounting?: boolean;
   json?: string;
   quiet?: boolean;
 }
@@ -35,6 +38,8 @@ export function register(program: Command): void {
     .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, ./fad, ../shared/fad)')
     .option('--fad-samples <n>', 'generated images for FAD (rounded up to batches of 256)', intOption('--fad-samples'), 5000)
     .option('--test-limit <n>', 'use only the first N test images', intOption('--test-limit'))
+    .option('--cost-images <n>', 'test images the spike cost is averaged over', intOption('--cost-images', 1, 10000), 64)
+    .option('--reference-counting', "count operations as the official counter does (per batch, x4 transposed convs, O(T^2) prefix passes)")
     .option('--json <file>', 'also write the results as JSON to this file ("-" for stdout)')
     .option('--quiet', 'no progress display')
     .action(async (flags: EvalFlags) => {
@@ -70,6 +75,7 @@ export function register(program: Command): void {
       for (const m of requested as Metric[]) {
         if (m === 'recon') results.recon = await reconstructionMse(model, opts);
         if (m === 'fad') results.fad = fad(model, opts);
+        if (m === 'cost') results.cost = await cost(model, { ...opts, costImages: flags.costImages, referenceCounting: Boolean(flags.referenceCounting) });
       }
       (progress as Progress | null)?.finish();
       const text = JSON.stringify(results, null, 2) + '\n';
@@ -79,6 +85,13 @@ export function register(program: Command): void {
         const r = results as { recon?: { mse: number; images: number }; fad?: { fad: number; samples: number } };
         if (r.recon) process.stderr.write(`reconstruction MSE ([-1, 1] scale): ${r.recon.mse.toFixed(4)} over ${r.recon.images} test images\n`);
         if (r.fad) process.stderr.write(`FAD: ${r.fad.fad.toFixed(2)} over ${r.fad.samples} generated images\n`);
+        const c = (results as { cost?: CostReport }).cost;
+        if (c) {
+          process.stderr.write(`spike cost (${c.counting} counting, per image): ${(c.perImage.ac / 1e6).toFixed(2)} M AC, ${(c.perImage.mac / 1e6).toFixed(2)} M MAC, ${c.perImage.energyMicroJoule.toFixed(2)} µJ at 0.9 pJ/AC and 4.6 pJ/MAC\n`);
+          for (const l of c.layers) {
+            process.stderr.write(`  ${l.layer.padEnd(24)} rate ${l.firingRate === null ? '   -  ' : l.firingRate.toFixed(3)}  AC ${(l.ac / 1e6).toFixed(3).padStart(9)} M  MAC ${(l.mac / 1e6).toFixed(3).padStart(9)} M\n`);
+          }
+        }
       }
     });
 }
