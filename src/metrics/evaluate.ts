@@ -13,9 +13,11 @@ import type { GenerativeModel } from '../models/types.js';
 import { UserError } from '../util/errors.js';
 import { fadFromFeatures, loadFadEncoder, loadFadStats } from './fad.js';
 import { modelCost, type CostReport } from './cost.js';
+import { robustness, type RobustnessRow } from './robustness.js';
+import { writeImageGrid } from '../io/image.js';
 
-export const METRICS = ['recon', 'fad', 'cost'] as const;
-export const PLANNED_METRICS = ['fid', 'is', 'robustness', 'classify'] as const;
+export const METRICS = ['recon', 'fad', 'cost', 'robustness'] as const;
+export const PLANNED_METRICS = ['fid', 'is', 'classify'] as const;
 export type Metric = (typeof METRICS)[number];
 
 export interface EvalOptions {
@@ -91,6 +93,30 @@ export async function cost(model: GenerativeModel, opts: EvalOptions & { costIma
     const buf = new Float32Array(n * test.channels * test.height * test.width);
     await test.readBatch(Int32Array.from({ length: n }, (_, i) => i), null, buf);
     return modelCost(model, new Tensor(buf, [n, test.channels, test.height, test.width]), opts.seed, opts.referenceCounting);
+  } finally {
+    await test.close();
+  }
+}
+
+/** Robustness table on the first `images` test images, and a figure (rows: input, vanilla, shuffled, noised). */
+export async function robustnessEval(
+  model: GenerativeModel,
+  opts: EvalOptions & { robustnessImages: number; figure?: string },
+): Promise<{ rows: RobustnessRow[]; images: number; figure: string | null }> {
+  const test = await openDataset(opts.dataset, 'test', { dataDir: opts.dataDir, limit: opts.robustnessImages });
+  try {
+    const n = Math.min(opts.robustnessImages, test.length);
+    const per = test.channels * test.height * test.width;
+    const buf = new Float32Array(n * per);
+    await test.readBatch(Int32Array.from({ length: n }, (_, i) => i), null, buf);
+    const r = robustness(model, new Tensor(buf, [n, test.channels, test.height, test.width]), opts.seed);
+    if (opts.figure) {
+      const cols = Math.min(n, 8);
+      const grid = new Float32Array(r.panels.length * cols * per);
+      r.panels.forEach((p, row) => grid.set(p.images.subarray(0, cols * per), row * cols * per));
+      writeImageGrid(opts.figure, grid, r.panels.length * cols, test.channels, test.height, test.width, { columns: cols });
+    }
+    return { rows: r.rows, images: n, figure: opts.figure ?? null };
   } finally {
     await test.close();
   }
