@@ -683,3 +683,28 @@ export function mseLoss(a: Tensor, b: Tensor): Tensor {
     }
   });
 }
+
+/** Mean softmax cross-entropy of logits [N, K] against integer labels (PyTorch F.cross_entropy). */
+export function crossEntropy(logits: Tensor, labels: ArrayLike<number>): Tensor {
+  if (logits.ndim !== 2 || logits.shape[0] !== labels.length) {
+    throw new ShapeError('crossEntropy', `logits ${fmtShape(logits.shape)} do not match ${labels.length} labels`);
+  }
+  const [n, k] = logits.shape;
+  const probs = new Float64Array(n * k);
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < k; j++) m = Math.max(m, logits.data[i * k + j]);
+    let s = 0;
+    for (let j = 0; j < k; j++) s += (probs[i * k + j] = Math.exp(logits.data[i * k + j] - m));
+    for (let j = 0; j < k; j++) probs[i * k + j] /= s;
+    const y = labels[i];
+    if (!(y >= 0 && y < k)) throw new ShapeError('crossEntropy', `label ${y} outside [0, ${k})`);
+    loss -= Math.log(Math.max(probs[i * k + y], 1e-300));
+  }
+  return makeResult('crossEntropy', new Float32Array([loss / n]), [], [logits], (g) => {
+    const gl = logits.gradBuffer();
+    const c = g[0] / n;
+    for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) gl[i * k + j] += c * (probs[i * k + j] - (j === labels[i] ? 1 : 0));
+  });
+}

@@ -15,9 +15,10 @@ import { fadFromFeatures, loadFadEncoder, loadFadStats } from './fad.js';
 import { modelCost, type CostReport } from './cost.js';
 import { robustness, type RobustnessRow } from './robustness.js';
 import { writeImageGrid } from '../io/image.js';
+import { latents, trainClassifier, type ClassifyResult } from './classify.js';
 
-export const METRICS = ['recon', 'fad', 'cost', 'robustness'] as const;
-export const PLANNED_METRICS = ['fid', 'is', 'classify'] as const;
+export const METRICS = ['recon', 'fad', 'cost', 'robustness', 'classify'] as const;
+export const PLANNED_METRICS = ['fid', 'is'] as const;
 export type Metric = (typeof METRICS)[number];
 
 export interface EvalOptions {
@@ -118,6 +119,25 @@ export async function robustnessEval(
     }
     return { rows: r.rows, images: n, figure: opts.figure ?? null };
   } finally {
+    await test.close();
+  }
+}
+
+/** Latent classification: MLP on encoder latents of `trainImages` training images, accuracy on the test set. */
+export async function classifyEval(model: GenerativeModel, opts: EvalOptions & { classifyTrain: number }): Promise<ClassifyResult> {
+  const train = await openDataset(opts.dataset, 'train', { dataDir: opts.dataDir });
+  const test = await openDataset(opts.dataset, 'test', { dataDir: opts.dataDir });
+  try {
+    if (train.numClasses !== 10) throw new UserError(`${opts.dataset}: latent classification needs class labels`);
+    const tr = await latents(model, train, opts.classifyTrain);
+    opts.onProgress?.('classify', 1, 3);
+    const te = await latents(model, test, opts.testLimit ?? test.length);
+    opts.onProgress?.('classify', 2, 3);
+    const r = trainClassifier(tr, te, opts.seed);
+    opts.onProgress?.('classify', 3, 3);
+    return r;
+  } finally {
+    await train.close();
     await test.close();
   }
 }

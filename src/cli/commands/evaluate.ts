@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { loadModel } from '../../models/index.js';
-import { METRICS, PLANNED_METRICS, Metric, cost, fad, reconstructionMse, robustnessEval } from '../../metrics/evaluate.js';
+import { METRICS, PLANNED_METRICS, Metric, classifyEval, cost, fad, reconstructionMse, robustnessEval } from '../../metrics/evaluate.js';
 import { Progress } from '../progress.js';
 import { datasetOption, intOption } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
@@ -22,6 +22,7 @@ interface EvalFlags {
   costImages: number;
   referenceCounting?: boolean;
   robustnessImages: number;
+  classifyTrain: number;
   figure?: string;
   json?: string;
   quiet?: boolean;
@@ -42,6 +43,7 @@ export function register(program: Command): void {
     .option('--test-limit <n>', 'use only the first N test images', intOption('--test-limit'))
     .option('--cost-images <n>', 'test images the spike cost is averaged over', intOption('--cost-images', 1, 10000), 64)
     .option('--robustness-images <n>', 'test images for the robustness analysis', intOption('--robustness-images', 1, 10000), 256)
+    .option('--classify-train <n>', 'training images whose latents train the classifier', intOption('--classify-train', 100, 1000000), 10000)
     .option('--figure <file>', 'robustness image grid (rows: input, reconstructed, time shuffled, noised a = 0.05 ... 0.30)')
     .option('--reference-counting', "count operations as the official counter does (per batch, x4 transposed convs, O(T^2) prefix passes)")
     .option('--json <file>', 'also write the results as JSON to this file ("-" for stdout)')
@@ -79,6 +81,7 @@ export function register(program: Command): void {
       for (const m of requested as Metric[]) {
         if (m === 'recon') results.recon = await reconstructionMse(model, opts);
         if (m === 'fad') results.fad = fad(model, opts);
+        if (m === 'classify') results.classify = await classifyEval(model, { ...opts, classifyTrain: flags.classifyTrain });
         if (m === 'robustness') results.robustness = await robustnessEval(model, { ...opts, robustnessImages: flags.robustnessImages, figure: flags.figure });
         if (m === 'cost') results.cost = await cost(model, { ...opts, costImages: flags.costImages, referenceCounting: Boolean(flags.referenceCounting) });
       }
@@ -90,6 +93,8 @@ export function register(program: Command): void {
         const r = results as { recon?: { mse: number; images: number }; fad?: { fad: number; samples: number } };
         if (r.recon) process.stderr.write(`reconstruction MSE ([-1, 1] scale): ${r.recon.mse.toFixed(4)} over ${r.recon.images} test images\n`);
         if (r.fad) process.stderr.write(`FAD: ${r.fad.fad.toFixed(2)} over ${r.fad.samples} generated images\n`);
+        const cl = (results as { classify?: { testAccuracy: number; trainImages: number } }).classify;
+        if (cl) process.stderr.write(`latent classification: test accuracy ${(100 * cl.testAccuracy).toFixed(2)}% (MLP trained on the latents of ${cl.trainImages} training images)\n`);
         const rb = (results as { robustness?: { rows: Array<{ perturbation: string; mseToOriginal: number; mseToVanilla: number }> } }).robustness;
         if (rb) {
           process.stderr.write('robustness (MSE on the [-1, 1] scale):  vs original   vs vanilla reconstruction\n');
