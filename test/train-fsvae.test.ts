@@ -69,6 +69,15 @@ test('a small FSVAE trained on MNIST images: the loss falls', async () => {
     const epochs = readMetrics(dir).filter((m) => m.kind === 'epoch');
     assert.equal(epochs.length, 12);
     assert.ok(typeof (epochs[0].test as Record<string, number>).recon === 'number');
+    // The report of this run: tables, the loss curve and the embedded sample grid.
+    const html = join(dir, 'report.html');
+    const { main } = await import('../src/cli/main.js');
+    assert.equal(await main(['node', 'spikevae', 'report', dir, '--out', html]), 0);
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /<h1>spikevae report — mnist<\/h1>/);
+    assert.match(page, /<polyline/);
+    assert.match(page, /data:image\/png;base64,/);
+    assert.match(readFileSync(join(dir, 'report.md'), 'utf8'), /\| FSVAE \| 0\.031 \| 35\.54 \|/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,9 +15,13 @@ import { fadFromFeatures, loadFadEncoder, loadFadStats } from './fad.js';
 import { modelCost, type CostReport } from './cost.js';
 import { robustness, type RobustnessRow } from './robustness.js';
 import { writeImageGrid } from '../io/image.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { histogram } from './plots.js';
+import { FSVAE } from '../models/fsvae.js';
+import { ESVAE } from '../models/esvae.js';
 import { latents, trainClassifier, type ClassifyResult } from './classify.js';
 
-export const METRICS = ['recon', 'fad', 'cost', 'robustness', 'classify'] as const;
+export const METRICS = ['recon', 'fad', 'cost', 'robustness', 'classify', 'rates'] as const;
 export const PLANNED_METRICS = ['fid', 'is'] as const;
 export type Metric = (typeof METRICS)[number];
 
@@ -138,6 +142,49 @@ export async function classifyEval(model: GenerativeModel, opts: EvalOptions & {
     return r;
   } finally {
     await train.close();
+    await test.close();
+  }
+}
+
+/**
+ * Latent firing-rate distributions as ESVAE logs them: per latent dimension,
+ * the spike count over T averaged over the batch (mean_over_batch(z).sum(T)),
+ * for test posteriors and for prior samples; histograms written as SVG.
+ */
+export async function ratesEval(model: GenerativeModel, opts: EvalOptions & { ratesImages: number; histogramPrefix?: string }): Promise<Record<string, unknown>> {
+  const spiking = model as unknown as FSVAE;
+  if (!(model instanceof FSVAE)) throw new UserError(`latent firing rates apply to spiking models, not to '${model.kind}'`);
+  const test = await openDataset(opts.dataset, 'test', { dataDir: opts.dataDir, limit: opts.ratesImages });
+  try {
+    const n = Math.min(opts.ratesImages, test.length);
+    const buf = new Float32Array(n * test.channels * test.height * test.width);
+    await test.readBatch(Int32Array.from({ length: n }, (_, i) => i), null, buf);
+    const rng = new Random(opts.seed);
+    const x = new Tensor(buf, [n, test.channels, test.height, test.width]);
+    model.eval();
+    const zq = noGrad(() => (model instanceof ESVAE ? model.encodeLatent(x, rng).z : spiking.posteriorForward(spiking.encodeSpikes(x), rng).sampledZ));
+    const zp = model.sample(n, rng).z;
+    const counts = (z: Tensor) => {
+      const [T, N, C] = z.shape;
+      const c = new Float64Array(C);
+      for (let t = 0; t < T; t++) for (let b = 0; b < N; b++) for (let k = 0; k < C; k++) c[k] += z.data[(t * N + b) * C + k];
+      return Array.from(c, (v) => v / N);
+    };
+    const q = counts(zq);
+    const p = counts(zp);
+    const T = zq.shape[0];
+    const out: Record<string, unknown> = { images: n, timeSteps: T, posteriorCounts: q, priorCounts: p };
+    if (opts.histogramPrefix) {
+      const files: string[] = [];
+      for (const [name, v, what] of [['posterior', q, 'test posterior'], ['prior', p, 'prior samples']] as const) {
+        const f = `${opts.histogramPrefix}-${name}.svg`;
+        writeFileAtomic(f, histogram(v, { title: `Latent spike counts per dimension (${what}, ${model.kind})`, xLabel: `mean spikes over ${T} steps`, bins: T, lo: 0, hi: T }));
+        files.push(f);
+      }
+      out.histograms = files;
+    }
+    return out;
+  } finally {
     await test.close();
   }
 }

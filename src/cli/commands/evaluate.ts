@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { loadModel } from '../../models/index.js';
-import { METRICS, PLANNED_METRICS, Metric, classifyEval, cost, fad, reconstructionMse, robustnessEval } from '../../metrics/evaluate.js';
+import { METRICS, PLANNED_METRICS, Metric, classifyEval, cost, fad, ratesEval, reconstructionMse, robustnessEval } from '../../metrics/evaluate.js';
 import { Progress } from '../progress.js';
 import { datasetOption, intOption } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
@@ -23,6 +23,7 @@ interface EvalFlags {
   referenceCounting?: boolean;
   robustnessImages: number;
   classifyTrain: number;
+  histograms?: string;
   figure?: string;
   json?: string;
   quiet?: boolean;
@@ -35,7 +36,7 @@ export function register(program: Command): void {
     .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
     .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
     .option('--data <dir>', 'folder holding the dataset files')
-    .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}`, METRICS.join(','))
+    .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}`, 'recon,fad,cost')
     .option('--batch-size <n>', 'test batch size (the reference: 250)', intOption('--batch-size'), 250)
     .option('--seed <n>', 'random seed (latents are sampled)', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, ./fad, ../shared/fad)')
@@ -44,6 +45,7 @@ export function register(program: Command): void {
     .option('--cost-images <n>', 'test images the spike cost is averaged over', intOption('--cost-images', 1, 10000), 64)
     .option('--robustness-images <n>', 'test images for the robustness analysis', intOption('--robustness-images', 1, 10000), 256)
     .option('--classify-train <n>', 'training images whose latents train the classifier', intOption('--classify-train', 100, 1000000), 10000)
+    .option('--histograms <prefix>', 'write latent spike-count histograms to PREFIX-posterior.svg and PREFIX-prior.svg (metric rates)')
     .option('--figure <file>', 'robustness image grid (rows: input, reconstructed, time shuffled, noised a = 0.05 ... 0.30)')
     .option('--reference-counting', "count operations as the official counter does (per batch, x4 transposed convs, O(T^2) prefix passes)")
     .option('--json <file>', 'also write the results as JSON to this file ("-" for stdout)')
@@ -81,6 +83,7 @@ export function register(program: Command): void {
       for (const m of requested as Metric[]) {
         if (m === 'recon') results.recon = await reconstructionMse(model, opts);
         if (m === 'fad') results.fad = fad(model, opts);
+        if (m === 'rates') results.rates = await ratesEval(model, { ...opts, ratesImages: flags.robustnessImages, histogramPrefix: flags.histograms });
         if (m === 'classify') results.classify = await classifyEval(model, { ...opts, classifyTrain: flags.classifyTrain });
         if (m === 'robustness') results.robustness = await robustnessEval(model, { ...opts, robustnessImages: flags.robustnessImages, figure: flags.figure });
         if (m === 'cost') results.cost = await cost(model, { ...opts, costImages: flags.costImages, referenceCounting: Boolean(flags.referenceCounting) });

@@ -5,9 +5,10 @@ import * as generate from './generate.js';
 import * as data from './data.js';
 import * as convert from './convert.js';
 import * as evaluate from './evaluate.js';
+import * as report from './report.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [train, generate, convert, evaluate, data];
+export const commandModules: CommandModule[] = [train, generate, convert, evaluate, report, data];
