@@ -30,4 +30,5 @@ for (const model of MODEL_KINDS) {
   run('fsvae-step.js', ['--model', model, '--batch', '250', '--steps', quick ? '1' : '2']);
   run('fsvae-step.js', ['--model', model, '--sample', quick ? '64' : '512']);
 }
+run('profile.js', ['--batch', '64']);
 run('data.js', []);

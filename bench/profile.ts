@@ -1,0 +1,53 @@
+/**
+ * Where one FSVAE training step's time goes: every kernel call of one step
+ * (after a warm-up step) is timed and grouped by kernel and shape; the rest
+ * is JavaScript (elementwise ops, bookkeeping, allocation).
+ * Usage: node dist/bench/profile.js [--batch 64] [--model fsvae]. Prints JSON lines.
+ */
+import { parseArgs } from 'node:util';
+import { backend } from '../src/engine/backend/index.js';
+import type { KernelBackend } from '../src/engine/backend/types.js';
+import { Random } from '../src/engine/random.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { openDataset } from '../src/data/index.js';
+import { checkModelKind, createModel } from '../src/models/index.js';
+
+const { values } = parseArgs({ options: { batch: { type: 'string', default: '64' }, model: { type: 'string', default: 'fsvae' } } });
+const batch = Number(values.batch);
+const be = backend() as unknown as Record<string, (...a: unknown[]) => void>;
+const stats = new Map<string, { ms: number; calls: number }>();
+for (const k of Object.keys(be)) {
+  const f = be[k];
+  if (typeof f !== 'function') continue;
+  be[k] = (...a: unknown[]) => {
+    const t0 = performance.now();
+    f(...a);
+    const dt = performance.now() - t0;
+    let key = k;
+    if (k === 'gemm') key += ` ${a[0] ? 'T' : 'N'}${a[1] ? 'T' : 'N'} m${a[2]} n${a[3]} k${a[4]}${a[9] ? ' spikes' : ''}`;
+    else if (k.startsWith('conv')) {
+      const g = a[0] as { inChannels: number; inHeight: number; outChannels: number; outHeight: number; batch: number };
+      key += ` ${g.inChannels}x${g.inHeight}→${g.outChannels}x${g.outHeight} b${g.batch}${a[5] ? ' spikes' : ''}`;
+    }
+    const s = stats.get(key) ?? { ms: 0, calls: 0 };
+    s.ms += dt;
+    s.calls++;
+    stats.set(key, s);
+  };
+}
+const model = createModel(checkModelKind(values.model!), 'mnist', {}, 0);
+const ds = await openDataset('mnist', 'train', { limit: batch });
+const imgs = new Float32Array(batch * 1024);
+await ds.readBatch(Int32Array.from({ length: batch }, (_, i) => i), null, imgs);
+const x = new Tensor(imgs, [batch, 1, 32, 32]);
+const rng = new Random(0);
+model.lossOnBatch(x, rng).loss.backward();
+stats.clear();
+const t0 = performance.now();
+const r = model.lossOnBatch(x, rng);
+const t1 = performance.now();
+r.loss.backward();
+const t2 = performance.now();
+const kernels = [...stats.values()].reduce((s, v) => s + v.ms, 0);
+console.log(JSON.stringify({ bench: 'profile', model: values.model, batch, stepMs: t2 - t0, forwardMs: t1 - t0, backwardMs: t2 - t1, kernelMs: kernels, otherMs: t2 - t0 - kernels, backend: (backend as () => KernelBackend)().description }));
+for (const [k, v] of [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) console.log(JSON.stringify({ bench: 'profile-kernel', kernel: k, ms: v.ms, calls: v.calls }));
