@@ -43,7 +43,7 @@ export function lineChart(series: Series[], opts: { title: string; xLabel: strin
   for (const t of niceTicks(x0, x1)) parts.push(`<line x1="${px(t)}" x2="${px(t)}" y1="${m.t}" y2="${H - m.b}" stroke="#eee"/><text x="${px(t)}" y="${H - m.b + 14}" text-anchor="middle">${t}</text>`);
   for (const t of niceTicks(y0, y1)) {
     const yy = H - m.b - ((t - y0) / (y1 - y0)) * (H - m.t - m.b);
-    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${yy}" y2="${yy}" stroke="#eee"/><text x="${m.l - 4}" y="${yy + 4}" text-anchor="end">${opts.logY ? `1e${t}` : t}</text>`);
+    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${yy}" y2="${yy}" stroke="#eee"/><text x="${m.l - 4}" y="${yy + 4}" text-anchor="end">${opts.logY ? Number(Math.pow(10, t).toPrecision(3)) : t}</text>`);
   }
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#999"/>`);
   parts.push(`<text x="${W / 2}" y="${H - 8}" text-anchor="middle">${esc(opts.xLabel)}</text>`);
