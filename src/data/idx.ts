@@ -3,7 +3,7 @@
  * type code TT (0x08 = unsigned byte) and DD dimensions, then DD big-endian
  * uint32 sizes, then the data. Read raw or gzipped (detected by content).
  */
-import { readFileSync } from 'node:fs';
+import { readFileOrFail } from '../util/files.js';
 import { gunzipSync } from 'node:zlib';
 import { UserError } from '../util/errors.js';
 
@@ -13,13 +13,7 @@ export interface IdxArray {
 }
 
 export function readIdxBytes(path: string): Uint8Array {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const raw = readFileOrFail(path);
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
       return gunzipSync(raw);

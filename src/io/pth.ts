@@ -9,11 +9,11 @@
  * a user class — is refused with an error naming it; nothing named in the
  * file is ever imported or executed.
  */
-import { readFileSync } from 'node:fs';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import type { DType, StoredTensor, TypedData } from './safetensors.js';
+import { DTYPE_BYTES, makeArray, type DType, type StoredTensor, type TypedData } from './safetensors.js';
+import { readFileOrFail } from '../util/files.js';
 
 // ---------------------------------------------------------------- zip
 
@@ -114,7 +114,6 @@ const STORAGE_DTYPES: Record<string, DType> = {
   ByteStorage: 'U8',
   BoolStorage: 'BOOL',
 };
-const BYTES: Record<DType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1 };
 
 class Global {
   constructor(readonly module: string, readonly name: string) {}
@@ -150,31 +149,7 @@ export interface PthFile {
 function typedFrom(dtype: DType, bytes: Uint8Array): TypedData {
   const copy = new Uint8Array(bytes.length);
   copy.set(bytes);
-  const b = copy.buffer;
-  switch (dtype) {
-    case 'F32':
-      return new Float32Array(b);
-    case 'F64':
-      return new Float64Array(b);
-    case 'F16':
-    case 'BF16':
-    case 'U16':
-      return new Uint16Array(b);
-    case 'I64':
-      return new BigInt64Array(b);
-    case 'U64':
-      return new BigUint64Array(b);
-    case 'I32':
-      return new Int32Array(b);
-    case 'U32':
-      return new Uint32Array(b);
-    case 'I16':
-      return new Int16Array(b);
-    case 'I8':
-      return new Int8Array(b);
-    default:
-      return new Uint8Array(b);
-  }
+  return makeArray(dtype, copy.buffer);
 }
 
 export function parsePth(buf: Uint8Array, file: string): PthFile {
@@ -198,7 +173,7 @@ export function parsePth(buf: Uint8Array, file: string): PthFile {
       const e = entries.get(`${prefix}data/${ref.key}`);
       if (!e) throw new UserError(`${file}: storage '${ref.key}' is missing from the archive`);
       b = readZipEntry(buf, e, file);
-      if (b.length < ref.numel * BYTES[ref.dtype]) throw new UserError(`${file}: storage '${ref.key}' has ${b.length} bytes, needs ${ref.numel * BYTES[ref.dtype]}`);
+      if (b.length < ref.numel * DTYPE_BYTES[ref.dtype]) throw new UserError(`${file}: storage '${ref.key}' has ${b.length} bytes, needs ${ref.numel * DTYPE_BYTES[ref.dtype]}`);
       storageCache.set(ref.key, b);
     }
     return b;
@@ -209,7 +184,7 @@ export function parsePth(buf: Uint8Array, file: string): PthFile {
       throw new UserError(`${file}: malformed tensor record`);
     }
     const bytes = storageBytes(storage);
-    const el = BYTES[storage.dtype];
+    const el = DTYPE_BYTES[storage.dtype];
     const n = size.reduce((a, b) => a * b, 1);
     // Gather into C order whatever the strides and offset are.
     const out = new Uint8Array(n * el);
@@ -506,14 +481,7 @@ function toResult(root: unknown, file: string): PthFile {
 }
 
 export function readPth(path: string): PthFile {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  return parsePth(buf, path);
+  return parsePth(readFileOrFail(path), path);
 }
 
 // ---------------------------------------------------------------- writer

@@ -5,7 +5,7 @@
  * the raw little-endian, C-order bytes. Every inconsistency is reported with
  * the file name, never passed on as garbage.
  */
-import { readFileSync } from 'node:fs';
+import { readFileOrFail } from '../util/files.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 
@@ -34,9 +34,10 @@ export interface TensorFile {
   metadata: Record<string, string>;
 }
 
-const BYTES: Record<DType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1 };
+export const DTYPE_BYTES: Record<DType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, U16: 2, U32: 4, U64: 8, BOOL: 1 };
 
-function makeArray(dtype: DType, buf: ArrayBuffer): TypedData {
+/** A typed array of the dtype's element type over `buf` (F16/BF16 as raw Uint16). */
+export function makeArray(dtype: DType, buf: ArrayBuffer): TypedData {
   switch (dtype) {
     case 'F64':
       return new Float64Array(buf);
@@ -98,7 +99,7 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorFil
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!e || typeof e !== 'object') bad(`entry '${name}' is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in BYTES)) bad(`tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) bad(`tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as DType;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`tensor '${name}' has an invalid shape`);
     const shape = e.shape as number[];
@@ -109,8 +110,8 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorFil
     const [begin, end] = offs as [number, number];
     if (begin > end || end > dataLen) bad(`tensor '${name}' data [${begin}, ${end}) lies outside the ${dataLen}-byte data section (truncated?)`);
     const count = shape.reduce((a, b) => a * b, 1);
-    if (count * BYTES[dtype] !== end - begin) {
-      bad(`tensor '${name}' of dtype ${dtype} and shape [${shape.join(', ')}] needs ${count * BYTES[dtype]} bytes but has ${end - begin}`);
+    if (count * DTYPE_BYTES[dtype] !== end - begin) {
+      bad(`tensor '${name}' of dtype ${dtype} and shape [${shape.join(', ')}] needs ${count * DTYPE_BYTES[dtype]} bytes but has ${end - begin}`);
     }
     spans.push([begin, end, name]);
     // Copy into a fresh, aligned buffer: offsets in the file need not be aligned.
@@ -126,14 +127,7 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorFil
 }
 
 export function readSafetensors(path: string): TensorFile {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  return parseSafetensors(bytes, path);
+  return parseSafetensors(readFileOrFail(path), path);
 }
 
 function bytesOf(t: StoredTensor): Uint8Array {
@@ -150,7 +144,7 @@ export function encodeSafetensors(
   let offset = 0;
   for (const [name, t] of entries) {
     const count = t.shape.reduce((a, b) => a * b, 1);
-    const n = count * BYTES[t.dtype];
+    const n = count * DTYPE_BYTES[t.dtype];
     if (t.data.byteLength !== n) {
       throw new Error(`encodeSafetensors: tensor '${name}' has ${t.data.byteLength} bytes but dtype ${t.dtype} and shape [${t.shape.join(', ')}] need ${n}`);
     }
