@@ -5,6 +5,8 @@ import { backend } from '../../engine/backend/index.js';
 import { MODEL_KINDS, trainingDefaults, ModelKind } from '../../models/index.js';
 import { Trainer, TrainConfig } from '../../train/trainer.js';
 import { UserError } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { join } from 'node:path';
 import { choiceOption, datasetOption, floatOption, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 
@@ -77,7 +79,11 @@ loss) and samples/epoch-NNN.png. Ctrl-C writes a checkpoint before exiting.`,
       if (flags.resume) {
         if (flags.out) throw new UserError('--resume continues an existing run directory; do not give --out as well');
         trainer = Trainer.resume(flags.resume, { maxSteps: flags.maxSteps, quiet: flags.quiet || flags.json });
-        if (flags.epochs) trainer.cfg.epochs = flags.epochs;
+        if (flags.epochs && flags.epochs !== trainer.cfg.epochs) {
+          // The scheduled-sampling p depends on the epoch count: record the change so later resumes keep it.
+          trainer.cfg.epochs = flags.epochs;
+          writeFileAtomic(join(flags.resume, 'config.json'), JSON.stringify(trainer.cfg, null, 2) + '\n');
+        }
       } else {
         if (!flags.out) throw new UserError('train needs --out RUN_DIR (or --resume RUN_DIR)');
         const d = trainingDefaults(flags.model, flags.dataset);
