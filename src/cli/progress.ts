@@ -25,7 +25,10 @@ export class Progress {
   private readonly tty: boolean;
   private readonly stream: NodeJS.WriteStream;
   private lastLen = 0;
+  /** Work already done when this display started (a resumed run): excluded from the rate. */
+  private readonly startDone: number;
   constructor(private readonly opts: ProgressOptions, private done = 0) {
+    this.startDone = done;
     this.stream = opts.stream ?? process.stderr;
     this.tty = Boolean(this.stream.isTTY);
   }
@@ -55,7 +58,8 @@ export class Progress {
   }
 
   private eta(elapsed: number): number {
-    return this.done > 0 ? (elapsed / this.done) * (this.opts.total - this.done) : NaN;
+    const doneHere = this.done - this.startDone;
+    return doneHere > 0 ? (elapsed / doneHere) * (this.opts.total - this.done) : NaN;
   }
 
   /** Ends the bar's line so later output starts on a fresh line. */

@@ -249,7 +249,7 @@ export class Trainer {
     this.model.setBatchesPerEpoch?.(perEpoch);
     if (perEpoch === 0) throw new UserError(`${train.source}: ${train.length} images are fewer than one batch of ${cfg.batchSize}`);
     const totalSteps = Math.min(cfg.epochs * perEpoch, this.run.maxSteps ?? Infinity);
-    const progress = new Progress({ total: totalSteps, label: `${cfg.model}/${cfg.dataset}`, quiet: this.run.quiet });
+    const progress = new Progress({ total: totalSteps, label: `${cfg.model}/${cfg.dataset}`, quiet: this.run.quiet }, this.state.step);
     const onSigint = () => {
       if (this.stopRequested) process.exit(130);
       this.stopRequested = true;
