@@ -15,8 +15,8 @@ import { UserError } from '../src/util/errors.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test', 'fixtures');
 
-test('reads a state_dict pickled by Python: shapes, dtypes, values, a non-contiguous view', () => {
-  const { stateDict } = readPth(join(fixtures, 'state_dict.pth'));
+for (const fixture of ['state_dict.pth', 'legacy_state_dict.pth']) test(`reads a state_dict pickled by Python (${fixture}): shapes, dtypes, values, a non-contiguous view`, () => {
+  const { stateDict } = readPth(join(fixtures, fixture));
   assert.deepEqual([...stateDict.keys()], ['layer.weight', 'bn.num_batches_tracked', 'vec', 'transposed']);
   const w = stateDict.get('layer.weight')!;
   assert.equal(w.dtype, 'F32');
@@ -31,6 +31,17 @@ test('reads a state_dict pickled by Python: shapes, dtypes, values, a non-contig
   const t = stateDict.get('transposed')!;
   assert.deepEqual(t.shape, [3, 2]);
   assert.deepEqual(Array.from(t.data as Float32Array), [0, 3, 1, 4, 2, 5]);
+});
+
+test('a truncated legacy-format file is one clear error', () => {
+  const good = readFileSync(join(fixtures, 'legacy_state_dict.pth'));
+  const p = join(tmpdir(), `spikevae-legacy-${process.pid}.pth`);
+  writeFileSync(p, good.subarray(0, good.length - 10));
+  try {
+    assert.throws(() => readPth(p), (e: Error) => e instanceof UserError && e.message.startsWith(p) && /truncated/.test(e.message));
+  } finally {
+    rmSync(p, { force: true });
+  }
 });
 
 test('finds the state_dict inside a checkpoint dict and keeps the scalars', () => {
@@ -56,7 +67,7 @@ test('bad files get one clear error naming the file', () => {
     const cases: Array<[string, Uint8Array, RegExp]> = [
       ['truncated.pth', good.subarray(0, good.length - 40), /truncated|not a zip/],
       ['text.pth', Buffer.from('hello world, not a checkpoint'), /not a PyTorch checkpoint/],
-      ['legacy.pth', Buffer.from([0x80, 0x02, 0x8a, 0x0a]), /legacy \(non-zip\)/],
+      ['legacy.pth', Buffer.from([0x80, 0x02, 0x8a, 0x0a]), /truncated/],
     ];
     for (const [name, bytes, re] of cases) {
       const p = join(dir, name);

@@ -1,5 +1,6 @@
 /**
- * PyTorch checkpoints (`torch.save`, zip format since PyTorch 1.6), read and
+ * PyTorch checkpoints (`torch.save`: the zip format of PyTorch >= 1.6, and the
+ * legacy format of older files such as published Inception weights), read and
  * written without Python.
  *
  * Reading is safe by construction, like `torch.load(weights_only=True)`: the
@@ -152,56 +153,37 @@ function typedFrom(dtype: DType, bytes: Uint8Array): TypedData {
   return makeArray(dtype, copy.buffer);
 }
 
-export function parsePth(buf: Uint8Array, file: string): PthFile {
-  if (buf.length >= 2 && buf[0] === 0x80) {
-    throw new UserError(`${file}: legacy (non-zip) PyTorch format; re-save it with torch.save(obj, f) from PyTorch 1.6 or newer`);
+/** A tensor record (storage, offset, size, stride) gathered into a C-order tensor. */
+function gatherTensor(args: unknown[], storageBytes: (ref: StorageRef) => Uint8Array, file: string): StoredTensor {
+  const [storage, offset, size, stride] = args as [StorageRef, number, number[], number[]];
+  if (!(storage instanceof StorageRef) || !Array.isArray(size) || !Array.isArray(stride)) {
+    throw new UserError(`${file}: malformed tensor record`);
   }
-  if (buf.length < 4 || buf[0] !== 0x50 || buf[1] !== 0x4b) throw new UserError(`${file}: not a PyTorch checkpoint (not a zip archive)`);
-  const entries = readZipDirectory(buf, file);
-  const pklName = [...entries.keys()].find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
-  if (!pklName) throw new UserError(`${file}: zip archive has no data.pkl (not a torch.save file)`);
-  const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
-  const byteorder = entries.get(prefix + 'byteorder');
-  if (byteorder && Buffer.from(readZipEntry(buf, byteorder, file)).toString() !== 'little') {
-    throw new UserError(`${file}: big-endian checkpoints are not supported`);
+  const bytes = storageBytes(storage);
+  const el = DTYPE_BYTES[storage.dtype];
+  const n = size.reduce((a, b) => a * b, 1);
+  // Gather into C order whatever the strides and offset are.
+  const out = new Uint8Array(n * el);
+  const nd = size.length;
+  const idx = new Array<number>(nd).fill(0);
+  for (let i = 0; i < n; i++) {
+    let src = offset;
+    for (let d = 0; d < nd; d++) src += idx[d] * stride[d];
+    if ((src + 1) * el > bytes.length) throw new UserError(`${file}: tensor view reaches past its storage '${storage.key}'`);
+    out.set(bytes.subarray(src * el, (src + 1) * el), i * el);
+    for (let d = nd - 1; d >= 0; d--) {
+      if (++idx[d] < size[d]) break;
+      idx[d] = 0;
+    }
   }
-  const pkl = readZipEntry(buf, entries.get(pklName)!, file);
-  const storageCache = new Map<string, Uint8Array>();
-  const storageBytes = (ref: StorageRef): Uint8Array => {
-    let b = storageCache.get(ref.key);
-    if (!b) {
-      const e = entries.get(`${prefix}data/${ref.key}`);
-      if (!e) throw new UserError(`${file}: storage '${ref.key}' is missing from the archive`);
-      b = readZipEntry(buf, e, file);
-      if (b.length < ref.numel * DTYPE_BYTES[ref.dtype]) throw new UserError(`${file}: storage '${ref.key}' has ${b.length} bytes, needs ${ref.numel * DTYPE_BYTES[ref.dtype]}`);
-      storageCache.set(ref.key, b);
-    }
-    return b;
-  };
-  const rebuild = (args: unknown[]): StoredTensor => {
-    const [storage, offset, size, stride] = args as [StorageRef, number, number[], number[]];
-    if (!(storage instanceof StorageRef) || !Array.isArray(size) || !Array.isArray(stride)) {
-      throw new UserError(`${file}: malformed tensor record`);
-    }
-    const bytes = storageBytes(storage);
-    const el = DTYPE_BYTES[storage.dtype];
-    const n = size.reduce((a, b) => a * b, 1);
-    // Gather into C order whatever the strides and offset are.
-    const out = new Uint8Array(n * el);
-    const nd = size.length;
-    const idx = new Array<number>(nd).fill(0);
-    for (let i = 0; i < n; i++) {
-      let src = offset;
-      for (let d = 0; d < nd; d++) src += idx[d] * stride[d];
-      if ((src + 1) * el > bytes.length) throw new UserError(`${file}: tensor view reaches past its storage '${storage.key}'`);
-      out.set(bytes.subarray(src * el, (src + 1) * el), i * el);
-      for (let d = nd - 1; d >= 0; d--) {
-        if (++idx[d] < size[d]) break;
-        idx[d] = 0;
-      }
-    }
-    return { dtype: storage.dtype, shape: size.map(Number), data: typedFrom(storage.dtype, out) };
-  };
+  return { dtype: storage.dtype, shape: size.map(Number), data: typedFrom(storage.dtype, out) };
+}
+
+/**
+ * Runs one pickle from byte `start` to its STOP opcode with the restricted
+ * set of opcodes and globals; `rebuild` turns a tensor record into a value.
+ */
+function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: unknown[]) => unknown): { value: unknown; end: number } {
   const call = (fn: unknown, args: unknown): unknown => {
     if (!(fn instanceof Global)) throw new UserError(`${file}: pickle calls something that is not an allowed function`);
     const a = args as unknown[];
@@ -221,7 +203,7 @@ export function parsePth(buf: Uint8Array, file: string): PthFile {
   const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
-  let pos = 0;
+  let pos = start;
   const need = (n: number) => {
     if (pos + n > pkl.length) throw new UserError(`${file}: data.pkl is truncated`);
   };
@@ -448,12 +430,98 @@ export function parsePth(buf: Uint8Array, file: string): PthFile {
       }
       case 0x2e: {
         // STOP
-        return toResult(stack.pop(), file);
+        return { value: stack.pop(), end: pos };
       }
       default:
         throw new UserError(`${file}: refuses pickle opcode 0x${op.toString(16)} at byte ${pos - 1} (not part of a state_dict)`);
     }
   }
+}
+
+/** Reads a `torch.save` file: the zip format (PyTorch >= 1.6) or the legacy one. */
+export function parsePth(buf: Uint8Array, file: string): PthFile {
+  if (buf.length >= 2 && buf[0] === 0x80) return parseLegacyPth(buf, file);
+  if (buf.length < 4 || buf[0] !== 0x50 || buf[1] !== 0x4b) throw new UserError(`${file}: not a PyTorch checkpoint (not a zip archive)`);
+  const entries = readZipDirectory(buf, file);
+  const pklName = [...entries.keys()].find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
+  if (!pklName) throw new UserError(`${file}: zip archive has no data.pkl (not a torch.save file)`);
+  const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
+  const byteorder = entries.get(prefix + 'byteorder');
+  if (byteorder && Buffer.from(readZipEntry(buf, byteorder, file)).toString() !== 'little') {
+    throw new UserError(`${file}: big-endian checkpoints are not supported`);
+  }
+  const pkl = readZipEntry(buf, entries.get(pklName)!, file);
+  const storageCache = new Map<string, Uint8Array>();
+  const storageBytes = (ref: StorageRef): Uint8Array => {
+    let b = storageCache.get(ref.key);
+    if (!b) {
+      const e = entries.get(`${prefix}data/${ref.key}`);
+      if (!e) throw new UserError(`${file}: storage '${ref.key}' is missing from the archive`);
+      b = readZipEntry(buf, e, file);
+      if (b.length < ref.numel * DTYPE_BYTES[ref.dtype]) throw new UserError(`${file}: storage '${ref.key}' has ${b.length} bytes, needs ${ref.numel * DTYPE_BYTES[ref.dtype]}`);
+      storageCache.set(ref.key, b);
+    }
+    return b;
+  };
+  return toResult(unpickle(pkl, 0, file, (args) => gatherTensor(args, storageBytes, file)).value, file);
+}
+
+const LEGACY_MAGIC = Number(0x1950a86a20f9469cfc6cn);
+
+/**
+ * The legacy format (PyTorch < 1.6, e.g. older published weight files): five
+ * pickles in a row (magic number, protocol version 1001, system info, the
+ * object, the list of storage keys), then each storage's raw bytes preceded
+ * by its element count as a little-endian int64. Tensors refer to storages
+ * that come after the object, so they are gathered once all bytes are known.
+ */
+function parseLegacyPth(buf: Uint8Array, file: string): PthFile {
+  const noTensors = () => {
+    throw new UserError(`${file}: corrupt legacy checkpoint (tensor before the object pickle)`);
+  };
+  const magic = unpickle(buf, 0, file, noTensors);
+  if (magic.value !== LEGACY_MAGIC) throw new UserError(`${file}: not a PyTorch checkpoint (unknown pickle at the start)`);
+  const proto = unpickle(buf, magic.end, file, noTensors);
+  if (proto.value !== 1001) throw new UserError(`${file}: unsupported legacy protocol version ${String(proto.value)}`);
+  const sysInfo = unpickle(buf, proto.end, file, noTensors);
+  if (sysInfo.value instanceof PyDict && sysInfo.value.map.get('little_endian') === false) {
+    throw new UserError(`${file}: big-endian checkpoints are not supported`);
+  }
+  const pending: Array<{ args: unknown[]; target: StoredTensor }> = [];
+  const obj = unpickle(buf, sysInfo.end, file, (args) => {
+    const target: StoredTensor = { dtype: 'F32', shape: [], data: new Float32Array(0) };
+    pending.push({ args, target });
+    return target;
+  });
+  const keys = unpickle(buf, obj.end, file, noTensors);
+  if (!Array.isArray(keys.value)) throw new UserError(`${file}: corrupt legacy checkpoint (no storage key list)`);
+  const storages = new Map<string, Uint8Array>();
+  const refs = new Map<string, StorageRef>();
+  for (const p of pending) {
+    const s = p.args[0];
+    if (s instanceof StorageRef) refs.set(s.key, s);
+  }
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = keys.end;
+  for (const k of keys.value) {
+    const key = String(k);
+    if (pos + 8 > buf.length) throw new UserError(`${file}: truncated (storage '${key}' is missing)`);
+    const numel = Number(dv.getBigInt64(pos, true));
+    pos += 8;
+    const ref = refs.get(key);
+    const el = ref ? DTYPE_BYTES[ref.dtype] : 4;
+    if (pos + numel * el > buf.length) throw new UserError(`${file}: truncated inside storage '${key}'`);
+    storages.set(key, buf.subarray(pos, pos + numel * el));
+    pos += numel * el;
+  }
+  const storageBytes = (ref: StorageRef): Uint8Array => {
+    const b = storages.get(ref.key);
+    if (!b) throw new UserError(`${file}: storage '${ref.key}' is missing`);
+    if (b.length < ref.numel * DTYPE_BYTES[ref.dtype]) throw new UserError(`${file}: storage '${ref.key}' has ${b.length} bytes, needs ${ref.numel * DTYPE_BYTES[ref.dtype]}`);
+    return b;
+  };
+  for (const p of pending) Object.assign(p.target, gatherTensor(p.args, storageBytes, file));
+  return toResult(obj.value, file);
 }
 
 function isTensor(v: unknown): v is StoredTensor {
