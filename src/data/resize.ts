@@ -171,3 +171,108 @@ export function resizePlane8(
 ): Uint8Array {
   return new PlaneResizer(inW, inH, outW, outH, filter, box).resize(src);
 }
+
+/**
+ * Pillow's resize of a 32-bit float plane (mode 'F'; ImagingResampleHorizontal/
+ * Vertical_32bpc): the same normalised coefficients as above, but kept in
+ * double precision, accumulated in double and stored as float32 after each
+ * pass, with no clipping or rounding. clean-fid's "clean" resize calls this
+ * per channel (then clips to [0, 255]).
+ */
+export class FloatPlaneResizer {
+  private readonly ch: Coefficients;
+  private readonly cv: Coefficients;
+  private readonly tmp: Float32Array;
+
+  constructor(
+    readonly inW: number,
+    readonly inH: number,
+    readonly outW: number,
+    readonly outH: number,
+    filter: Filter = 'bicubic',
+  ) {
+    this.ch = resampleCoefficients(inW, outW, filter);
+    this.cv = resampleCoefficients(inH, outH, filter);
+    this.tmp = new Float32Array(inH * outW);
+  }
+
+  /** src: [inH, inW]; writes [outH, outW] into out at outOffset. */
+  resize(src: Float32Array, out: Float32Array = new Float32Array(this.outW * this.outH), outOffset = 0): Float32Array {
+    const { inW, inH, outW, outH, ch, cv } = this;
+    const needH = outW !== inW;
+    const needV = outH !== inH;
+    let tmp: Float32Array = src;
+    if (needH) {
+      tmp = this.tmp;
+      for (let y = 0; y < inH; y++) {
+        for (let xx = 0; xx < outW; xx++) {
+          const xmin = ch.bounds[xx * 2];
+          const xmax = ch.bounds[xx * 2 + 1];
+          const k = xx * ch.ksize;
+          let ss = 0;
+          for (let x = 0; x < xmax; x++) ss += src[y * inW + x + xmin] * ch.exact[k + x];
+          tmp[y * outW + xx] = ss;
+        }
+      }
+    }
+    const w = needH ? outW : inW;
+    if (!needV) {
+      out.set(tmp.subarray(0, w * outH), outOffset);
+      return out;
+    }
+    for (let yy = 0; yy < outH; yy++) {
+      const ymin = cv.bounds[yy * 2];
+      const ymax = cv.bounds[yy * 2 + 1];
+      const k = yy * cv.ksize;
+      for (let xx = 0; xx < w; xx++) {
+        let ss = 0;
+        for (let y = 0; y < ymax; y++) ss += tmp[(y + ymin) * w + xx] * cv.exact[k + y];
+        out[outOffset + yy * w + xx] = ss;
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * PyTorch's bilinear interpolation with align_corners=False (nn.Upsample,
+ * F.interpolate) of one plane, computed in float32 like its CPU kernel:
+ * source = max(0, scale·(dst + 0.5) − 0.5) with scale = in/out, neighbours
+ * clamped at the border.
+ */
+export function upsampleBilinearTorch(src: Float32Array, inW: number, inH: number, outW: number, outH: number, out: Float32Array = new Float32Array(outW * outH), outOffset = 0): Float32Array {
+  const f = Math.fround;
+  const axis = (inSize: number, outSize: number) => {
+    const scale = f(inSize / outSize);
+    const i0 = new Int32Array(outSize);
+    const i1 = new Int32Array(outSize);
+    const l0 = new Float32Array(outSize);
+    const l1 = new Float32Array(outSize);
+    for (let d = 0; d < outSize; d++) {
+      let s = f(f(scale * f(d + 0.5)) - 0.5);
+      if (s < 0) s = 0;
+      const i = Math.floor(s);
+      i0[d] = i;
+      i1[d] = i < inSize - 1 ? i + 1 : i;
+      l1[d] = f(s - i);
+      l0[d] = f(1 - l1[d]);
+    }
+    return { i0, i1, l0, l1 };
+  };
+  const ax = axis(inW, outW);
+  const ay = axis(inH, outH);
+  for (let y = 0; y < outH; y++) {
+    const r0 = ay.i0[y] * inW;
+    const r1 = ay.i1[y] * inW;
+    const h0 = ay.l0[y];
+    const h1 = ay.l1[y];
+    for (let x = 0; x < outW; x++) {
+      const a = ax.i0[x];
+      const b = ax.i1[x];
+      const w0 = ax.l0[x];
+      const w1 = ax.l1[x];
+      out[outOffset + y * outW + x] = f(f(h0 * f(f(w0 * src[r0 + a]) + f(w1 * src[r0 + b]))) + f(h1 * f(f(w0 * src[r1 + a]) + f(w1 * src[r1 + b]))));
+    }
+  }
+  return out;
+}

@@ -18,7 +18,7 @@ import { readFileOrFail } from '../util/files.js';
 
 // ---------------------------------------------------------------- zip
 
-interface ZipEntry {
+export interface ZipEntry {
   name: string;
   method: number;
   compressedSize: number;
@@ -26,7 +26,7 @@ interface ZipEntry {
   localOffset: number;
 }
 
-function readZipDirectory(buf: Uint8Array, file: string): Map<string, ZipEntry> {
+export function readZipDirectory(buf: Uint8Array, file: string): Map<string, ZipEntry> {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   // End of central directory: the last 0x06054b50 within the final 64 KiB + 22 bytes.
   let eocd = -1;
@@ -83,7 +83,7 @@ function readZipDirectory(buf: Uint8Array, file: string): Map<string, ZipEntry> 
   return entries;
 }
 
-function readZipEntry(buf: Uint8Array, e: ZipEntry, file: string): Uint8Array {
+export function readZipEntry(buf: Uint8Array, e: ZipEntry, file: string): Uint8Array {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const h = e.localOffset;
   if (h + 30 > buf.length || dv.getUint32(h, true) !== 0x04034b50) throw new UserError(`${file}: corrupt local header of '${e.name}'`);

@@ -20,9 +20,11 @@ import { histogram } from './plots.js';
 import { FSVAE } from '../models/fsvae.js';
 import { ESVAE } from '../models/esvae.js';
 import { latents, trainClassifier, type ClassifyResult } from './classify.js';
+import { INCEPTION_WEIGHTS, loadInception, type InceptionVariant } from './inception.js';
+import { featureStats, fidFeatures, fidFromFeatures, inceptionScore, isProbabilities, loadFidStats } from './fid.js';
+import { writeSafetensors } from '../io/safetensors.js';
 
-export const METRICS = ['recon', 'fad', 'cost', 'robustness', 'classify', 'rates'] as const;
-export const PLANNED_METRICS = ['fid', 'is'] as const;
+export const METRICS = ['recon', 'fad', 'fid', 'is', 'cost', 'robustness', 'classify', 'rates'] as const;
 export type Metric = (typeof METRICS)[number];
 
 export interface EvalOptions {
@@ -209,4 +211,150 @@ export function fad(model: GenerativeModel, opts: EvalOptions): { fad: number; s
     opts.onProgress?.('fad', i / batch + 1, total / batch);
   }
   return { fad: fadFromFeatures(feats, total, stats), samples: total, weights: assets.weights, stats: assets.stats };
+}
+
+/** The reference's FID statistics names (FSVAE metrics/clean_fid.py): CelebA uses its *valid* split. */
+export const FID_REFERENCE: Record<DatasetName, { name: string; split: 'test' | 'valid' }> = {
+  mnist: { name: 'mnist_test', split: 'test' },
+  fashion: { name: 'fashion_test', split: 'test' },
+  cifar10: { name: 'cifar10_test', split: 'test' },
+  celeba: { name: 'celeba_valid', split: 'valid' },
+};
+
+function weightDirs(): string[] {
+  return [resolve('weights'), resolve('..', 'shared', 'weights')];
+}
+
+/** The Inception weights file: the flag, then $SPIKEVAE_FID_WEIGHTS / $SPIKEVAE_IS_WEIGHTS, then ./weights/<published name>. */
+export function findInceptionWeights(variant: InceptionVariant, given?: string): string {
+  if (given) return given;
+  const env = process.env[variant === 'fid' ? 'SPIKEVAE_FID_WEIGHTS' : 'SPIKEVAE_IS_WEIGHTS'];
+  if (env) return env;
+  const w = INCEPTION_WEIGHTS[variant];
+  const names = variant === 'is' ? [w.file, 'inception_v3_google-1a9a5a14.pth'] : [w.file];
+  for (const d of weightDirs()) for (const n of names) for (const ext of ['', '.safetensors']) if (existsSync(join(d, n + ext))) return join(d, n + ext);
+  const flag = variant === 'fid' ? '--fid-weights' : '--is-weights';
+  throw new UserError(
+    `${variant.toUpperCase()} needs ${w.what}: the file ${w.file}, published at ${w.url} (this machine cannot download it). Pass it with ${flag} FILE, set $SPIKEVAE_${variant.toUpperCase()}_WEIGHTS, or put it in ./weights/`,
+  );
+}
+
+/** The reference statistics: the flag, else <name>_clean_custom_na.npz or fid_stats_<name>.safetensors in ./fid or $SPIKEVAE_FID_STATS. */
+export function findFidStats(dataset: DatasetName, given?: string): string {
+  if (given) return given;
+  const ref = FID_REFERENCE[dataset];
+  const dirs = [resolve('fid'), resolve('..', 'shared', 'fid')];
+  if (process.env.SPIKEVAE_FID_STATS) dirs.unshift(resolve(process.env.SPIKEVAE_FID_STATS));
+  const names = [`${ref.name}_clean_custom_na.npz`, `fid_stats_${ref.name}.safetensors`];
+  for (const d of dirs) for (const n of names) if (existsSync(join(d, n))) return join(d, n);
+  throw new UserError(
+    `FID for ${dataset} needs reference statistics: the FSVAE repository's metrics/stats_fid/${names[0]} (what the papers used; pass --fid-stats FILE or put it in ./fid/), ` +
+      `or statistics computed here from the ${ref.split} split with 'spikevae fid-stats --dataset ${dataset}' (not identical to the papers' files, whose preprocessing is undocumented)`,
+  );
+}
+
+export interface FidResult {
+  fid: number;
+  samples: number;
+  weights: string;
+  stats: string;
+  statsNote: string;
+}
+
+/**
+ * FID as FSVAE computes it: ceil(samples/256)·256 generated images (all of
+ * them kept, as clean-fid 0.1.13 did), clean resizing, FID Inception features.
+ */
+export function fid(model: GenerativeModel, opts: EvalOptions & { fidWeights?: string; fidStats?: string; fidSamples: number }): FidResult {
+  const statsPath = findFidStats(opts.dataset, opts.fidStats);
+  const stats = loadFidStats(statsPath);
+  const weights = findInceptionWeights('fid', opts.fidWeights);
+  const net = loadInception(weights, 'fid');
+  const c = Number(model.config.inChannels);
+  const s = Number(model.config.imageSize);
+  const batch = 256;
+  const total = Math.ceil(opts.fidSamples / batch) * batch;
+  const rng = new Random(opts.seed + 2);
+  const feats = new Float32Array(total * 2048);
+  model.eval();
+  for (let i = 0; i < total; i += batch) {
+    const { images } = model.sample(batch, rng);
+    for (let j = 0; j < batch; j += 16) {
+      feats.set(fidFeatures(net, images.data.subarray(j * c * s * s, (j + 16) * c * s * s), 16, c, s, s), (i + j) * 2048);
+      opts.onProgress?.('fid', i + j + 16, total);
+    }
+  }
+  return { fid: fidFromFeatures(feats, total, stats), samples: total, weights, stats: statsPath, statsNote: stats.note };
+}
+
+export interface IsResult {
+  mean: number;
+  std: number;
+  splits: number;
+  samples: number;
+  weights: string;
+}
+
+/** Inception Score as FSVAE computes it: `splits` generated batches of `batchSize`, one split per batch. */
+export function inceptionScoreEval(model: GenerativeModel, opts: EvalOptions & { isWeights?: string; isBatchSize: number; isSplits: number }): IsResult {
+  const weights = findInceptionWeights('is', opts.isWeights);
+  const net = loadInception(weights, 'is');
+  const c = Number(model.config.inChannels);
+  const s = Number(model.config.imageSize);
+  const total = opts.isBatchSize * opts.isSplits;
+  const probs = new Float64Array(total * net.classes);
+  const rng = new Random(opts.seed + 3);
+  model.eval();
+  for (let b = 0; b < opts.isSplits; b++) {
+    const { images } = model.sample(opts.isBatchSize, rng);
+    for (let j = 0; j < opts.isBatchSize; j += 16) {
+      const m = Math.min(16, opts.isBatchSize - j);
+      probs.set(isProbabilities(net, images.data.subarray(j * c * s * s, (j + m) * c * s * s), m, c, s, s), (b * opts.isBatchSize + j) * net.classes);
+      opts.onProgress?.('is', b * opts.isBatchSize + j + m, total);
+    }
+  }
+  const r = inceptionScore(probs, total, net.classes, opts.isSplits);
+  return { mean: r.mean, std: r.std, splits: opts.isSplits, samples: total, weights };
+}
+
+/**
+ * FID reference statistics of real images (the test split; CelebA: valid)
+ * through the same pipeline as generated ones, written as safetensors with μ
+ * and Σ in float64. The papers' files were made by a script that is not
+ * published, so FIDs against these are not comparable with the papers'.
+ */
+export async function writeFidStats(opts: { dataset: DatasetName; dataDir?: string; weights?: string; out: string; limit?: number; onProgress?: (done: number, total: number) => void }): Promise<{ out: string; images: number }> {
+  const weights = findInceptionWeights('fid', opts.weights);
+  const net = loadInception(weights, 'fid');
+  const split = FID_REFERENCE[opts.dataset].split;
+  const ds = await openDataset(opts.dataset, split, { dataDir: opts.dataDir, limit: opts.limit, evalFlip: false });
+  try {
+    const n = Math.min(opts.limit ?? ds.length, ds.length);
+    const per = ds.channels * ds.height * ds.width;
+    const feats = new Float32Array(n * 2048);
+    const chunk = 16;
+    const buf = new Float32Array(chunk * per);
+    for (let i = 0; i < n; i += chunk) {
+      const m = Math.min(chunk, n - i);
+      await ds.readBatch(Int32Array.from({ length: m }, (_, k) => i + k), null, buf);
+      feats.set(fidFeatures(net, buf.subarray(0, m * per), m, ds.channels, ds.height, ds.width), i * 2048);
+      opts.onProgress?.(i + m, n);
+    }
+    const { mu, sigma } = featureStats(feats, n);
+    writeSafetensors(
+      opts.out,
+      new Map([
+        ['mu', { dtype: 'F64', shape: [2048], data: mu }],
+        ['sigma', { dtype: 'F64', shape: [2048, 2048], data: sigma }],
+      ]),
+      {
+        note: `computed by spikevae from ${n} ${opts.dataset} ${split} images (resized as the loader does, (x+1)/2*255, gray repeated, clean bicubic resize to 299); not the papers' statistics, so FIDs are not comparable with published numbers`,
+        comparable_with_papers: 'false',
+        weights,
+      },
+    );
+    return { out: opts.out, images: n };
+  } finally {
+    await ds.close();
+  }
 }

@@ -85,6 +85,156 @@ export function sqrtPsd(a: Float64Array, n: number): Float64Array {
   return out;
 }
 
+/**
+ * Rank-revealing Cholesky with symmetric pivoting of a positive semi-definite
+ * matrix: A ≈ B·Bᵀ with B [n, rank] (row-major, rows in A's original order).
+ * Pivots below 1e-13·max diag end the factorisation (rank-deficient covariances
+ * of dead features are common), so it never fails on PSD input.
+ */
+export function pivotedCholesky(a: Float64Array, n: number): { b: Float64Array; rank: number } {
+  const w = Float64Array.from(a);
+  const perm = Int32Array.from({ length: n }, (_, i) => i);
+  let maxDiag = 0;
+  for (let i = 0; i < n; i++) maxDiag = Math.max(maxDiag, w[i * n + i]);
+  const tol = 1e-13 * maxDiag;
+  let rank = 0;
+  for (let k = 0; k < n; k++) {
+    let j = k;
+    for (let i = k + 1; i < n; i++) if (w[i * n + i] > w[j * n + j]) j = i;
+    if (!(w[j * n + j] > tol)) break;
+    if (j !== k) {
+      // Swap rows and columns k and j of the working matrix.
+      for (let c = 0; c < n; c++) {
+        const t = w[k * n + c];
+        w[k * n + c] = w[j * n + c];
+        w[j * n + c] = t;
+      }
+      for (let r = 0; r < n; r++) {
+        const t = w[r * n + k];
+        w[r * n + k] = w[r * n + j];
+        w[r * n + j] = t;
+      }
+      const t = perm[k];
+      perm[k] = perm[j];
+      perm[j] = t;
+    }
+    const piv = Math.sqrt(w[k * n + k]);
+    w[k * n + k] = piv;
+    for (let i = k + 1; i < n; i++) w[i * n + k] /= piv;
+    // Trailing update of the lower triangle; the upper one mirrors it for the swaps.
+    for (let i = k + 1; i < n; i++) {
+      const lik = w[i * n + k];
+      if (lik === 0) continue;
+      const row = i * n;
+      for (let c = k + 1; c <= i; c++) w[row + c] -= lik * w[c * n + k];
+    }
+    for (let i = k + 1; i < n; i++) for (let c = i + 1; c < n; c++) w[i * n + c] = w[c * n + i];
+    rank = k + 1;
+  }
+  const b = new Float64Array(n * rank);
+  for (let i = 0; i < n; i++) for (let k = 0; k < rank && k <= i; k++) b[perm[i] * rank + k] = w[i * n + k];
+  return { b, rank };
+}
+
+/**
+ * Eigenvalues of a symmetric matrix: Householder reduction to tridiagonal
+ * form (no eigenvectors), then the implicit QL algorithm with Wilkinson-style
+ * shifts. O(4/3·n³) + O(n²): fast enough for FID's 2048×2048 in float64.
+ */
+export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
+  const m = Float64Array.from(a);
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  const v = new Float64Array(n);
+  const p = new Float64Array(n);
+  for (let k = 0; k < n - 2; k++) {
+    // x = m[k+1..n, k]; reflect it onto alpha·e1.
+    let norm = 0;
+    for (let i = k + 1; i < n; i++) norm += m[i * n + k] ** 2;
+    norm = Math.sqrt(norm);
+    if (norm === 0) {
+      e[k] = 0;
+      continue;
+    }
+    const x0 = m[(k + 1) * n + k];
+    const alpha = x0 > 0 ? -norm : norm;
+    for (let i = k + 1; i < n; i++) v[i] = m[i * n + k];
+    v[k + 1] -= alpha;
+    let vn = 0;
+    for (let i = k + 1; i < n; i++) vn += v[i] * v[i];
+    vn = Math.sqrt(vn);
+    if (vn === 0) {
+      e[k] = x0;
+      continue;
+    }
+    for (let i = k + 1; i < n; i++) v[i] /= vn;
+    // A22 ← H·A22·H = A22 − 2(v·wᵀ + w·vᵀ), with p = A22·v, w = p − (vᵀp)·v.
+    for (let i = k + 1; i < n; i++) {
+      let s = 0;
+      const row = i * n;
+      for (let j = k + 1; j < n; j++) s += m[row + j] * v[j];
+      p[i] = s;
+    }
+    let kk = 0;
+    for (let i = k + 1; i < n; i++) kk += v[i] * p[i];
+    for (let i = k + 1; i < n; i++) p[i] -= kk * v[i];
+    for (let i = k + 1; i < n; i++) {
+      const vi2 = 2 * v[i];
+      const wi2 = 2 * p[i];
+      const row = i * n;
+      for (let j = k + 1; j < n; j++) m[row + j] -= vi2 * p[j] + wi2 * v[j];
+    }
+    e[k] = alpha;
+  }
+  for (let i = 0; i < n; i++) d[i] = m[i * n + i];
+  if (n >= 2) e[n - 2] = m[(n - 1) * n + (n - 2)];
+  e[n - 1] = 0;
+  // Implicit QL on (d, e) where e[i] couples i and i+1.
+  for (let l = 0; l < n; l++) {
+    let iter = 0;
+    let mm: number;
+    do {
+      for (mm = l; mm < n - 1; mm++) {
+        const dd = Math.abs(d[mm]) + Math.abs(d[mm + 1]);
+        if (Math.abs(e[mm]) <= Number.EPSILON * dd) break;
+      }
+      if (mm !== l) {
+        if (iter++ === 60) throw new Error('symmetricEigenvalues: QL iteration did not converge');
+        let g = (d[l + 1] - d[l]) / (2 * e[l]);
+        let r = Math.hypot(g, 1);
+        g = d[mm] - d[l] + e[l] / (g + (g >= 0 ? Math.abs(r) : -Math.abs(r)));
+        let s = 1;
+        let c = 1;
+        let pp = 0;
+        let i: number;
+        for (i = mm - 1; i >= l; i--) {
+          const f = s * e[i];
+          const b = c * e[i];
+          r = Math.hypot(f, g);
+          e[i + 1] = r;
+          if (r === 0) {
+            d[i + 1] -= pp;
+            e[mm] = 0;
+            break;
+          }
+          s = f / r;
+          c = g / r;
+          g = d[i + 1] - pp;
+          r = (d[i] - g) * s + 2 * c * b;
+          pp = s * r;
+          d[i + 1] = g + pp;
+          g = c * r - b;
+        }
+        if (r === 0 && i >= l) continue;
+        d[l] -= pp;
+        e[l] = g;
+        e[mm] = 0;
+      }
+    } while (mm !== l);
+  }
+  return d;
+}
+
 /** Mean and covariance of rows (np.mean(axis=0), np.cov(rowvar=False) with ddof = 1), in float64. */
 export function covariance(features: ArrayLike<number>, rows: number, cols: number): { mean: Float64Array; cov: Float64Array } {
   const mean = new Float64Array(cols);

@@ -1,11 +1,13 @@
 /** `spikevae eval`: the papers' metrics for a checkpoint. */
 import type { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { loadModel } from '../../models/index.js';
-import { METRICS, PLANNED_METRICS, Metric, classifyEval, cost, fad, ratesEval, reconstructionMse, robustnessEval } from '../../metrics/evaluate.js';
+import { METRICS, Metric, classifyEval, cost, fad, fid, inceptionScoreEval, ratesEval, reconstructionMse, robustnessEval, writeFidStats, FID_REFERENCE } from '../../metrics/evaluate.js';
 import { Progress } from '../progress.js';
-import { datasetOption, intOption } from '../options.js';
+import { datasetOption, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 import type { CostReport } from '../../metrics/cost.js';
 
@@ -18,6 +20,12 @@ interface EvalFlags {
   seed: number;
   fadDir?: string;
   fadSamples: number;
+  fidWeights?: string;
+  fidStats?: string;
+  fidSamples: number;
+  isWeights?: string;
+  isBatchSize: number;
+  isSplits: number;
   testLimit?: number;
   costImages: number;
   referenceCounting?: boolean;
@@ -32,7 +40,7 @@ interface EvalFlags {
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('measure a checkpoint: test reconstruction MSE ([-1, 1] scale) and FAD, as the reference computes them')
+    .description('measure a checkpoint with the papers\' metrics: reconstruction MSE, FAD, FID, IS, robustness, latent classification, spike cost, firing rates')
     .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
     .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
     .option('--data <dir>', 'folder holding the dataset files')
@@ -41,6 +49,12 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed (latents are sampled)', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, ./fad, ../shared/fad)')
     .option('--fad-samples <n>', 'generated images for FAD (rounded up to batches of 256)', intOption('--fad-samples'), 5000)
+    .option('--fid-weights <file>', 'FID Inception weights pt_inception-2015-12-05-6726825d.pth (or .safetensors; default: $SPIKEVAE_FID_WEIGHTS, ./weights/)')
+    .option('--fid-stats <file>', 'FID reference statistics: clean-fid <name>_clean_custom_na.npz or a spikevae fid-stats file (default: searched in $SPIKEVAE_FID_STATS, ./fid/)')
+    .option('--fid-samples <n>', 'generated images for FID (rounded up to batches of 256: 5120, as FSVAE)', intOption('--fid-samples'), 5000)
+    .option('--is-weights <file>', "torchvision's Inception-v3 ImageNet weights inception_v3_google-0cc3c7bd.pth (default: $SPIKEVAE_IS_WEIGHTS, ./weights/)")
+    .option('--is-batch-size <n>', 'generated images per IS split (FSVAE: 256)', intOption('--is-batch-size'), 256)
+    .option('--is-splits <n>', 'IS splits, one generated batch each (FSVAE: 10 on its final epoch)', intOption('--is-splits', 1, 1000), 10)
     .option('--test-limit <n>', 'use only the first N test images', intOption('--test-limit'))
     .option('--cost-images <n>', 'test images the spike cost is averaged over', intOption('--cost-images', 1, 10000), 64)
     .option('--robustness-images <n>', 'test images for the robustness analysis', intOption('--robustness-images', 1, 10000), 256)
@@ -53,7 +67,6 @@ export function register(program: Command): void {
     .action(async (flags: EvalFlags) => {
       const requested = flags.metrics.split(',').map((m) => m.trim()).filter(Boolean);
       for (const m of requested) {
-        if ((PLANNED_METRICS as readonly string[]).includes(m)) throw new UserError(`--metrics: '${m}' is not implemented yet (available: ${METRICS.join(', ')})`);
         if (!(METRICS as readonly string[]).includes(m)) throw new UserError(`--metrics: unknown metric '${m}' (available: ${METRICS.join(', ')})`);
       }
       const { model, checkpoint } = loadModel(flags.checkpoint);
@@ -83,6 +96,8 @@ export function register(program: Command): void {
       for (const m of requested as Metric[]) {
         if (m === 'recon') results.recon = await reconstructionMse(model, opts);
         if (m === 'fad') results.fad = fad(model, opts);
+        if (m === 'fid') results.fid = fid(model, { ...opts, fidWeights: flags.fidWeights, fidStats: flags.fidStats, fidSamples: flags.fidSamples });
+        if (m === 'is') results.is = inceptionScoreEval(model, { ...opts, isWeights: flags.isWeights, isBatchSize: flags.isBatchSize, isSplits: flags.isSplits });
         if (m === 'rates') results.rates = await ratesEval(model, { ...opts, ratesImages: flags.robustnessImages, histogramPrefix: flags.histograms });
         if (m === 'classify') results.classify = await classifyEval(model, { ...opts, classifyTrain: flags.classifyTrain });
         if (m === 'robustness') results.robustness = await robustnessEval(model, { ...opts, robustnessImages: flags.robustnessImages, figure: flags.figure });
@@ -96,6 +111,10 @@ export function register(program: Command): void {
         const r = results as { recon?: { mse: number; images: number }; fad?: { fad: number; samples: number } };
         if (r.recon) process.stderr.write(`reconstruction MSE ([-1, 1] scale): ${r.recon.mse.toFixed(4)} over ${r.recon.images} test images\n`);
         if (r.fad) process.stderr.write(`FAD: ${r.fad.fad.toFixed(2)} over ${r.fad.samples} generated images\n`);
+        const fr = (results as { fid?: { fid: number; samples: number; statsNote: string } }).fid;
+        if (fr) process.stderr.write(`FID: ${fr.fid.toFixed(2)} over ${fr.samples} generated images${fr.statsNote.includes('not comparable') ? ' (against statistics computed here: not comparable with the papers)' : ''}\n`);
+        const ir = (results as { is?: { mean: number; std: number; splits: number; samples: number } }).is;
+        if (ir) process.stderr.write(`IS: ${ir.mean.toFixed(3)} ± ${ir.std.toFixed(3)} over ${ir.splits} splits of ${ir.samples / ir.splits} generated images (the reference's unnormalised input; not standard IS)\n`);
         const cl = (results as { classify?: { testAccuracy: number; trainImages: number } }).classify;
         if (cl) process.stderr.write(`latent classification: test accuracy ${(100 * cl.testAccuracy).toFixed(2)}% (MLP trained on the latents of ${cl.trainImages} training images)\n`);
         const rb = (results as { robustness?: { rows: Array<{ perturbation: string; mseToOriginal: number; mseToVanilla: number }> } }).robustness;
@@ -111,5 +130,36 @@ export function register(program: Command): void {
           }
         }
       }
+    });
+
+  program
+    .command('fid-stats')
+    .description('compute FID reference statistics (mu, sigma of FID Inception features) of real images, for datasets whose official clean-fid statistics you do not have')
+    .option('--dataset <name>', 'dataset (its test split; CelebA: valid, as the reference)', datasetOption, 'mnist')
+    .option('--data <dir>', 'folder holding the dataset files')
+    .option('--fid-weights <file>', 'FID Inception weights pt_inception-2015-12-05-6726825d.pth (default: $SPIKEVAE_FID_WEIGHTS, ./weights/)')
+    .option('--limit <n>', 'use only the first N images', intOption('--limit'))
+    .option('--out <file>', 'output file (default: fid/fid_stats_<name>.safetensors, where eval looks)')
+    .option('--json', 'print the result as JSON')
+    .option('--quiet', 'no progress display')
+    .action(async (flags: { dataset: DatasetName; data?: string; fidWeights?: string; limit?: number; out?: string; json?: boolean; quiet?: boolean }) => {
+      const out = flags.out ?? join('fid', `fid_stats_${FID_REFERENCE[flags.dataset].name}.safetensors`);
+      mkdirSync(dirname(resolve(out)), { recursive: true });
+      let progress: Progress | null = null;
+      const r = await writeFidStats({
+        dataset: flags.dataset,
+        dataDir: flags.data,
+        weights: flags.fidWeights,
+        out,
+        limit: flags.limit,
+        onProgress: (done, total) => {
+          if (flags.quiet || flags.json) return;
+          progress ??= new Progress({ total, label: 'fid-stats' });
+          progress.update(done);
+        },
+      });
+      (progress as Progress | null)?.finish();
+      if (flags.json) printJson(r);
+      else process.stderr.write(`wrote ${r.out} (FID statistics of ${r.images} ${flags.dataset} images; not the papers' statistics)\n`);
     });
 }
