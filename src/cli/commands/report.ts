@@ -69,7 +69,7 @@ export function register(program: Command): void {
       const dataset = String(rs[0].config.dataset);
       const rows: string[][] = [];
       for (const r of rs) {
-        const ev = r.evalResult as { recon?: { mse: number }; fad?: { fad: number }; cost?: { perImage: { energyMicroJoule: number } }; classify?: { testAccuracy: number } } | null;
+        const ev = r.evalResult as { recon?: { mse: number }; fad?: { fad: number }; fid?: { fid: number }; is?: { mean: number }; cost?: { perImage: { energyMicroJoule: number } }; classify?: { testAccuracy: number } } | null;
         const last = r.epochs[r.epochs.length - 1] as { test?: { recon?: number } } | undefined;
         const sps = r.steps.map((s) => s.imagesPerSec).filter(Number.isFinite);
         rows.push([
@@ -77,12 +77,14 @@ export function register(program: Command): void {
           String(r.epochs.length),
           fmt(ev?.recon?.mse ?? last?.test?.recon),
           fmt(ev?.fad?.fad, 2),
+          fmt(ev?.is?.mean, 3),
+          fmt(ev?.fid?.fid, 1),
           ev?.classify ? `${(100 * ev.classify.testAccuracy).toFixed(1)}%` : '–',
           ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–',
           sps.length ? (sps.reduce((a, b) => a + b, 0) / sps.length).toFixed(1) : '–',
         ]);
       }
-      const header = ['run', 'epochs', 'recon MSE ↓', 'FAD ↓', 'latent class. acc.', 'energy µJ/image', 'train img/s'];
+      const header = ['run', 'epochs', 'recon MSE ↓', 'FAD ↓', 'IS ↑', 'FID ↓', 'latent class. acc.', 'energy µJ/image', 'train img/s'];
       const paper = Object.entries(PAPERS[dataset] ?? {}).map(([m, v]) => [m, fmt(v.recon, 3), fmt(v.fad, 2), fmt(v.is, 3), fmt(v.fid, 1)]);
       const curves = lineChart(
         rs.map((r) => ({ label: `${r.name} loss`, x: r.steps.map((s) => s.step), y: r.steps.map((s) => s.loss) })),
