@@ -191,7 +191,7 @@ export async function ratesEval(model: GenerativeModel, opts: EvalOptions & { ra
   }
 }
 
-export function fad(model: GenerativeModel, opts: EvalOptions): { fad: number; samples: number; weights: string; stats: string } {
+export function fad(model: GenerativeModel, opts: EvalOptions): { fad: number; samples: number; weights: string; stats: string; comparableWithPapers: boolean } {
   const assets = findFadAssets(opts.dataset, opts.fadDir);
   const enc = loadFadEncoder(assets.weights);
   const stats = loadFadStats(assets.stats);
@@ -210,7 +210,7 @@ export function fad(model: GenerativeModel, opts: EvalOptions): { fad: number; s
     feats.set(enc.features(images.data, batch), i * stats.dim);
     opts.onProgress?.('fad', i / batch + 1, total / batch);
   }
-  return { fad: fadFromFeatures(feats, total, stats), samples: total, weights: assets.weights, stats: assets.stats };
+  return { fad: fadFromFeatures(feats, total, stats), samples: total, weights: assets.weights, stats: assets.stats, comparableWithPapers: stats.comparableWithPapers };
 }
 
 /** The reference's FID statistics names (FSVAE metrics/clean_fid.py): CelebA uses its *valid* split. */

@@ -87,6 +87,8 @@ export interface FadStats {
   mu: Float64Array;
   sigma: Float64Array;
   dim: number;
+  /** False for statistics of a self-trained autoencoder (spikevae train-ae). */
+  comparableWithPapers: boolean;
 }
 
 export function loadFadStats(path: string): FadStats {
@@ -98,7 +100,7 @@ export function loadFadStats(path: string): FadStats {
   if (sigma.shape.length !== 2 || sigma.shape[0] !== dim || sigma.shape[1] !== dim) {
     throw new UserError(`${path}: sigma has shape [${sigma.shape.join(', ')}], expected [${dim}, ${dim}]`);
   }
-  return { mu: toFloat64(mu), sigma: toFloat64(sigma), dim };
+  return { mu: toFloat64(mu), sigma: toFloat64(sigma), dim, comparableWithPapers: f.metadata['comparable_with_papers'] !== 'false' };
 }
 
 /** FAD of a feature set against reference statistics. */

@@ -38,7 +38,8 @@ export function defaultAnnVaeConfig(dataset: string, overrides: Partial<AnnVaeCo
 /** AdamW lr 1e-3 with PyTorch's default weight decay 0.01, batch 250, 150 epochs. */
 export const annVaeTrainingDefaults: TrainingDefaults = { lr: 1e-3, weightDecay: 0.01, batchSize: 250, epochs: 150 };
 
-class ConvBlock extends SequentialHolder {
+/** Conv or transposed conv `.0`, BatchNorm `.1`, LeakyReLU(0.01): one stage of the official ANN networks. */
+export class ConvBlock extends SequentialHolder {
   constructor(readonly layer: Conv2d | ConvTranspose2d, readonly bn: BatchNorm) {
     super();
     this.add('0', layer);

@@ -9,9 +9,11 @@ import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js
 import type { GenerativeModel, TrainingDefaults } from './types.js';
 import { ESVAE, defaultEsvaeConfig, esvaeTrainingDefaults, UNUSED_PREFIXES } from './esvae.js';
 import { AnnVAE, AnnVaeConfig, annVaeTrainingDefaults, defaultAnnVaeConfig } from './annvae.js';
+import { FadAutoencoder, FadAeConfig, defaultFadAeConfig, fadAeTrainingDefaults } from './fadae.js';
 
-export type ModelKind = 'fsvae' | 'esvae' | 'ann-vae';
-export const MODEL_KINDS: ModelKind[] = ['fsvae', 'esvae', 'ann-vae'];
+export type ModelKind = 'fsvae' | 'esvae' | 'ann-vae' | 'fad-ae';
+/** 'fad-ae' is the FAD feature autoencoder (see `spikevae train-ae`), not a generative model. */
+export const MODEL_KINDS: ModelKind[] = ['fsvae', 'esvae', 'ann-vae', 'fad-ae'];
 
 export interface ModelOptions {
   latentDim?: number;
@@ -34,6 +36,8 @@ export function trainingDefaults(kind: ModelKind, dataset: string): TrainingDefa
       return esvaeTrainingDefaults(dataset);
     case 'ann-vae':
       return annVaeTrainingDefaults;
+    case 'fad-ae':
+      return fadAeTrainingDefaults;
     case 'fsvae':
     default:
       return { lr: 1e-3, weightDecay: 1e-3, batchSize: 250, epochs: 150 };
@@ -62,6 +66,11 @@ export function createModel(kind: ModelKind, dataset: string, opts: ModelOptions
       if (opts.latentDim !== undefined) o.latentDim = opts.latentDim;
       return new AnnVAE(defaultAnnVaeConfig(dataset, o), rng);
     }
+    case 'fad-ae': {
+      const o: Partial<FadAeConfig> = {};
+      if (opts.latentDim !== undefined) o.latentDim = opts.latentDim;
+      return new FadAutoencoder(defaultFadAeConfig(dataset, o), rng);
+    }
     default:
       throw new UserError(`model '${kind}' is not available yet`);
   }
@@ -76,6 +85,8 @@ export function modelFromConfig(kind: string, config: Record<string, unknown>, f
       return new ESVAE({ ...defaultEsvaeConfig('mnist'), ...(config as Partial<FsvaeConfig>) }, new Random(0));
     case 'ann-vae':
       return new AnnVAE({ ...defaultAnnVaeConfig('mnist'), ...(config as Partial<AnnVaeConfig>) }, new Random(0));
+    case 'fad-ae':
+      return new FadAutoencoder({ ...defaultFadAeConfig('mnist'), ...(config as Partial<FadAeConfig>) }, new Random(0));
     default:
       throw new UserError(`${fileName}: checkpoint of unknown model '${kind}'`);
   }

@@ -241,7 +241,9 @@ export class Trainer {
 
   async train(): Promise<TrainSummary> {
     const cfg = this.cfg;
-    const train = await openDataset(cfg.dataset, 'train', { dataDir: cfg.dataDir, limit: cfg.trainLimit });
+    // The conventional networks use the reference's ANN loader (no CIFAR-10 flip).
+    const forAnn = cfg.model === 'ann-vae' || cfg.model === 'fad-ae';
+    const train = await openDataset(cfg.dataset, 'train', { dataDir: cfg.dataDir, limit: cfg.trainLimit, forAnn });
     const test = await openDataset(cfg.dataset, 'test', { dataDir: cfg.dataDir, limit: cfg.testLimit });
     const loader = new DataLoader(train, { batchSize: cfg.batchSize, shuffle: true, dropLast: defaultDropLast(cfg.dataset) });
     const perEpoch = loader.batchesPerEpoch;

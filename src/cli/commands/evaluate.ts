@@ -108,9 +108,9 @@ export function register(program: Command): void {
       if (flags.json === '-') process.stdout.write(text);
       else {
         if (flags.json) writeFileAtomic(flags.json, text);
-        const r = results as { recon?: { mse: number; images: number }; fad?: { fad: number; samples: number } };
+        const r = results as { recon?: { mse: number; images: number }; fad?: { fad: number; samples: number; comparableWithPapers: boolean } };
         if (r.recon) process.stderr.write(`reconstruction MSE ([-1, 1] scale): ${r.recon.mse.toFixed(4)} over ${r.recon.images} test images\n`);
-        if (r.fad) process.stderr.write(`FAD: ${r.fad.fad.toFixed(2)} over ${r.fad.samples} generated images\n`);
+        if (r.fad) process.stderr.write(`FAD: ${r.fad.fad.toFixed(2)} over ${r.fad.samples} generated images${r.fad.comparableWithPapers ? '' : ' (self-trained autoencoder from spikevae train-ae: not comparable with the papers)'}\n`);
         const fr = (results as { fid?: { fid: number; samples: number; statsNote: string } }).fid;
         if (fr) process.stderr.write(`FID: ${fr.fid.toFixed(2)} over ${fr.samples} generated images${fr.statsNote.includes('not comparable') ? ' (against statistics computed here: not comparable with the papers)' : ''}\n`);
         const ir = (results as { is?: { mean: number; std: number; splits: number; samples: number } }).is;

@@ -1,6 +1,7 @@
 /** The list of command modules; each adds its subcommand(s) to the program. */
 import type { Command } from 'commander';
 import * as train from './train.js';
+import * as trainAe from './train-ae.js';
 import * as generate from './generate.js';
 import * as data from './data.js';
 import * as convert from './convert.js';
@@ -11,4 +12,4 @@ export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [train, generate, convert, evaluate, report, data];
+export const commandModules: CommandModule[] = [train, trainAe, generate, convert, evaluate, report, data];

@@ -1,0 +1,145 @@
+/**
+ * The FSVAE repository's FAD autoencoder, whole (reference-semantics.md §5.4,
+ * official `AE` / `AELarge` in ann_models/ann_ae.py), so that `spikevae
+ * train-ae` can train one for datasets whose official weights are missing.
+ *
+ * Encoder: Conv(k3 s2 p1) + BatchNorm + LeakyReLU(0.01) stages [32, 64, 128,
+ * 256] (AELarge adds 512), flatten, `latent_layer` Linear → L (the FAD
+ * feature, no activation). Decoder: `decoder_input` Linear, view [last, 2, 2],
+ * transposed-conv stages, `final_layer` (ConvT s2, BN, LeakyReLU, ConvT → C,
+ * Tanh) — the ANN VAE's decoder. Loss: MSE on [−1, 1] images. State_dict names
+ * as PyTorch's, so `src/metrics/fad.ts` loads the encoder part directly.
+ *
+ * An autoencoder has no prior: `sample` decodes standard-normal latents,
+ * which is only a visual check, not a generative model.
+ */
+import { BatchNorm, Conv2d, ConvTranspose2d, Linear } from '../engine/layers.js';
+import { Module } from '../engine/module.js';
+import type { ParamGroup } from '../engine/optim.js';
+import { Random } from '../engine/random.js';
+import { Tensor, noGrad } from '../engine/tensor.js';
+import * as ops from '../engine/ops.js';
+import { ShapeError, fmtShape } from '../util/errors.js';
+import { SequentialHolder } from './fsvae.js';
+import { ConvBlock } from './annvae.js';
+import type { BatchLoss, GenerativeModel, TrainingDefaults } from './types.js';
+
+export interface FadAeConfig {
+  variant: 'ae' | 'ae-large';
+  inChannels: number;
+  imageSize: number;
+  latentDim: number;
+}
+
+/** Latent 64 for MNIST and Fashion-MNIST, 128 for CIFAR-10 and CelebA (the official files). */
+export function defaultFadAeConfig(dataset: string, overrides: Partial<FadAeConfig> = {}): FadAeConfig {
+  const large = dataset === 'celeba';
+  const gray = dataset === 'mnist' || dataset === 'fashion';
+  return { variant: large ? 'ae-large' : 'ae', inChannels: gray ? 1 : 3, imageSize: large ? 64 : 32, latentDim: gray ? 64 : 128, ...overrides };
+}
+
+/** FSVAE main_ann_ae.py: AdamW lr 1e-3 with PyTorch's default weight decay 0.01, batch 250, 150 epochs. */
+export const fadAeTrainingDefaults: TrainingDefaults = { lr: 1e-3, weightDecay: 0.01, batchSize: 250, epochs: 150 };
+
+export class FadAutoencoder extends Module implements GenerativeModel {
+  readonly kind = 'fad-ae';
+  readonly hidden: number[];
+  readonly encoderBlocks: ConvBlock[] = [];
+  readonly latent: Linear;
+  readonly decoderInput: Linear;
+  readonly decoderBlocks: ConvBlock[] = [];
+  readonly finalBlock: ConvBlock;
+  readonly finalConv: ConvTranspose2d;
+
+  constructor(readonly cfg: FadAeConfig, rng: Random) {
+    super();
+    this.hidden = cfg.variant === 'ae-large' ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
+    if (cfg.imageSize !== 2 << this.hidden.length) throw new ShapeError(cfg.variant, `image size ${cfg.imageSize} does not fit`);
+    const enc = this.registerModule('encoder', new SequentialHolder());
+    let c = cfg.inChannels;
+    this.hidden.forEach((h, i) => {
+      const b = new ConvBlock(new Conv2d(c, h, 3, 2, 1, rng), new BatchNorm(h));
+      enc.add(String(i), b);
+      this.encoderBlocks.push(b);
+      c = h;
+    });
+    const last = this.hidden[this.hidden.length - 1];
+    this.latent = this.registerModule('latent_layer', new Linear(last * 4, cfg.latentDim, rng));
+    this.decoderInput = this.registerModule('decoder_input', new Linear(cfg.latentDim, last * 4, rng));
+    const rev = [...this.hidden].reverse();
+    const dec = this.registerModule('decoder', new SequentialHolder());
+    for (let i = 0; i < rev.length - 1; i++) {
+      const b = new ConvBlock(new ConvTranspose2d(rev[i], rev[i + 1], 3, 2, 1, 1, rng), new BatchNorm(rev[i + 1]));
+      dec.add(String(i), b);
+      this.decoderBlocks.push(b);
+    }
+    const c0 = rev[rev.length - 1];
+    const fin = this.registerModule('final_layer', new SequentialHolder());
+    const ct = new ConvTranspose2d(c0, c0, 3, 2, 1, 1, rng);
+    const bn = new BatchNorm(c0);
+    this.finalConv = new ConvTranspose2d(c0, cfg.inChannels, 3, 1, 1, 0, rng);
+    fin.add('0', ct);
+    fin.add('1', bn);
+    fin.add('3', this.finalConv);
+    this.finalBlock = new ConvBlock(ct, bn);
+  }
+
+  get config(): Record<string, unknown> {
+    return { ...this.cfg };
+  }
+
+  /** The FAD feature: `latent_layer` output [N, L]. */
+  encode(images: Tensor): Tensor {
+    const { inChannels: c, imageSize: s } = this.cfg;
+    if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {
+      throw new ShapeError(this.cfg.variant, `expects images [N, ${c}, ${s}, ${s}], got ${fmtShape(images.shape)}`);
+    }
+    let h = images;
+    for (const b of this.encoderBlocks) h = b.forward(h);
+    return this.latent.forward(ops.reshape(h, [images.shape[0], -1]));
+  }
+
+  decode(z: Tensor): Tensor {
+    const last = this.hidden[this.hidden.length - 1];
+    let h = ops.reshape(this.decoderInput.forward(z), [z.shape[0], last, 2, 2]);
+    for (const b of this.decoderBlocks) h = b.forward(h);
+    return ops.tanh(this.finalConv.forward(this.finalBlock.forward(h)));
+  }
+
+  lossOnBatch(images: Tensor, _rng: Random): BatchLoss {
+    const recon = ops.mseLoss(this.decode(this.encode(images)), images);
+    const v = recon.item();
+    return { loss: recon, terms: { loss: v, recon: v }, rates: {} };
+  }
+
+  beginEpoch(): void {}
+
+  sample(n: number, rng: Random): { images: Tensor; z: Tensor } {
+    return noGrad(() => {
+      const z = new Tensor(rng.fillNormal(new Float32Array(n * this.cfg.latentDim)), [n, this.cfg.latentDim]);
+      return { images: this.decode(z), z };
+    });
+  }
+
+  reconstruct(images: Tensor, _rng: Random): Tensor {
+    return noGrad(() => this.decode(this.encode(images)));
+  }
+
+  interpolate(a: Tensor, b: Tensor, steps: number, _rng: Random): Tensor {
+    return noGrad(() => {
+      const za = this.encode(a).data;
+      const zb = this.encode(b).data;
+      const L = this.cfg.latentDim;
+      const z = new Float32Array(steps * L);
+      for (let s = 0; s < steps; s++) {
+        const alpha = steps === 1 ? 0 : s / (steps - 1);
+        for (let d = 0; d < L; d++) z[s * L + d] = (1 - alpha) * za[d] + alpha * zb[d];
+      }
+      return this.decode(new Tensor(z, [steps, L]));
+    });
+  }
+
+  paramGroups(lr: number, weightDecay: number): ParamGroup[] {
+    return [{ params: this.parameters(), lr, weightDecay }];
+  }
+}
