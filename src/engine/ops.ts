@@ -4,6 +4,7 @@
  * back-end or plain loops, and, when gradients are needed, records a closure
  * that accumulates the input gradients.
  */
+import { allocFloat32, allocFloat32Output, releaseFloat32 } from './alloc.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { backend } from './backend/index.js';
 import type { Conv2dGeometry } from './backend/types.js';
@@ -90,7 +91,7 @@ function forEachBroadcast(
 /** Sums g (of outShape) down to inShape (reverse of broadcasting). */
 function reduceToShape(g: Float32Array, outShape: Shape, inShape: Shape): Float32Array {
   if (outShape.length === inShape.length && outShape.every((d, i) => d === inShape[i])) return g;
-  const r = new Float32Array(sizeOf(inShape));
+  const r = allocFloat32(sizeOf(inShape));
   const si = broadcastStrides(inShape, outShape);
   forEachBroadcast(outShape, si, si, (i, ia) => {
     r[ia] += g[i];
@@ -109,7 +110,7 @@ type BinaryKind = 'add' | 'sub' | 'mul' | 'div';
 function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   const outShape = broadcastShape(kind, a.shape, b.shape);
   const n = sizeOf(outShape);
-  const out = new Float32Array(n);
+  const out = allocFloat32Output(n);
   const ad = a.data;
   const bd = b.data;
   if (sameShape(a.shape, b.shape)) {
@@ -130,7 +131,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
       let ga: Float32Array;
       if (kind === 'add' || kind === 'sub') ga = g;
       else {
-        ga = new Float32Array(n);
+        ga = allocFloat32(n);
         const sb = broadcastStrides(b.shape, outShape);
         if (kind === 'mul') forEachBroadcast(outShape, sb, sb, (i, ib) => (ga[i] = g[i] * bd[ib]));
         else forEachBroadcast(outShape, sb, sb, (i, ib) => (ga[i] = g[i] / bd[ib]));
@@ -141,7 +142,7 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
       let gb: Float32Array;
       if (kind === 'add') gb = g;
       else {
-        gb = new Float32Array(n);
+        gb = allocFloat32(n);
         const sa = broadcastStrides(a.shape, outShape);
         const sbb = broadcastStrides(b.shape, outShape);
         if (kind === 'sub') for (let i = 0; i < n; i++) gb[i] = -g[i];
@@ -168,7 +169,7 @@ export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
  */
 function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, y: number) => number): Tensor {
   const n = x.size;
-  const out = new Float32Array(n);
+  const out = allocFloat32Output(n);
   const xd = x.data;
   for (let i = 0; i < n; i++) out[i] = f(xd[i]);
   return makeResult(op, out, x.shape, [x], (g) => {
@@ -281,7 +282,7 @@ export function permute(x: Tensor, perm: number[]): Tensor {
   const outShape = p.map((a) => x.shape[a]);
   const sx = stridesOf(x.shape);
   const srcStrides = p.map((a) => sx[a]);
-  const out = new Float32Array(x.size);
+  const out = allocFloat32(x.size);
   const xd = x.data;
   forEachBroadcast(outShape, srcStrides, srcStrides, (i, is) => {
     out[i] = xd[is];
@@ -320,7 +321,7 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   const total = xs.reduce((s, t) => s + t.shape[ax], 0);
   const outShape = [...xs[0].shape];
   outShape[ax] = total;
-  const out = new Float32Array(sizeOf(outShape));
+  const out = allocFloat32(sizeOf(outShape));
   const rowOut = total * inner;
   let off = 0;
   const offsets: number[] = [];
@@ -358,7 +359,7 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
   const outShape = [...x.shape];
   outShape[ax] = end - start;
   const len = (end - start) * inner;
-  const out = new Float32Array(outer * len);
+  const out = allocFloat32(outer * len);
   if (ax === 0) out.set(x.data.subarray(start * inner, end * inner));
   else for (let o = 0; o < outer; o++) out.set(x.data.subarray(o * d * inner + start * inner, o * d * inner + end * inner), o * len);
   const r = makeResult('slice', out, outShape, [x], (g) => {
@@ -384,7 +385,7 @@ export function pickLastAxis(x: Tensor, index: Int32Array): Tensor {
   if (index.length !== rows) {
     throw new ShapeError('pickLastAxis', `index has ${index.length} entries but ${fmtShape(x.shape)} has ${rows} rows`);
   }
-  const out = new Float32Array(rows);
+  const out = allocFloat32(rows);
   const xd = x.data;
   for (let i = 0; i < rows; i++) {
     const j = index[i];
@@ -411,7 +412,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   }
   const [outF, inF] = w.shape;
   const m = x.size / inF;
-  const y = new Float32Array(m * outF);
+  const y = allocFloat32Output(m * outF);
   const be = backend();
   be.gemm(false, true, m, outF, inF, x.data, w.data, y, 0, x.binary);
   if (b) {
@@ -482,12 +483,12 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, stride: number, p
   if (OH < 1 || OW < 1) throw new ShapeError('conv2d', `input ${fmtShape(x.shape)} is smaller than kernel ${K} with padding ${padding}`);
   const geo: Conv2dGeometry = { batch: N, inChannels: C, inHeight: H, inWidth: W, outChannels: O, outHeight: OH, outWidth: OW, kernel: K, stride, padding };
   const be = backend();
-  const y = new Float32Array(N * O * OH * OW);
+  const y = allocFloat32Output(N * O * OH * OW);
   be.conv2dForward(geo, x.data, w.data, b ? b.data : null, y, x.binary);
   return makeResult('conv2d', y, [N, O, OH, OW], b ? [x, w, b] : [x, w], (g) => {
     if (x.requiresGrad) {
       if (x.grad === null) {
-        x.grad = new Float32Array(x.size);
+        x.grad = allocFloat32Output(x.size);
         be.conv2dBackwardData(geo, g, w.data, x.grad, false);
       } else be.conv2dBackwardData(geo, g, w.data, x.grad, true);
     }
@@ -524,18 +525,19 @@ export function convTranspose2d(
   // Seen from the forward-conv side: its input is our output, its output our input.
   const geo: Conv2dGeometry = { batch: N, inChannels: Co, inHeight: OH, inWidth: OW, outChannels: Ci, outHeight: H, outWidth: W, kernel: K, stride, padding };
   const be = backend();
-  const y = new Float32Array(N * Co * OH * OW);
+  const y = allocFloat32Output(N * Co * OH * OW);
   be.conv2dBackwardData(geo, x.data, w.data, y, false, x.binary);
   if (b) addChannelBias(y, b.data, N, Co, OH * OW);
   return makeResult('convTranspose2d', y, [N, Co, OH, OW], b ? [x, w, b] : [x, w], (g) => {
     if (x.requiresGrad) {
       if (x.grad === null) {
-        x.grad = new Float32Array(x.size);
+        x.grad = allocFloat32Output(x.size);
         be.conv2dForward(geo, g, w.data, null, x.grad);
       } else {
-        const tmp = new Float32Array(x.size);
+        const tmp = allocFloat32Output(x.size);
         be.conv2dForward(geo, g, w.data, null, tmp);
         accumulateInto(x.grad, tmp);
+        releaseFloat32(tmp);
       }
     }
     if (w.requiresGrad) be.conv2dBackwardWeight(geo, g, x.data, w.gradBuffer(), true);
@@ -614,13 +616,13 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const wd = weight?.data;
   const bd = bias?.data;
   // y = a_c * x + b_c with a_c = sc * w_c * invStd_c, b_c = bias_c - a_c * mean_c.
-  const aC = new Float32Array(C);
-  const bC = new Float32Array(C);
+  const aC = allocFloat32(C);
+  const bC = allocFloat32(C);
   for (let c = 0; c < C; c++) {
     aC[c] = sc * (wd ? wd[c] : 1) * invStd[c];
     bC[c] = (bd ? bd[c] : 0) - aC[c] * meanC[c];
   }
-  const y = new Float32Array(x.size);
+  const y = allocFloat32Output(x.size);
   be.channelAffine(outer, C, inner, x.data, aC, bC, y);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const lifOpts = opts.lif;
@@ -628,7 +630,7 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     const steps = x.shape[0];
     const size = x.size / steps;
     const u = y; // the membrane overwrites the normalised values in place
-    const o = new Float32Array(x.size);
+    const o = allocFloat32Output(x.size);
     be.lifForward(steps, size, y, u, o, lifOpts.decay, lifOpts.threshold);
     const out = makeResult('batchNormLif', o, x.shape, inputs, (g) => {
       // g is this output's own gradient buffer (the engine drops it after this
@@ -636,6 +638,8 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       // same index, so it can run in place.
       be.lifBackward(steps, size, u, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height);
       normBackward(g);
+      // The membrane is read by this backward only, which runs once.
+      releaseFloat32(u);
     });
     out.binary = true;
     return out;

@@ -14,6 +14,7 @@
  * call; the LIF neuron walks the leading T axis. PyTorch's reference keeps
  * time last ([N, C, H, W, T]); checkpoints are converted at load/save.
  */
+import { allocFloat32, releaseFloat32 } from './alloc.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 
 export type Shape = readonly number[];
@@ -77,11 +78,11 @@ export class Tensor {
   }
 
   static zeros(shape: Shape, requiresGrad = false): Tensor {
-    return new Tensor(new Float32Array(sizeOf(shape)), shape, requiresGrad);
+    return new Tensor(allocFloat32(sizeOf(shape)), shape, requiresGrad);
   }
 
   static full(shape: Shape, value: number, requiresGrad = false): Tensor {
-    return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape, requiresGrad);
+    return new Tensor(allocFloat32(sizeOf(shape)).fill(value), shape, requiresGrad);
   }
 
   static from(values: ArrayLike<number>, shape?: Shape, requiresGrad = false): Tensor {
@@ -119,7 +120,8 @@ export class Tensor {
   /** Adds g into this tensor's gradient (allocating it on first use). */
   accumulateGrad(g: Float32Array): void {
     if (this.grad === null) {
-      this.grad = new Float32Array(g);
+      this.grad = allocFloat32(g.length);
+      this.grad.set(g);
     } else {
       const dst = this.grad;
       for (let i = 0; i < dst.length; i++) dst[i] += g[i];
@@ -138,15 +140,18 @@ export class Tensor {
 
   /** Returns this tensor's gradient buffer, allocating zeros if needed (for in-place accumulation by ops). */
   gradBuffer(): Float32Array {
-    if (this.grad === null) this.grad = new Float32Array(this.data.length);
+    if (this.grad === null) this.grad = allocFloat32(this.data.length);
     return this.grad;
   }
 
   /**
    * Reverse-mode pass from this tensor. A scalar seeds with 1; otherwise pass
    * the seed gradient. Leaf tensors (parameters) keep their accumulated grads.
+   * With releaseActivations, the data of every intermediate tensor is given
+   * back to the buffer pool as soon as the pass no longer needs it: the graph's
+   * tensors must not be read afterwards (they read as empty).
    */
-  backward(seed?: Float32Array): void {
+  backward(seed?: Float32Array, opts: { releaseActivations?: boolean } = {}): void {
     if (!this.requiresGrad) throw new Error('backward: tensor does not require grad (did you run inside noGrad?)');
     if (seed === undefined) {
       if (this.data.length !== 1) throw new ShapeError('backward', `needs a seed gradient for non-scalar shape ${fmtShape(this.shape)}`);
@@ -158,10 +163,18 @@ export class Tensor {
       const t = order[i];
       const node = t.node;
       if (node === null) continue;
-      if (t.grad !== null) node.backward(t.grad);
-      // Intermediate gradients are not needed any more; release them early.
+      const g = t.grad;
+      if (g !== null) node.backward(g);
+      // Intermediate gradients are not needed any more; release them early
+      // (unless an input adopted the same array, as a reshape's does).
       t.grad = null;
       t.node = null;
+      if (g !== null && !node.inputs.some((x) => x.grad === g)) releaseFloat32(g);
+      // A training step that reads nothing of the graph after backward can
+      // also hand each activation back once the ops that read it are done
+      // (its consumers ran before it, its own node just now); views that share
+      // an input's data (reshape) are left to that input.
+      if (opts.releaseActivations && t !== this && !node.inputs.some((x) => x.data === t.data)) releaseFloat32(t.data);
     }
   }
 }

@@ -10,6 +10,7 @@
 import { Module } from '../engine/module.js';
 import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
+import { releasingScope } from '../engine/alloc.js';
 import * as ops from '../engine/ops.js';
 import { membraneCoefficients, membraneOutput, psp } from '../snn/functional.js';
 import { TdConv, TdConvTranspose, TdLinear } from '../snn/layers.js';
@@ -234,12 +235,16 @@ export class FSVAE extends Module implements GenerativeModel {
     const indices: Int32Array[] = [];
     noGrad(() => {
       for (let t = 0; t < T - 1; t++) {
-        const inp = ops.concat([ops.slice(xE.detach(), 0, 0, t + 1), stackSteps(zSteps, B, C)], 2);
-        const out = this.posterior.forward(inp);
-        const lastStep = ops.slice(out, 0, t, t + 1);
-        const idx = randomIndices(B * C, k, rng);
-        indices.push(idx);
-        zSteps.push(ops.pickLastAxis(ops.reshape(lastStep, [B * C, k]), idx).data);
+        // Each prefix pass's activations are dead once z_t is picked.
+        const zt = releasingScope(() => {
+          const inp = ops.concat([ops.slice(xE.detach(), 0, 0, t + 1), stackSteps(zSteps, B, C)], 2);
+          const out = this.posterior.forward(inp);
+          const lastStep = ops.slice(out, 0, t, t + 1);
+          const idx = randomIndices(B * C, k, rng);
+          indices.push(idx);
+          return ops.pickLastAxis(ops.reshape(lastStep, [B * C, k]), idx).data.slice();
+        });
+        zSteps.push(zt);
       }
     });
     indices.push(randomIndices(B * C, k, rng));
@@ -303,15 +308,18 @@ export class FSVAE extends Module implements GenerativeModel {
       noGrad(() => {
         for (let t = 0; t < T - 1; t++) {
           if (t >= 5 && rng.uniform() < this.p) {
-            const out = this.prior.forward(stackSteps(hist, B, C));
-            const lastStep = out.data.subarray(t * B * C * k, (t + 1) * B * C * k);
-            const zt = new Float32Array(B * C);
-            for (let i = 0; i < B * C; i++) {
-              let s = 0;
-              for (let j = 0; j < k; j++) s += lastStep[i * k + j];
-              const prob = Math.fround(Math.fround(s / k) + Math.fround(1e-3 * rng.normal()));
-              zt[i] = prob > 0.5 ? 1 : 0;
-            }
+            const zt = releasingScope(() => {
+              const out = this.prior.forward(stackSteps(hist, B, C));
+              const lastStep = out.data.subarray(t * B * C * k, (t + 1) * B * C * k);
+              const z = new Float32Array(B * C);
+              for (let i = 0; i < B * C; i++) {
+                let s = 0;
+                for (let j = 0; j < k; j++) s += lastStep[i * k + j];
+                const prob = Math.fround(Math.fround(s / k) + Math.fround(1e-3 * rng.normal()));
+                z[i] = prob > 0.5 ? 1 : 0;
+              }
+              return z;
+            });
             hist.push(zt);
           } else {
             hist.push(zd.data.slice(t * B * C, (t + 1) * B * C));

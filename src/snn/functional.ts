@@ -3,6 +3,7 @@
  * FSVAE implementation (reference-semantics.md §1.2, §1.6, §1.7). Tensors are
  * time-major: the leading axis is T.
  */
+import { allocFloat32, allocFloat32Output, releaseFloat32 } from '../engine/alloc.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { backend } from '../engine/backend/index.js';
 import { Tensor, makeResult } from '../engine/tensor.js';
@@ -22,13 +23,14 @@ export function lif(x: Tensor): Tensor {
   if (x.ndim < 1) throw new ShapeError('lif', `needs a time axis, got shape ${fmtShape(x.shape)}`);
   const steps = x.shape[0];
   const size = x.size / Math.max(steps, 1);
-  const u = new Float32Array(x.size);
-  const o = new Float32Array(x.size);
+  const u = allocFloat32Output(x.size);
+  const o = allocFloat32Output(x.size);
   const be = backend();
   be.lifForward(steps, size, x.data, u, o, LIF_DECAY, LIF_THRESHOLD);
   const out = makeResult('lif', o, x.shape, [x], (g) => {
-    const gx = new Float32Array(x.size);
+    const gx = allocFloat32Output(x.size);
     be.lifBackward(steps, size, u, o, g, gx, LIF_DECAY, SURROGATE_HALF_WIDTH, 1 / (2 * SURROGATE_HALF_WIDTH));
+    releaseFloat32(u);
     x.takeGrad(gx);
   });
   out.binary = true;
@@ -39,7 +41,7 @@ export function lif(x: Tensor): Tensor {
 export function psp(x: Tensor, tauS = 2): Tensor {
   const steps = x.shape[0];
   const size = x.size / Math.max(steps, 1);
-  const out = new Float32Array(x.size);
+  const out = allocFloat32(x.size);
   const xd = x.data;
   const inv = 1 / tauS;
   for (let i = 0; i < size; i++) {
@@ -67,7 +69,7 @@ export function psp(x: Tensor, tauS = 2): Tensor {
 
 /** The fixed membrane-output coefficients 0.8^(T-1-t), t = 0..T-1 (float32, as torch.pow gives them). */
 export function membraneCoefficients(steps: number): Float32Array {
-  const c = new Float32Array(steps);
+  const c = allocFloat32(steps);
   for (let t = 0; t < steps; t++) c[t] = Math.pow(0.8, steps - 1 - t);
   return c;
 }
@@ -80,7 +82,7 @@ export function membraneOutput(x: Tensor, coef: Float32Array): Tensor {
   const steps = x.shape[0];
   if (coef.length !== steps) throw new ShapeError('membraneOutput', `${coef.length} coefficients for ${steps} time steps`);
   const size = x.size / steps;
-  const out = new Float32Array(size);
+  const out = allocFloat32(size);
   const xd = x.data;
   for (let t = 0; t < steps; t++) {
     const c = coef[t];

@@ -23,6 +23,7 @@ import { toFloat32 } from '../io/safetensors.js';
 import { readCheckpoint, saveCheckpoint, loadStateDict, readOptimizerSidecar } from '../models/checkpoint.js';
 import { createModel, modelNotes, ModelKind } from '../models/index.js';
 import type { GenerativeModel } from '../models/types.js';
+import { reclaimPooledMemory } from '../engine/alloc.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
@@ -292,7 +293,7 @@ export class Trainer {
               `step ${this.state.step + 1} (epoch ${epoch}): loss is not finite (${terms}); training stopped, the last good checkpoint ${this.checkpointPath} is kept`,
             );
           }
-          res.loss.backward();
+          res.loss.backward(undefined, { releaseActivations: true });
           this.optimizer.step();
           this.optimizer.zeroGrad();
           this.state.step++;
@@ -314,6 +315,8 @@ export class Trainer {
           this.run.onStep?.(this.state.step);
           // In-memory batches resolve as microtasks; without a macrotask turn
           // here, signal handlers (Ctrl-C) would not run until the epoch ends.
+          // The same turn lets the buffer pool take this step's arrays back.
+          reclaimPooledMemory();
           await new Promise((resolve) => setImmediate(resolve));
           if (this.stopRequested) {
             stoppedBy = 'interrupt';

@@ -27,6 +27,9 @@ interface Addon {
   configure(isa: string, threads: number): string;
   info(): { isa: string; threads: number; hardwareThreads: number };
   peakGflops(seconds: number, threads: number): number;
+  allocBuffer(bytes: number, zero: boolean): ArrayBuffer;
+  releaseBuffer(buffer: ArrayBuffer): boolean;
+  poolStats(): { freeBytes: number };
 }
 
 let addon: Addon | null = null;
@@ -79,6 +82,17 @@ export function nativePeakGflops(seconds = 0.5, threads = availableParallelism()
   const a = load();
   if (!a) throw new Error(loadError ?? 'native addon unavailable');
   return a.peakGflops(seconds, threads);
+}
+
+/**
+ * The addon's pooled allocator (zeroed ArrayBuffers whose memory is reused
+ * warm after garbage collection), or null when the addon is unavailable or
+ * SPIKEVAE_POOL=0.
+ */
+export function nativeAllocator(): { alloc: (bytes: number, zero: boolean) => ArrayBuffer; release: (buffer: ArrayBuffer) => boolean } | null {
+  if (process.env.SPIKEVAE_POOL === '0') return null;
+  const a = load();
+  return a ? { alloc: (bytes: number, zero: boolean) => a.allocBuffer(bytes, zero), release: (buffer: ArrayBuffer) => a.releaseBuffer(buffer) } : null;
 }
 
 export function loadNativeBackend(): { backend: KernelBackend } | { error: string } {
