@@ -53,14 +53,16 @@ test('releasingScope releases what it allocated and nothing from outside', { ski
   assert.deepEqual(Array.from(kept), [5, 0, 0, 0]);
 });
 
-test('an FSVAE step with activations released during backward updates the parameters bit-identically', () => {
+for (const kind of ['fsvae', 'esvae', 'ann-vae', 'fad-ae'] as const) test(`a ${kind} step with activations released during backward updates the parameters bit-identically`, () => {
   const run = (release: boolean) => {
-    const model = createModel('fsvae', 'mnist', { timeSteps: 4, latentDim: 16 }, 3);
+    const model = createModel(kind, 'mnist', { timeSteps: 4, latentDim: 16 }, 3);
     model.train();
     model.beginEpoch(0, 10);
     const opt = new AdamW(model.paramGroups(1e-3, 1e-3));
     const rng = new Random(9);
-    const x = new Tensor(new Float32Array(4 * 1024).map((_, i) => Math.sin(i * 0.37)), [4, 1, 32, 32]);
+    // Big enough that activations are pooled (at least 65,536 floats).
+    const n = kind === 'fsvae' || kind === 'esvae' ? 4 : 16;
+    const x = new Tensor(new Float32Array(n * 1024).map((_, i) => Math.sin(i * 0.37)), [n, 1, 32, 32]);
     for (let s = 0; s < 2; s++) {
       const { loss } = model.lossOnBatch(x, rng);
       loss.backward(undefined, { releaseActivations: release });
