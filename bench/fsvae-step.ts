@@ -1,7 +1,9 @@
 /**
  * One benchmark measurement in its own process (so peak memory is its own):
  * training steps or sampling of a model on real MNIST images.
- * Usage: node dist/bench/fsvae-step.js --model fsvae --batch 64 --steps 4 [--sample 256]
+ * Usage: node dist/bench/fsvae-step.js --model fsvae --batch 64 --steps 4 [--sample 256 [--checkpoint FILE]]
+ * With --checkpoint, sampling uses trained weights (an untrained prior fires
+ * rarely, which flatters event-driven kernels).
  * Prints one JSON line.
  */
 import { reclaimPooledMemory } from '../src/engine/alloc.js';
@@ -11,7 +13,7 @@ import { AdamW } from '../src/engine/optim.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { openDataset } from '../src/data/index.js';
-import { createModel, checkModelKind } from '../src/models/index.js';
+import { createModel, checkModelKind, loadModel } from '../src/models/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,11 +21,13 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '64' },
     steps: { type: 'string', default: '4' },
     sample: { type: 'string' },
+    checkpoint: { type: 'string' },
   },
 });
-const kind = checkModelKind(values.model!);
+const loaded = values.checkpoint ? loadModel(values.checkpoint).model : null;
+const kind = loaded ? checkModelKind(loaded.kind) : checkModelKind(values.model!);
 const batch = Number(values.batch);
-const model = createModel(kind, 'mnist', {}, 0);
+const model = loaded ?? createModel(kind, 'mnist', {}, 0);
 const rng = new Random(1);
 const ds = await openDataset('mnist', 'train', { limit: Math.max(batch, 256) });
 const images = new Float32Array(batch * 1024);
@@ -39,7 +43,7 @@ if (values.sample) {
   const s = (performance.now() - t0) / 1000;
   let rate = 0;
   for (let i = 0; i < z.size; i++) rate += z.data[i];
-  console.log(JSON.stringify({ bench: 'sample', model: kind, images: n, seconds: s, imagesPerSec: n / s, latentRate: rate / z.size, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }));
+  console.log(JSON.stringify({ bench: 'sample', model: kind, weights: values.checkpoint ?? 'fresh', images: n, seconds: s, imagesPerSec: n / s, latentRate: rate / z.size, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }));
 } else {
   const opt = new AdamW(model.paramGroups(1e-3, 1e-3));
   const steps = Number(values.steps);
