@@ -6,7 +6,7 @@
  * rarely, which flatters event-driven kernels).
  * Prints one JSON line.
  */
-import { reclaimPooledMemory } from '../src/engine/alloc.js';
+import { reclaimPooledMemory, withPool } from '../src/engine/alloc.js';
 import { parseArgs } from 'node:util';
 import { backend } from '../src/engine/backend/index.js';
 import { AdamW } from '../src/engine/optim.js';
@@ -51,10 +51,13 @@ if (values.sample) {
   let rates: Record<string, number> = {};
   for (let i = 0; i <= steps; i++) {
     const t0 = performance.now();
-    const r = model.lossOnBatch(x, rng);
-    r.loss.backward(undefined, { releaseActivations: true });
-    opt.step();
-    opt.zeroGrad();
+    const r = withPool(() => {
+      const res = model.lossOnBatch(x, rng);
+      res.loss.backward(undefined, { releaseActivations: true });
+      opt.step();
+      opt.zeroGrad();
+      return res;
+    });
     rates = r.rates;
     // What the trainer does between steps (the pool takes the step's arrays back).
     reclaimPooledMemory();

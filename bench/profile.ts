@@ -4,7 +4,7 @@
  * is JavaScript (elementwise ops, bookkeeping, allocation).
  * Usage: node dist/bench/profile.js [--batch 64] [--model fsvae]. Prints JSON lines.
  */
-import { reclaimPooledMemory } from '../src/engine/alloc.js';
+import { reclaimPooledMemory, withPool } from '../src/engine/alloc.js';
 import { parseArgs } from 'node:util';
 import { backend } from '../src/engine/backend/index.js';
 import type { KernelBackend } from '../src/engine/backend/types.js';
@@ -42,14 +42,17 @@ const imgs = new Float32Array(batch * 1024);
 await ds.readBatch(Int32Array.from({ length: batch }, (_, i) => i), null, imgs);
 const x = new Tensor(imgs, [batch, 1, 32, 32]);
 const rng = new Random(0);
-model.lossOnBatch(x, rng).loss.backward(undefined, { releaseActivations: true });
+withPool(() => model.lossOnBatch(x, rng).loss.backward(undefined, { releaseActivations: true }));
 reclaimPooledMemory();
 await new Promise((resolve) => setImmediate(resolve));
 stats.clear();
 const t0 = performance.now();
-const r = model.lossOnBatch(x, rng);
-const t1 = performance.now();
-r.loss.backward(undefined, { releaseActivations: true });
+let t1 = 0;
+withPool(() => {
+  const r = model.lossOnBatch(x, rng);
+  t1 = performance.now();
+  r.loss.backward(undefined, { releaseActivations: true });
+});
 const t2 = performance.now();
 const kernels = [...stats.values()].reduce((s, v) => s + v.ms, 0);
 console.log(JSON.stringify({ bench: 'profile', model: values.model, batch, stepMs: t2 - t0, forwardMs: t1 - t0, backwardMs: t2 - t1, kernelMs: kernels, otherMs: t2 - t0 - kernels, backend: (backend as () => KernelBackend)().description }));

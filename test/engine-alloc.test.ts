@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allocFloat32, allocFloat32Output, releaseFloat32, releasingScope } from '../src/engine/alloc.js';
+import { allocFloat32, allocFloat32Output, releaseFloat32, releasingScope, withPool } from '../src/engine/alloc.js';
 import { getNativeBackend } from '../src/engine/backend/index.js';
 import { createModel } from '../src/models/index.js';
 import { Random } from '../src/engine/random.js';
@@ -17,7 +17,13 @@ import { AdamW } from '../src/engine/optim.js';
 const N = 1 << 17; // above the pooling threshold
 const pooled = getNativeBackend() !== null && process.env.SPIKEVAE_POOL !== '0';
 
-test('pooled arrays are zeroed on reuse, and a released array is detached', { skip: !pooled && 'no native addon (plain arrays)' }, () => {
+test('outside a pooled region arrays are ordinary (V8 frees them without an event-loop turn)', () => {
+  const a = allocFloat32(N);
+  releaseFloat32(a);
+  assert.equal(a.length, N, 'not pooled, so not detached');
+});
+
+test('pooled arrays are zeroed on reuse, and a released array is detached', { skip: !pooled && 'no native addon (plain arrays)' }, () => withPool(() => {
   const a = allocFloat32(N);
   a.fill(7);
   releaseFloat32(a);
@@ -37,7 +43,7 @@ test('pooled arrays are zeroed on reuse, and a released array is detached', { sk
   const plain = new Float32Array(N);
   releaseFloat32(plain);
   assert.equal(plain.length, N);
-});
+}));
 
 test('releasingScope releases what it allocated and nothing from outside', { skip: !pooled && 'no native addon (plain arrays)' }, () => {
   const outside = allocFloat32(N);
@@ -64,10 +70,12 @@ for (const kind of ['fsvae', 'esvae', 'ann-vae', 'fad-ae'] as const) test(`a ${k
     const n = kind === 'fsvae' || kind === 'esvae' ? 4 : 16;
     const x = new Tensor(new Float32Array(n * 1024).map((_, i) => Math.sin(i * 0.37)), [n, 1, 32, 32]);
     for (let s = 0; s < 2; s++) {
-      const { loss } = model.lossOnBatch(x, rng);
-      loss.backward(undefined, { releaseActivations: release });
-      opt.step();
-      opt.zeroGrad();
+      withPool(() => {
+        const { loss } = model.lossOnBatch(x, rng);
+        loss.backward(undefined, { releaseActivations: release });
+        opt.step();
+        opt.zeroGrad();
+      });
     }
     return model.parameters().map((p) => Array.from(p.data));
   };

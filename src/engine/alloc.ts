@@ -2,11 +2,18 @@
  * Allocation of large float arrays. Activations and gradients of hundreds of
  * megabytes are created and dropped every training step; memory fresh from
  * the system is page-faulted on first touch, which cost more than the
- * kernels writing it (see docs/performance.md). Arrays of at least
- * POOL_MIN_FLOATS come from the native addon's pool, which returns collected
- * blocks to a free list and hands them out again warm (zeroed, like any new
- * Float32Array). Small arrays, and every array when the addon is missing or
- * SPIKEVAE_POOL=0, are ordinary Float32Arrays.
+ * kernels writing it (see docs/performance.md). Inside a pooled region
+ * (`withPool`, `releasingScope`), arrays of at least POOL_MIN_FLOATS come
+ * from the native addon's pool, which hands blocks out again warm once they
+ * are released explicitly or collected (zeroed, like any new Float32Array).
+ *
+ * Collected blocks only come back when the event loop turns (N-API runs the
+ * finalizers from a macrotask), so pooling is confined to regions that are
+ * followed by `reclaimPooledMemory()` and a turn of the event loop — a
+ * training step — or that release everything themselves. Everywhere else
+ * (evaluation loops, sampling) arrays are ordinary Float32Arrays that V8
+ * frees on its own; a long synchronous loop over pooled arrays would
+ * otherwise hold every array it ever made.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -16,6 +23,21 @@ const POOL_MIN_FLOATS = 1 << 16;
 const pooled = nativeAllocator();
 
 const scopes: Float32Array[][] = [];
+let pooledRegions = 0;
+
+/**
+ * Runs fn with large arrays drawn from the pool. The caller must then call
+ * reclaimPooledMemory() and let the event loop turn (as the trainer does
+ * between steps) before the next region, so collected arrays return.
+ */
+export function withPool<T>(fn: () => T): T {
+  pooledRegions++;
+  try {
+    return fn();
+  } finally {
+    pooledRegions--;
+  }
+}
 
 /** A zero-filled Float32Array of n elements. */
 export function allocFloat32(n: number): Float32Array {
@@ -32,7 +54,7 @@ export function allocFloat32Output(n: number): Float32Array {
 }
 
 function allocate(n: number, zero: boolean): Float32Array {
-  if (pooled !== null && n >= POOL_MIN_FLOATS) {
+  if (pooled !== null && n >= POOL_MIN_FLOATS && (pooledRegions > 0 || scopes.length > 0)) {
     const a = new Float32Array(pooled.alloc(n * 4, zero));
     if (scopes.length > 0) scopes[scopes.length - 1].push(a);
     return a;

@@ -23,7 +23,7 @@ import { toFloat32 } from '../io/safetensors.js';
 import { readCheckpoint, saveCheckpoint, loadStateDict, readOptimizerSidecar } from '../models/checkpoint.js';
 import { createModel, modelNotes, ModelKind } from '../models/index.js';
 import type { GenerativeModel } from '../models/types.js';
-import { reclaimPooledMemory } from '../engine/alloc.js';
+import { reclaimPooledMemory, withPool } from '../engine/alloc.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
@@ -285,17 +285,22 @@ export class Trainer {
             break outer;
           }
           const images = new Tensor(b.images.subarray(0, b.size * imageSize), [b.size, ...imagesShape]);
-          const res = this.model.lossOnBatch(images, this.rng);
-          const bad = Object.entries(res.terms).filter(([, v]) => !Number.isFinite(v));
-          if (bad.length > 0) {
-            const terms = Object.entries(res.terms).map(([k, v]) => `${k}=${v}`).join(', ');
-            throw new UserError(
-              `step ${this.state.step + 1} (epoch ${epoch}): loss is not finite (${terms}); training stopped, the last good checkpoint ${this.checkpointPath} is kept`,
-            );
-          }
-          res.loss.backward(undefined, { releaseActivations: true });
-          this.optimizer.step();
-          this.optimizer.zeroGrad();
+          // The step's large arrays come from the buffer pool; they return to
+          // it at the event-loop turn below.
+          const res = withPool(() => {
+            const r = this.model.lossOnBatch(images, this.rng);
+            const bad = Object.entries(r.terms).filter(([, v]) => !Number.isFinite(v));
+            if (bad.length > 0) {
+              const terms = Object.entries(r.terms).map(([k, v]) => `${k}=${v}`).join(', ');
+              throw new UserError(
+                `step ${this.state.step + 1} (epoch ${epoch}): loss is not finite (${terms}); training stopped, the last good checkpoint ${this.checkpointPath} is kept`,
+              );
+            }
+            r.loss.backward(undefined, { releaseActivations: true });
+            this.optimizer.step();
+            this.optimizer.zeroGrad();
+            return r;
+          });
           this.state.step++;
           this.state.batchInEpoch++;
           lastTerms = res.terms;
