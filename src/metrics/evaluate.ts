@@ -23,6 +23,7 @@ import { latents, trainClassifier, type ClassifyResult } from './classify.js';
 import { INCEPTION_WEIGHTS, loadInception, type InceptionVariant } from './inception.js';
 import { featureStats, fidFeatures, fidFromFeatures, inceptionScore, isProbabilities, loadFidStats } from './fid.js';
 import { writeSafetensors } from '../io/safetensors.js';
+import { releasingScope } from '../engine/alloc.js';
 
 export const METRICS = ['recon', 'fad', 'fid', 'is', 'cost', 'robustness', 'classify', 'rates'] as const;
 export type Metric = (typeof METRICS)[number];
@@ -206,8 +207,11 @@ export function fad(model: GenerativeModel, opts: EvalOptions): { fad: number; s
   const feats = new Float32Array(total * stats.dim);
   model.eval();
   for (let i = 0; i < total; i += batch) {
-    const { images } = model.sample(batch, rng);
-    feats.set(enc.features(images.data, batch), i * stats.dim);
+    // Each batch's arrays go back to the pool before the next one.
+    releasingScope(() => {
+      const { images } = model.sample(batch, rng);
+      feats.set(enc.features(images.data, batch), i * stats.dim);
+    });
     opts.onProgress?.('fad', i / batch + 1, total / batch);
   }
   return { fad: fadFromFeatures(feats, total, stats), samples: total, weights: assets.weights, stats: assets.stats, comparableWithPapers: stats.comparableWithPapers };
@@ -278,9 +282,9 @@ export function fid(model: GenerativeModel, opts: EvalOptions & { fidWeights?: s
   const feats = new Float32Array(total * 2048);
   model.eval();
   for (let i = 0; i < total; i += batch) {
-    const { images } = model.sample(batch, rng);
+    const images = releasingScope(() => model.sample(batch, rng).images.data.slice());
     for (let j = 0; j < batch; j += 16) {
-      feats.set(fidFeatures(net, images.data.subarray(j * c * s * s, (j + 16) * c * s * s), 16, c, s, s), (i + j) * 2048);
+      feats.set(fidFeatures(net, images.subarray(j * c * s * s, (j + 16) * c * s * s), 16, c, s, s), (i + j) * 2048);
       opts.onProgress?.('fid', i + j + 16, total);
     }
   }
@@ -306,10 +310,10 @@ export function inceptionScoreEval(model: GenerativeModel, opts: EvalOptions & {
   const rng = new Random(opts.seed + 3);
   model.eval();
   for (let b = 0; b < opts.isSplits; b++) {
-    const { images } = model.sample(opts.isBatchSize, rng);
+    const images = releasingScope(() => model.sample(opts.isBatchSize, rng).images.data.slice());
     for (let j = 0; j < opts.isBatchSize; j += 16) {
       const m = Math.min(16, opts.isBatchSize - j);
-      probs.set(isProbabilities(net, images.data.subarray(j * c * s * s, (j + m) * c * s * s), m, c, s, s), (b * opts.isBatchSize + j) * net.classes);
+      probs.set(isProbabilities(net, images.subarray(j * c * s * s, (j + m) * c * s * s), m, c, s, s), (b * opts.isBatchSize + j) * net.classes);
       opts.onProgress?.('is', b * opts.isBatchSize + j + m, total);
     }
   }

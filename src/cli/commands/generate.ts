@@ -1,4 +1,5 @@
 /** `spikevae sample` and `spikevae reconstruct`: look at what a checkpoint does. */
+import { releasingScope } from '../../engine/alloc.js';
 import type { Command } from 'commander';
 import { Random } from '../../engine/random.js';
 import { Tensor, noGrad } from '../../engine/tensor.js';
@@ -42,7 +43,11 @@ function registerSample(program: Command): void {
       const { model } = loadModel(flags.checkpoint);
       const rng = new Random(flags.seed);
       const t0 = Date.now();
-      const { images, z } = model.sample(flags.n, rng);
+      // Pooled memory for the call, copied out and released at the end.
+      const { images, z } = releasingScope(() => {
+        const r = model.sample(flags.n, rng);
+        return { images: new Tensor(r.images.data.slice(), r.images.shape), z: new Tensor(r.z.data.slice(), r.z.shape) };
+      });
       const seconds = (Date.now() - t0) / 1000;
       const { c, s } = imageGeometry(model);
       writeImageGrid(flags.out, images.data, flags.n, c, s, s);
