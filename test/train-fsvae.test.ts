@@ -123,6 +123,10 @@ test('a run stopped mid-epoch and resumed equals an uninterrupted run bit for bi
     const la = readMetrics(a).filter((m) => m.kind === 'step').map((m) => m.loss);
     const lb = readMetrics(b).filter((m) => m.kind === 'step').map((m) => m.loss);
     assert.deepEqual(lb, la, 'per-step losses differ');
+    // The epoch the interruption fell in reports the whole epoch's training means.
+    const ea = readMetrics(a).filter((m) => m.kind === 'epoch').map((m) => m.train);
+    const eb = readMetrics(b).filter((m) => m.kind === 'epoch').map((m) => m.train);
+    assert.deepEqual(eb, ea, 'epoch training means differ');
   } finally {
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });

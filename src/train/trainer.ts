@@ -68,6 +68,8 @@ export interface TrainingState {
   rng: number[];
   bestTestLoss: number | null;
   elapsedSeconds: number;
+  /** Sums of the loss terms over this epoch's finished batches, so a resumed epoch reports the whole epoch's means. */
+  epochTermSums?: Record<string, number>;
 }
 
 export interface TrainSummary {
@@ -277,8 +279,11 @@ export class Trainer {
         const epoch = this.state.epoch;
         this.model.beginEpoch(epoch, cfg.epochs);
         const epochStart = Date.now();
-        const sums: Record<string, number> = {};
-        let count = 0;
+        // A run resumed mid-epoch continues the epoch's sums from its checkpoint.
+        const resumedSums = this.state.batchInEpoch > 0 ? this.state.epochTermSums : undefined;
+        const sums: Record<string, number> = resumedSums ? { ...resumedSums } : {};
+        let count = resumedSums ? this.state.batchInEpoch : 0;
+        this.state.epochTermSums = sums;
         for await (const b of loader.epoch(epochGenerator(cfg.seed, epoch, STREAM_DATA), this.state.batchInEpoch)) {
           if (this.state.step >= (this.run.maxSteps ?? Infinity)) {
             stoppedBy = 'max-steps';
@@ -341,6 +346,7 @@ export class Trainer {
         const samplePath = this.writeSamples(epoch, train);
         this.state.epoch++;
         this.state.batchInEpoch = 0;
+        this.state.epochTermSums = {};
         this.state.elapsedSeconds = elapsedBefore + (Date.now() - runStart) / 1000;
         const isBest = this.state.bestTestLoss === null || lastTest.loss < this.state.bestTestLoss;
         if (isBest) this.state.bestTestLoss = lastTest.loss;
