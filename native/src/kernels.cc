@@ -420,8 +420,49 @@ static void scatter_transposed(const Ctx& ctx, const Geo& g, const float* gy, co
   });
 }
 
+// Stride-1 transposed convolution to very few channels (the decoders' last
+// layer, 32 → 1): gathered directly, vectorised along output rows. Scattering
+// spikes would add runs of one float each; the gather does every output
+// pixel's O·k·k products in a fixed order (o, kh, kw), one (image,
+// channel) plane per task.
+static void gather_transposed_small(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,
+                                    bool accumulate) {
+  const int64_t KK = g.K * g.K, P = g.OH * g.OW, HW = g.H * g.W;
+  ctx.parallel_for(g.batch * g.C, [&](int64_t b, int64_t e) {
+    std::vector<float> acc((size_t)HW);
+    for (int64_t t = b; t < e; t++) {
+      const int64_t n = t / g.C, c = t % g.C;
+      std::fill(acc.begin(), acc.end(), 0.f);
+      for (int64_t o = 0; o < g.O; o++) {
+        const float* __restrict src = gy + (n * g.O + o) * P;
+        for (int64_t kh = 0; kh < g.K; kh++) {
+          for (int64_t kw = 0; kw < g.K; kw++) {
+            const float wv = w[(o * g.C + c) * KK + kh * g.K + kw];
+            // Output (ih, iw) receives gy(oh, ow) with oh = ih + P − kh, ow = iw + P − kw.
+            const int64_t iw0 = std::max<int64_t>(0, kw - g.P);
+            const int64_t iw1 = std::min<int64_t>(g.W, g.OW + kw - g.P);
+            for (int64_t ih = 0; ih < g.H; ih++) {
+              const int64_t oh = ih + g.P - kh;
+              if (oh < 0 || oh >= g.OH) continue;
+              const float* __restrict srow = src + oh * g.OW + (g.P - kw);
+              float* __restrict drow = acc.data() + ih * g.W;
+              for (int64_t iw = iw0; iw < iw1; iw++) drow[iw] += wv * srow[iw];
+            }
+          }
+        }
+      }
+      float* out = gx + (n * g.C + c) * HW;
+      for (int64_t q = 0; q < HW; q++) out[q] = accumulate ? out[q] + acc[q] : acc[q];
+    }
+  });
+}
+
 void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx, bool accumulate,
                         bool gybin) {
+  if (g.S == 1 && g.C * g.K * g.K <= 27) {
+    gather_transposed_small(ctx, g, gy, w, gx, accumulate);
+    return;
+  }
   if (gybin) {
     scatter_transposed(ctx, g, gy, w, gx, accumulate);
     return;
