@@ -248,7 +248,7 @@ export function annCost(model: AnnVAE): CostReport {
   const layers: LayerCost[] = [];
   const add = (layer: string, kind: string, mac: number, bias: number) => layers.push({ layer, kind, spikes: 0, neuronSteps: 0, firingRate: null, ac: bias, mac });
   let size = model.cfg.imageSize;
-  model.encoderBlocks.forEach((b, i) => {
+  model.stack.encoderBlocks.forEach((b, i) => {
     const c = b.layer as unknown as { inChannels: number; outChannels: number; kernel: number; stride: number; padding: number };
     const out = Math.floor((size + 2 * c.padding - c.kernel) / c.stride) + 1;
     const v = validTaps(out, size, c.kernel, c.stride, c.padding).reduce((a, x) => a + x, 0);
@@ -259,7 +259,7 @@ export function annCost(model: AnnVAE): CostReport {
   add('fc_mu', 'linear', flat * model.cfg.latentDim, model.cfg.latentDim);
   add('fc_var', 'linear', flat * model.cfg.latentDim, model.cfg.latentDim);
   add('decoder_input', 'linear', model.cfg.latentDim * flat, flat);
-  const deconvs = [...model.decoderBlocks.map((b) => b.layer), model.finalBlock.layer, model.finalConv] as unknown as Array<{
+  const deconvs = [...model.stack.decoderBlocks.map((b) => b.layer), model.stack.finalBlock.layer, model.stack.finalConv] as unknown as Array<{
     inChannels: number;
     outChannels: number;
     kernel: number;
@@ -271,7 +271,7 @@ export function annCost(model: AnnVAE): CostReport {
   deconvs.forEach((c, i) => {
     const out = (size - 1) * c.stride - 2 * c.padding + c.kernel + c.outputPadding;
     const t = validTaps(size, out, c.kernel, c.stride, c.padding).reduce((a, x) => a + x, 0);
-    add(i < model.decoderBlocks.length ? `decoder.${i}` : i === deconvs.length - 1 ? 'final_layer.3' : 'final_layer.0', 'convTranspose', t * t * c.inChannels * c.outChannels, out * out * c.outChannels);
+    add(i < model.stack.decoderBlocks.length ? `decoder.${i}` : i === deconvs.length - 1 ? 'final_layer.3' : 'final_layer.0', 'convTranspose', t * t * c.inChannels * c.outChannels, out * out * c.outChannels);
     size = out;
   });
   const ac = layers.reduce((s, l) => s + l.ac, 0);

@@ -50,36 +50,46 @@ export class ConvBlock extends SequentialHolder {
   }
 }
 
-export class AnnVAE extends Module implements GenerativeModel {
-  readonly kind = 'ann-vae';
-  readonly hidden: number[];
+/**
+ * The convolutional encoder and mirrored decoder the official ANN networks
+ * share (VanillaVAE, AE and their Large variants), registered on their owner under
+ * the official names: `encoder.i` stages, then (after the caller's latent
+ * layers, so the state_dict keeps PyTorch's order) `decoder_input`, `decoder.i` stages and `final_layer` 0, 1, 3.
+ */
+export class AnnConvStack {
   readonly encoderBlocks: ConvBlock[] = [];
-  readonly fcMu: Linear;
-  readonly fcVar: Linear;
-  readonly decoderInput: Linear;
   readonly decoderBlocks: ConvBlock[] = [];
-  readonly finalBlock: ConvBlock;
-  readonly finalConv: ConvTranspose2d;
-  kldWeight = 1;
+  finalBlock!: ConvBlock;
+  finalConv!: ConvTranspose2d;
+  decoderInput!: Linear;
 
-  constructor(readonly cfg: AnnVaeConfig, rng: Random) {
-    super();
-    this.hidden = cfg.variant === 'ann-vae-large' ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
-    if (cfg.imageSize !== 2 << this.hidden.length) throw new ShapeError(cfg.variant, `image size ${cfg.imageSize} does not fit`);
-    const enc = this.registerModule('encoder', new SequentialHolder());
-    let c = cfg.inChannels;
+  /** `register` is the owner's registerModule (protected, so handed in). */
+  constructor(
+    readonly hidden: number[],
+    readonly inChannels: number,
+    private readonly register: <M extends Module>(name: string, m: M) => M,
+  ) {}
+
+  /** Width of the flattened encoder output (last stage at 2×2). */
+  get flatSize(): number {
+    return this.hidden[this.hidden.length - 1] * 4;
+  }
+
+  buildEncoder(rng: Random): void {
+    const enc = this.register('encoder', new SequentialHolder());
+    let c = this.inChannels;
     this.hidden.forEach((h, i) => {
       const b = new ConvBlock(new Conv2d(c, h, 3, 2, 1, rng), new BatchNorm(h));
       enc.add(String(i), b);
       this.encoderBlocks.push(b);
       c = h;
     });
-    const last = this.hidden[this.hidden.length - 1];
-    this.fcMu = this.registerModule('fc_mu', new Linear(last * 4, cfg.latentDim, rng));
-    this.fcVar = this.registerModule('fc_var', new Linear(last * 4, cfg.latentDim, rng));
-    this.decoderInput = this.registerModule('decoder_input', new Linear(cfg.latentDim, last * 4, rng));
+  }
+
+  buildDecoder(latentDim: number, rng: Random): void {
+    this.decoderInput = this.register('decoder_input', new Linear(latentDim, this.flatSize, rng));
     const rev = [...this.hidden].reverse();
-    const dec = this.registerModule('decoder', new SequentialHolder());
+    const dec = this.register('decoder', new SequentialHolder());
     for (let i = 0; i < rev.length - 1; i++) {
       const b = new ConvBlock(new ConvTranspose2d(rev[i], rev[i + 1], 3, 2, 1, 1, rng), new BatchNorm(rev[i + 1]));
       dec.add(String(i), b);
@@ -87,14 +97,47 @@ export class AnnVAE extends Module implements GenerativeModel {
     }
     const c0 = rev[rev.length - 1];
     // final_layer = Sequential(ConvT, BN, LeakyReLU, ConvT, Tanh): indices 0, 1 and 3 hold weights.
-    const fin = this.registerModule('final_layer', new SequentialHolder());
+    const fin = this.register('final_layer', new SequentialHolder());
     const ct = new ConvTranspose2d(c0, c0, 3, 2, 1, 1, rng);
     const bn = new BatchNorm(c0);
-    this.finalConv = new ConvTranspose2d(c0, cfg.inChannels, 3, 1, 1, 0, rng);
+    this.finalConv = new ConvTranspose2d(c0, this.inChannels, 3, 1, 1, 0, rng);
     fin.add('0', ct);
     fin.add('1', bn);
     fin.add('3', this.finalConv);
     this.finalBlock = new ConvBlock(ct, bn);
+  }
+
+  /** Encoder stages and flatten: [N, C, S, S] → [N, flatSize]. */
+  encode(images: Tensor): Tensor {
+    let h = images;
+    for (const b of this.encoderBlocks) h = b.forward(h);
+    return ops.reshape(h, [images.shape[0], -1]);
+  }
+
+  decode(z: Tensor): Tensor {
+    let h = ops.reshape(this.decoderInput.forward(z), [z.shape[0], this.hidden[this.hidden.length - 1], 2, 2]);
+    for (const b of this.decoderBlocks) h = b.forward(h);
+    return ops.tanh(this.finalConv.forward(this.finalBlock.forward(h)));
+  }
+}
+
+export class AnnVAE extends Module implements GenerativeModel {
+  readonly kind = 'ann-vae';
+  readonly hidden: number[];
+  readonly stack: AnnConvStack;
+  readonly fcMu: Linear;
+  readonly fcVar: Linear;
+  kldWeight = 1;
+
+  constructor(readonly cfg: AnnVaeConfig, rng: Random) {
+    super();
+    this.hidden = cfg.variant === 'ann-vae-large' ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
+    if (cfg.imageSize !== 2 << this.hidden.length) throw new ShapeError(cfg.variant, `image size ${cfg.imageSize} does not fit`);
+    this.stack = new AnnConvStack(this.hidden, cfg.inChannels, (n, m) => this.registerModule(n, m));
+    this.stack.buildEncoder(rng);
+    this.fcMu = this.registerModule('fc_mu', new Linear(this.stack.flatSize, cfg.latentDim, rng));
+    this.fcVar = this.registerModule('fc_var', new Linear(this.stack.flatSize, cfg.latentDim, rng));
+    this.stack.buildDecoder(cfg.latentDim, rng);
   }
 
   get config(): Record<string, unknown> {
@@ -110,18 +153,12 @@ export class AnnVAE extends Module implements GenerativeModel {
     if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {
       throw new ShapeError(this.cfg.variant, `expects images [N, ${c}, ${s}, ${s}], got ${fmtShape(images.shape)}`);
     }
-    let h = images;
-    for (const b of this.encoderBlocks) h = b.forward(h);
-    h = ops.reshape(h, [images.shape[0], -1]);
+    const h = this.stack.encode(images);
     return { mu: this.fcMu.forward(h), logVar: this.fcVar.forward(h) };
   }
 
   decode(z: Tensor): Tensor {
-    const last = this.hidden[this.hidden.length - 1];
-    let h = ops.reshape(this.decoderInput.forward(z), [z.shape[0], last, 2, 2]);
-    for (const b of this.decoderBlocks) h = b.forward(h);
-    h = this.finalBlock.forward(h);
-    return ops.tanh(this.finalConv.forward(h));
+    return this.stack.decode(z);
   }
 
   /** z = μ + exp(½·logvar)·ε with ε ~ N(0, I). */

@@ -13,15 +13,14 @@
  * An autoencoder has no prior: `sample` decodes standard-normal latents,
  * which is only a visual check, not a generative model.
  */
-import { BatchNorm, Conv2d, ConvTranspose2d, Linear } from '../engine/layers.js';
+import { Linear } from '../engine/layers.js';
 import { Module } from '../engine/module.js';
 import type { ParamGroup } from '../engine/optim.js';
 import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { SequentialHolder } from './fsvae.js';
-import { ConvBlock } from './annvae.js';
+import { AnnConvStack } from './annvae.js';
 import type { BatchLoss, GenerativeModel, TrainingDefaults } from './types.js';
 
 export interface FadAeConfig {
@@ -44,44 +43,17 @@ export const fadAeTrainingDefaults: TrainingDefaults = { lr: 1e-3, weightDecay: 
 export class FadAutoencoder extends Module implements GenerativeModel {
   readonly kind = 'fad-ae';
   readonly hidden: number[];
-  readonly encoderBlocks: ConvBlock[] = [];
+  readonly stack: AnnConvStack;
   readonly latent: Linear;
-  readonly decoderInput: Linear;
-  readonly decoderBlocks: ConvBlock[] = [];
-  readonly finalBlock: ConvBlock;
-  readonly finalConv: ConvTranspose2d;
 
   constructor(readonly cfg: FadAeConfig, rng: Random) {
     super();
     this.hidden = cfg.variant === 'ae-large' ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
     if (cfg.imageSize !== 2 << this.hidden.length) throw new ShapeError(cfg.variant, `image size ${cfg.imageSize} does not fit`);
-    const enc = this.registerModule('encoder', new SequentialHolder());
-    let c = cfg.inChannels;
-    this.hidden.forEach((h, i) => {
-      const b = new ConvBlock(new Conv2d(c, h, 3, 2, 1, rng), new BatchNorm(h));
-      enc.add(String(i), b);
-      this.encoderBlocks.push(b);
-      c = h;
-    });
-    const last = this.hidden[this.hidden.length - 1];
-    this.latent = this.registerModule('latent_layer', new Linear(last * 4, cfg.latentDim, rng));
-    this.decoderInput = this.registerModule('decoder_input', new Linear(cfg.latentDim, last * 4, rng));
-    const rev = [...this.hidden].reverse();
-    const dec = this.registerModule('decoder', new SequentialHolder());
-    for (let i = 0; i < rev.length - 1; i++) {
-      const b = new ConvBlock(new ConvTranspose2d(rev[i], rev[i + 1], 3, 2, 1, 1, rng), new BatchNorm(rev[i + 1]));
-      dec.add(String(i), b);
-      this.decoderBlocks.push(b);
-    }
-    const c0 = rev[rev.length - 1];
-    const fin = this.registerModule('final_layer', new SequentialHolder());
-    const ct = new ConvTranspose2d(c0, c0, 3, 2, 1, 1, rng);
-    const bn = new BatchNorm(c0);
-    this.finalConv = new ConvTranspose2d(c0, cfg.inChannels, 3, 1, 1, 0, rng);
-    fin.add('0', ct);
-    fin.add('1', bn);
-    fin.add('3', this.finalConv);
-    this.finalBlock = new ConvBlock(ct, bn);
+    this.stack = new AnnConvStack(this.hidden, cfg.inChannels, (n, m) => this.registerModule(n, m));
+    this.stack.buildEncoder(rng);
+    this.latent = this.registerModule('latent_layer', new Linear(this.stack.flatSize, cfg.latentDim, rng));
+    this.stack.buildDecoder(cfg.latentDim, rng);
   }
 
   get config(): Record<string, unknown> {
@@ -94,16 +66,11 @@ export class FadAutoencoder extends Module implements GenerativeModel {
     if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {
       throw new ShapeError(this.cfg.variant, `expects images [N, ${c}, ${s}, ${s}], got ${fmtShape(images.shape)}`);
     }
-    let h = images;
-    for (const b of this.encoderBlocks) h = b.forward(h);
-    return this.latent.forward(ops.reshape(h, [images.shape[0], -1]));
+    return this.latent.forward(this.stack.encode(images));
   }
 
   decode(z: Tensor): Tensor {
-    const last = this.hidden[this.hidden.length - 1];
-    let h = ops.reshape(this.decoderInput.forward(z), [z.shape[0], last, 2, 2]);
-    for (const b of this.decoderBlocks) h = b.forward(h);
-    return ops.tanh(this.finalConv.forward(this.finalBlock.forward(h)));
+    return this.stack.decode(z);
   }
 
   lossOnBatch(images: Tensor, _rng: Random): BatchLoss {
