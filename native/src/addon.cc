@@ -511,7 +511,6 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
     if (const char* e = std::getenv("SPIKEVAE_POOL_MB")) g_buffers.cap = (size_t)std::strtoull(e, nullptr, 10) << 20;
   }
   void* p = nullptr;
-  bool fresh = false;
   {
     std::lock_guard<std::mutex> lock(g_buffers.m);
     auto it = g_buffers.free.find(block);
@@ -531,7 +530,6 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
 #ifdef MADV_HUGEPAGE
     if (align > 64) madvise(p, block, MADV_HUGEPAGE);
 #endif
-    fresh = true;
   }
   // Fresh blocks are zeroed by touching them here (the faults happen once);
   // reused ones must be cleared like any new Float32Array.
@@ -549,7 +547,6 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
   } else {
     std::memset(p, 0, bytes);
   }
-  (void)fresh;
   napi_value ab;
   BufferHandle* h = new BufferHandle{block, false};
   if (napi_create_external_arraybuffer(env, p, bytes, pool_finalize, h, &ab) != napi_ok) {
@@ -597,20 +594,6 @@ napi_value ReleaseBuffer(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// poolStats() -> { freeBytes }
-napi_value PoolStats(napi_env env, napi_callback_info) {
-  napi_value obj, v;
-  napi_create_object(env, &obj);
-  size_t fb;
-  {
-    std::lock_guard<std::mutex> lock(g_buffers.m);
-    fb = g_buffers.free_bytes;
-  }
-  napi_create_double(env, (double)fb, &v);
-  napi_set_named_property(env, obj, "freeBytes", v);
-  return obj;
-}
-
 napi_value Init(napi_env env, napi_value exports) {
   struct Fn {
     const char* name;
@@ -629,8 +612,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"channelGradSums", ChannelGradSums},
              {"channelNormBackward", ChannelNormBackward},
              {"allocBuffer", AllocBuffer},
-             {"releaseBuffer", ReleaseBuffer},
-             {"poolStats", PoolStats}};
+             {"releaseBuffer", ReleaseBuffer}};
   for (auto& f : fns) {
     napi_value v;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &v);

@@ -29,7 +29,6 @@ interface Addon {
   peakGflops(seconds: number, threads: number): number;
   allocBuffer(bytes: number, zero: boolean): ArrayBuffer;
   releaseBuffer(buffer: ArrayBuffer): boolean;
-  poolStats(): { freeBytes: number };
 }
 
 let addon: Addon | null = null;
