@@ -30,4 +30,5 @@ for (const model of ['fsvae', 'esvae', 'ann-vae']) {
   run('fsvae-step.js', ['--model', model, '--sample', quick ? '64' : '512']);
 }
 run('profile.js', ['--batch', '64']);
+run('first-touch.js', []);
 run('data.js', []);
