@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
+import { GENERATIVE_KINDS } from '../src/models/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -24,7 +25,7 @@ function run(script: string, args: string[]): void {
 
 console.log(JSON.stringify({ bench: 'machine', cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, date: new Date().toISOString() }));
 run('ops.js', quick ? ['--quick'] : []);
-for (const model of ['fsvae', 'esvae', 'ann-vae']) {
+for (const model of GENERATIVE_KINDS) {
   run('fsvae-step.js', ['--model', model, '--batch', '64', '--steps', quick ? '1' : '3']);
   run('fsvae-step.js', ['--model', model, '--batch', '250', '--steps', quick ? '1' : '2']);
   run('fsvae-step.js', ['--model', model, '--sample', quick ? '64' : '512']);

@@ -14,6 +14,8 @@ import { FadAutoencoder, FadAeConfig, defaultFadAeConfig, fadAeTrainingDefaults 
 export type ModelKind = 'fsvae' | 'esvae' | 'ann-vae' | 'fad-ae';
 /** 'fad-ae' is the FAD feature autoencoder (see `spikevae train-ae`), not a generative model. */
 export const MODEL_KINDS: ModelKind[] = ['fsvae', 'esvae', 'ann-vae', 'fad-ae'];
+/** What `spikevae train --model` offers; the FAD autoencoder is trained with `spikevae train-ae`, which also exports its files. */
+export const GENERATIVE_KINDS: ModelKind[] = ['fsvae', 'esvae', 'ann-vae'];
 
 export interface ModelOptions {
   latentDim?: number;

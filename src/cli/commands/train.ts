@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { backend } from '../../engine/backend/index.js';
-import { MODEL_KINDS, trainingDefaults, ModelKind } from '../../models/index.js';
+import { GENERATIVE_KINDS, trainingDefaults, ModelKind } from '../../models/index.js';
 import { Trainer, TrainConfig } from '../../train/trainer.js';
 import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -40,7 +40,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('train a spiking VAE (or the ANN baseline) and write a run directory with checkpoints, metrics and sample grids')
-    .addOption(new Option('--model <name>', 'model to train').argParser(choiceOption('--model', MODEL_KINDS)).default('fsvae'))
+    .addOption(new Option('--model <name>', 'model to train').argParser(choiceOption('--model', GENERATIVE_KINDS)).default('fsvae'))
     .addOption(new Option('--dataset <name>', 'mnist, fashion, cifar10 or celeba').argParser(datasetOption).default('mnist'))
     .option('--data <dir>', 'folder holding the dataset files (default: $SPIKEVAE_DATA, then ./data; MNIST is built in)')
     .option('--epochs <n>', 'epochs (default: the paper\'s, 150 for FSVAE)', intOption('--epochs'))
