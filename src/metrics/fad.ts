@@ -5,51 +5,28 @@
  * [-1, 1] at native resolution; the distance is taken against the official
  * reference statistics (μ float32, Σ float64).
  */
-import { Conv2d, BatchNorm, Linear } from '../engine/layers.js';
+import { Linear } from '../engine/layers.js';
 import { Module } from '../engine/module.js';
 import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
-import * as ops from '../engine/ops.js';
 import { readSafetensors, toFloat64 } from '../io/safetensors.js';
 import { loadStateDict } from '../models/checkpoint.js';
-import { SequentialHolder } from '../models/fsvae.js';
+import { AnnConvStack } from '../models/annvae.js';
 import { UserError } from '../util/errors.js';
 import { covariance } from './linalg.js';
 import { frechetDistance } from './frechet.js';
 
-/** One encoder stage: `encoder.i.0` Conv2d(k3, s2, p1) and `encoder.i.1` BatchNorm2d, then LeakyReLU(0.01). */
-class Stage extends SequentialHolder {
-  readonly conv: Conv2d;
-  readonly bn: BatchNorm;
-  constructor(inC: number, outC: number, rng: Random) {
-    super();
-    this.conv = new Conv2d(inC, outC, 3, 2, 1, rng);
-    this.bn = new BatchNorm(outC);
-    this.add('0', this.conv);
-    this.add('1', this.bn);
-  }
-  forward(x: Tensor): Tensor {
-    return ops.leakyRelu(this.bn.forward(this.conv.forward(x), 1), 0.01);
-  }
-}
-
-/** The encoder of the official `AE` (32×32; 4 stages) or `AELarge` (64×64; 5 stages). */
+/** The encoder of the official `AE` (32×32; 4 stages) or `AELarge` (64×64; 5 stages): the FAD autoencoder's own encoder stack. */
 export class FadEncoder extends Module {
-  readonly stages: Stage[] = [];
+  readonly stack: AnnConvStack;
   readonly latent: Linear;
   constructor(readonly inChannels: number, readonly latentDim: number, readonly imageSize: 32 | 64) {
     super();
     const rng = new Random(0);
     const hidden = imageSize === 64 ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
-    const enc = this.registerModule('encoder', new SequentialHolder());
-    let c = inChannels;
-    hidden.forEach((h, i) => {
-      const s = new Stage(c, h, rng);
-      enc.add(String(i), s);
-      this.stages.push(s);
-      c = h;
-    });
-    this.latent = this.registerModule('latent_layer', new Linear(c * 4, latentDim, rng));
+    this.stack = new AnnConvStack(hidden, inChannels, (n, m) => this.registerModule(n, m));
+    this.stack.buildEncoder(rng);
+    this.latent = this.registerModule('latent_layer', new Linear(this.stack.flatSize, latentDim, rng));
     this.eval();
   }
 
@@ -61,9 +38,8 @@ export class FadEncoder extends Module {
     noGrad(() => {
       for (let s = 0; s < n; s += chunk) {
         const m = Math.min(chunk, n - s);
-        let h = new Tensor(images.subarray(s * per, (s + m) * per), [m, this.inChannels, this.imageSize, this.imageSize]);
-        for (const st of this.stages) h = st.forward(h);
-        const f = this.latent.forward(ops.reshape(h, [m, -1]));
+        const x = new Tensor(images.subarray(s * per, (s + m) * per), [m, this.inChannels, this.imageSize, this.imageSize]);
+        const f = this.latent.forward(this.stack.encode(x));
         out.set(f.data, s * this.latentDim);
       }
     });
