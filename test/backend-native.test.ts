@@ -184,6 +184,37 @@ test('native LIF kernels equal the oracle bit for bit', (t) => {
   });
 });
 
+test('the LIF backward that replays the membrane from the batch-norm input equals the stored-membrane backward bit for bit', (t) => {
+  if (!native) return t.skip('native addon not built');
+  // [T, N, C, H, W] = [16, 3, 5, 7, 9]: a step's slice (945) is not a multiple
+  // of the 512-neuron replay block, and channels change inside blocks.
+  const [steps, N, C, inner] = [16, 3, 5, 63];
+  const size = N * C * inner;
+  const x = randn(steps * size);
+  const a = rng.fillNormal(new Float32Array(C), 0.3, 0.1);
+  const b = rng.fillNormal(new Float32Array(C), 0.1, 0.1);
+  const go = randn(steps * size);
+  const check = (label: string, be: KernelBackend): void => {
+    const y = new Float32Array(steps * size);
+    be.channelAffine(steps * N, C, inner, x, a, b, y);
+    const u = new Float32Array(steps * size);
+    const o = new Float32Array(steps * size);
+    be.lifForward(steps, size, y, u, o, 0.25, 0.2);
+    const rate = o.reduce((s, v) => s + v, 0) / o.length;
+    assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
+    const want = new Float32Array(steps * size);
+    be.lifBackward(steps, size, u, o, go, want, 0.25, 0.5, 1);
+    const got = new Float32Array(steps * size);
+    be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, got, 0.25, 0.5, 1);
+    assert.deepEqual(got, want, `separate output ${label}`);
+    const inPlace = go.slice();
+    be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, inPlace, inPlace, 0.25, 0.5, 1);
+    assert.deepEqual(inPlace, want, `in place ${label}`);
+  };
+  check('typescript', typescriptBackend);
+  each(check);
+});
+
 test('native wrapper rejects arrays shorter than the geometry', (t) => {
   if (!native) return t.skip('native addon not built');
   assert.throws(() => native.gemm(false, false, 4, 4, 4, new Float32Array(15), new Float32Array(16), new Float32Array(16), 0), /has 15 elements, needs 16/);

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allocFloat32, allocFloat32Output, releaseFloat32, releasingScope, withPool } from '../src/engine/alloc.js';
+import { allocFloat32, allocFloat32Output, pooledMemoryStats, releaseFloat32, releasingScope, withPool } from '../src/engine/alloc.js';
 import { getNativeBackend } from '../src/engine/backend/index.js';
 import { createModel } from '../src/models/index.js';
 import { Random } from '../src/engine/random.js';
@@ -43,6 +43,34 @@ test('pooled arrays are zeroed on reuse, and a released array is detached', { sk
   const plain = new Float32Array(N);
   releaseFloat32(plain);
   assert.equal(plain.length, N);
+}));
+
+test('free blocks never raise the pool above its live peak; a block up to 1.5x the request is reused', { skip: !pooled && 'no native addon (plain arrays)' }, () => withPool(() => {
+  const MiB = 1 << 20;
+  const floats = (mib: number): number => (mib * MiB) / 4;
+  const s0 = pooledMemoryStats()!;
+  // Sizes far above anything else in this file, so the first is a fresh block.
+  const a = allocFloat32(floats(400));
+  releaseFloat32(a);
+  const s1 = pooledMemoryStats()!;
+  assert.equal(s1.liveBytes, s0.liveBytes);
+  assert.ok(s1.freeBytes >= 400 * MiB, 'the released block is kept');
+  // 700 MiB: more than 1.5 x 400, so fresh memory; the free 400 MiB block
+  // (and whatever else is free) is given back first, as far as the live peak requires.
+  const b = allocFloat32(floats(700));
+  const s2 = pooledMemoryStats()!;
+  assert.equal(s2.liveBytes, s0.liveBytes + 700 * MiB);
+  assert.ok(s2.liveBytes + s2.freeBytes <= s2.maxLiveBytes, `live ${s2.liveBytes} + free ${s2.freeBytes} above the peak ${s2.maxLiveBytes}`);
+  releaseFloat32(b);
+  // 500 MiB fits the free 700 MiB block (within 1.5x): reused, zeroed, no fresh memory.
+  const c = allocFloat32(floats(500));
+  const s3 = pooledMemoryStats()!;
+  assert.equal(s3.liveBytes, s0.liveBytes + 700 * MiB, 'counted as the 700 MiB block it took');
+  assert.equal(s3.maxLiveBytes, s2.maxLiveBytes, 'no new peak');
+  assert.equal(c.length, floats(500));
+  assert.ok(c[0] === 0 && c[c.length - 1] === 0);
+  releaseFloat32(c);
+  assert.equal(pooledMemoryStats()!.liveBytes, s0.liveBytes);
 }));
 
 test('releasingScope releases what it allocated and nothing from outside', { skip: !pooled && 'no native addon (plain arrays)' }, () => {

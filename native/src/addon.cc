@@ -3,6 +3,7 @@
 // pool works, which keeps the kernels free of any JS object lifetime issues.
 #include <node_api.h>
 #include <sys/mman.h>
+#include <map>
 #include <unordered_map>
 
 #include <algorithm>
@@ -328,6 +329,23 @@ napi_value LifBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height)
+napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);
+  if (C <= 0 || inner <= 0 || size % (C * inner) != 0) return throw_error(env, "native lifBackwardRecompute: size is not a multiple of channels x inner");
+  F32(4, x, steps * size);
+  F32(5, a, C);
+  F32(6, b, C);
+  F32(7, o, steps * size);
+  F32(8, go, steps * size);
+  F32(9, gx, steps * size);
+  lif_backward_recompute(g_ctx, steps, size, C, inner, x, a, b, o, go, gx, (float)get_f64(env, argv[10]),
+                         (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]));
+  return nullptr;
+}
+
 // channelMeanVar(outer, C, inner, x, mean, variance)
 napi_value ChannelMeanVar(napi_env env, napi_callback_info info) {
   ARGS(6);
@@ -448,14 +466,29 @@ napi_value Peak(napi_env env, napi_callback_info info) {
 // 64-byte aligned blocks as external ArrayBuffers; when V8 collects one, its
 // block returns to a free list keyed by size and is reused warm. Blocks of
 // 2 MiB and more are 2 MiB aligned and advised for transparent huge pages.
-// The pool keeps at most 2 GiB of free blocks (SPIKEVAE_POOL_MB changes it):
-// enough for a whole batch-64 FSVAE step; larger batches then trade some
-// reuse for bounded memory.
+// The pool keeps at most 2 GiB of free blocks (SPIKEVAE_POOL_MB changes it).
+// A request first takes a free block of its own size, else the smallest free
+// block up to 1.5 times its size. Only when neither exists is fresh memory
+// taken, and then, if free blocks plus live ones would exceed the highest
+// live total seen so far, the free blocks returned longest ago are given back
+// to the system first. So free blocks never raise the process above its own
+// peak of live arrays (FSVAE at batch 250 peaked 1.1 GiB higher with a plain
+// size-keyed cache, see docs/performance.md), while a training step that
+// repeats the previous one's sizes still finds every block warm.
+
+struct FreeBlock {
+  void* data;
+  uint64_t returned;  // order of return, for giving back the oldest first
+};
 
 struct BufferPool {
   std::mutex m;
-  std::unordered_map<size_t, std::vector<void*>> free;
+  std::map<size_t, std::vector<FreeBlock>> free;  // by block size
+  std::map<uint64_t, std::pair<size_t, void*>> by_age;  // returned → (block size, data)
+  uint64_t clock = 0;
   size_t free_bytes = 0;
+  size_t live_bytes = 0;  // blocks handed out and not returned
+  size_t max_live = 0;    // the highest live_bytes so far
   size_t cap = (size_t)2 << 30;  // SPIKEVAE_POOL_MB overrides
   // Blocks handed out and not yet returned, by address (releaseBuffer looks them up).
   std::unordered_map<void*, struct BufferHandle*> live;
@@ -474,14 +507,51 @@ static size_t pool_block_size(size_t bytes) {
   return bytes >= huge ? (bytes + huge - 1) / huge * huge : (bytes + 63) / 64 * 64;
 }
 
-// Caller holds the lock.
-static void pool_return_locked(void* data, size_t block) {
-  if (g_buffers.free_bytes + block <= g_buffers.cap) {
-    g_buffers.free[block].push_back(data);
-    g_buffers.free_bytes += block;
-  } else {
+// Caller holds the lock. Removes the most recently returned block of exactly
+// `size` from the free list (there is one).
+static void* pool_take_locked(std::map<size_t, std::vector<FreeBlock>>::iterator it) {
+  FreeBlock fb = it->second.back();
+  it->second.pop_back();
+  g_buffers.by_age.erase(fb.returned);
+  g_buffers.free_bytes -= it->first;
+  if (it->second.empty()) g_buffers.free.erase(it);
+  return fb.data;
+}
+
+// Caller holds the lock. Gives back to the system the free blocks returned
+// longest ago until `bytes` have been given back or none is left.
+static void pool_trim_locked(size_t bytes) {
+  size_t done = 0;
+  while (done < bytes && !g_buffers.by_age.empty()) {
+    auto oldest = g_buffers.by_age.begin();
+    const size_t size = oldest->second.first;
+    void* data = oldest->second.second;
+    auto& list = g_buffers.free[size];
+    for (size_t i = 0; i < list.size(); i++)
+      if (list[i].data == data) {
+        list.erase(list.begin() + (std::ptrdiff_t)i);
+        break;
+      }
+    if (list.empty()) g_buffers.free.erase(size);
+    g_buffers.by_age.erase(oldest);
+    g_buffers.free_bytes -= size;
     std::free(data);
+    done += size;
   }
+}
+
+// Caller holds the lock. `block` was handed out and is now free.
+static void pool_return_locked(void* data, size_t block) {
+  g_buffers.live_bytes -= block;
+  if (g_buffers.free_bytes + block > g_buffers.cap) pool_trim_locked(g_buffers.free_bytes + block - g_buffers.cap);
+  if (g_buffers.free_bytes + block > g_buffers.cap) {
+    std::free(data);
+    return;
+  }
+  const uint64_t t = ++g_buffers.clock;
+  g_buffers.free[block].push_back(FreeBlock{data, t});
+  g_buffers.by_age[t] = {block, data};
+  g_buffers.free_bytes += block;
 }
 
 static void pool_finalize(napi_env, void* data, void* hint) {
@@ -511,14 +581,22 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
     if (const char* e = std::getenv("SPIKEVAE_POOL_MB")) g_buffers.cap = (size_t)std::strtoull(e, nullptr, 10) << 20;
   }
   void* p = nullptr;
+  size_t got = block;
   {
     std::lock_guard<std::mutex> lock(g_buffers.m);
-    auto it = g_buffers.free.find(block);
-    if (it != g_buffers.free.end() && !it->second.empty()) {
-      p = it->second.back();
-      it->second.pop_back();
-      g_buffers.free_bytes -= block;
+    auto it = g_buffers.free.lower_bound(block);
+    if (it != g_buffers.free.end() && it->first <= block + block / 2) {
+      got = it->first;
+      p = pool_take_locked(it);
+    } else {
+      // Fresh memory: first give back free blocks, oldest first, so that
+      // live + free stays within the highest live total seen.
+      const size_t live_after = g_buffers.live_bytes + block;
+      g_buffers.max_live = std::max(g_buffers.max_live, live_after);
+      const size_t total = live_after + g_buffers.free_bytes;
+      if (total > g_buffers.max_live) pool_trim_locked(total - g_buffers.max_live);
     }
+    g_buffers.live_bytes += got;
   }
   if (!p) {
     const size_t align = block >= ((size_t)2 << 20) ? ((size_t)2 << 20) : 64;
@@ -548,7 +626,7 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
     std::memset(p, 0, bytes);
   }
   napi_value ab;
-  BufferHandle* h = new BufferHandle{block, false};
+  BufferHandle* h = new BufferHandle{got, false};
   if (napi_create_external_arraybuffer(env, p, bytes, pool_finalize, h, &ab) != napi_ok) {
     std::free(p);
     delete h;
@@ -594,6 +672,26 @@ napi_value ReleaseBuffer(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// poolStats() -> { liveBytes, freeBytes, maxLiveBytes }
+napi_value PoolStats(napi_env env, napi_callback_info) {
+  size_t live, free_b, max_live;
+  {
+    std::lock_guard<std::mutex> lock(g_buffers.m);
+    live = g_buffers.live_bytes;
+    free_b = g_buffers.free_bytes;
+    max_live = g_buffers.max_live;
+  }
+  napi_value r, v;
+  napi_create_object(env, &r);
+  napi_create_double(env, (double)live, &v);
+  napi_set_named_property(env, r, "liveBytes", v);
+  napi_create_double(env, (double)free_b, &v);
+  napi_set_named_property(env, r, "freeBytes", v);
+  napi_create_double(env, (double)max_live, &v);
+  napi_set_named_property(env, r, "maxLiveBytes", v);
+  return r;
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   struct Fn {
     const char* name;
@@ -604,6 +702,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"conv2dBackwardWeight", ConvBackwardWeight},
              {"lifForward", LifForward},
              {"lifBackward", LifBackward},
+             {"lifBackwardRecompute", LifBackwardRecompute},
              {"configure", Configure},
              {"info", Info},
              {"peakGflops", Peak},
@@ -612,7 +711,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"channelGradSums", ChannelGradSums},
              {"channelNormBackward", ChannelNormBackward},
              {"allocBuffer", AllocBuffer},
-             {"releaseBuffer", ReleaseBuffer}};
+             {"releaseBuffer", ReleaseBuffer},
+             {"poolStats", PoolStats}};
   for (auto& f : fns) {
     napi_value v;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.cb, nullptr, &v);

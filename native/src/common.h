@@ -45,6 +45,10 @@ void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, fl
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
                   float* gx, float decay, float half_width, float height);
 
+void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                            const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
+                            float half_width, float height);
+
 void channel_mean_var(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, double* mean,
                       double* var);
 void channel_affine(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, const float* a,

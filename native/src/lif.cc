@@ -6,6 +6,7 @@
 // outer and neurons inner, so every pass streams contiguous memory and
 // vectorises, while each neuron still sees its steps in order.
 #include <algorithm>
+#include <vector>
 
 #include "common.h"
 
@@ -51,6 +52,66 @@ void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, c
       for (int64_t j = 0; j < n; j++) gn[j] = 0;
       for (int64_t t = steps - 1; t >= 0; t--) {
         const float* ut = u + t * size + i0;
+        const float* ot = o + t * size + i0;
+        const float* gt = go + t * size + i0;
+        float* xt = gx + t * size + i0;
+        for (int64_t j = 0; j < n; j++) {
+          const double uv = ut[j];
+          const double g_o = (double)gt[j] - dd * uv * gn[j];
+          const double sg = (uv < hw && uv > -hw) ? hh : 0.0;
+          const double g_u = g_o * sg + dd * (1.0 - (double)ot[j]) * gn[j];
+          xt[j] = (float)g_u;
+          gn[j] = g_u;
+        }
+      }
+    }
+  });
+}
+
+// lif_backward over the membrane of y = a_c·x + b_c (the fused tdBN + LIF),
+// without a stored membrane: for each block of neurons the forward recurrence
+// is replayed from the batch-norm input and the stored spikes into a small
+// scratch, with exactly the roundings of channel_affine and lif_forward (this
+// file and norm.cc are both compiled without contraction), then the backward
+// recurrence runs over it. Saves keeping an activation-sized membrane from the
+// forward to the backward pass. go and gx may be the same array.
+void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                            const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
+                            float half_width, float height) {
+  static constexpr int64_t RB = 512;
+  const int64_t blocks = (size + RB - 1) / RB;
+  const double dd = decay, hw = half_width, hh = height;
+  ctx.parallel_for(blocks, [&](int64_t b0, int64_t e0) {
+    std::vector<float> us((size_t)steps * RB);
+    float av[RB], bv[RB];
+    double gn[RB];
+    for (int64_t blk = b0; blk < e0; blk++) {
+      const int64_t i0 = blk * RB, n = std::min(RB, size - i0);
+      for (int64_t j = 0; j < n; j++) {
+        const int64_t c = ((i0 + j) / inner) % C;
+        av[j] = a[c];
+        bv[j] = b[c];
+      }
+      for (int64_t t = 0; t < steps; t++) {
+        const float* xt = x + t * size + i0;
+        float* ut = us.data() + t * RB;
+        if (t == 0) {
+          // u_{-1} = o_{-1} = 0, so lif_forward's first step is 0 + y.
+          for (int64_t j = 0; j < n; j++) ut[j] = 0.f + (av[j] * xt[j] + bv[j]);
+          continue;
+        }
+        const float* op = o + (t - 1) * size + i0;
+        const float* up = ut - RB;
+        for (int64_t j = 0; j < n; j++) {
+          const float y = av[j] * xt[j] + bv[j];
+          const float d = decay * up[j];
+          const float r = d * (1.f - op[j]);
+          ut[j] = r + y;
+        }
+      }
+      for (int64_t j = 0; j < n; j++) gn[j] = 0;
+      for (int64_t t = steps - 1; t >= 0; t--) {
+        const float* ut = us.data() + t * RB;
         const float* ot = o + t * size + i0;
         const float* gt = go + t * size + i0;
         float* xt = gx + t * size + i0;

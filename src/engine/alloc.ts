@@ -17,7 +17,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { nativeAllocator } from './backend/native.js';
+import { nativeAllocator, type PoolStats } from './backend/native.js';
 
 const POOL_MIN_FLOATS = 1 << 16;
 const pooled = nativeAllocator();
@@ -87,6 +87,11 @@ export function releasingScope<T>(fn: () => T): T {
 export function releaseFloat32(a: Float32Array): void {
   if (pooled === null || a.length < POOL_MIN_FLOATS || a.byteOffset !== 0 || a.buffer.byteLength !== a.length * 4) return;
   pooled.release(a.buffer as ArrayBuffer);
+}
+
+/** The pool's byte counts (null without the pool): for benchmarks and tests. */
+export function pooledMemoryStats(): PoolStats | null {
+  return pooled?.stats() ?? null;
 }
 
 let collect: (() => void) | null | undefined;

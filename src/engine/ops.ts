@@ -627,19 +627,21 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const lifOpts = opts.lif;
   if (lifOpts) {
+    if (ax === 0) throw new ShapeError('batchNorm', 'a fused LIF needs the time axis (0) before the channel axis');
     const steps = x.shape[0];
     const size = x.size / steps;
-    const u = y; // the membrane overwrites the normalised values in place
+    // The membrane overwrites the normalised values in place and is dropped
+    // at once: the backward replays it from x and the spikes, which saves an
+    // activation-sized buffer per spiking layer between forward and backward.
     const o = allocFloat32Output(x.size);
-    be.lifForward(steps, size, y, u, o, lifOpts.decay, lifOpts.threshold);
+    be.lifForward(steps, size, y, y, o, lifOpts.decay, lifOpts.threshold);
+    releaseFloat32(y);
     const out = makeResult('batchNormLif', o, x.shape, inputs, (g) => {
       // g is this output's own gradient buffer (the engine drops it after this
       // call), and the LIF backward reads and writes each element once at the
       // same index, so it can run in place.
-      be.lifBackward(steps, size, u, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height);
+      be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height);
       normBackward(g);
-      // The membrane is read by this backward only, which runs once.
-      releaseFloat32(u);
     });
     out.binary = true;
     return out;

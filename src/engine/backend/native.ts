@@ -20,6 +20,7 @@ interface Addon {
   conv2dBackwardWeight(g: Conv2dGeometry, x: Float32Array, gy: Float32Array, gw: Float32Array, accumulate: boolean, xBinary: boolean): void;
   lifForward(steps: number, size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   lifBackward(steps: number, size: number, u: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
+  lifBackwardRecompute(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
   channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
   channelGradSums(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;
@@ -29,6 +30,14 @@ interface Addon {
   peakGflops(seconds: number, threads: number): number;
   allocBuffer(bytes: number, zero: boolean): ArrayBuffer;
   releaseBuffer(buffer: ArrayBuffer): boolean;
+  poolStats(): PoolStats;
+}
+
+/** Bytes of pooled blocks handed out, free in the pool, and the highest handed-out total so far. */
+export interface PoolStats {
+  liveBytes: number;
+  freeBytes: number;
+  maxLiveBytes: number;
 }
 
 let addon: Addon | null = null;
@@ -88,10 +97,10 @@ export function nativePeakGflops(seconds = 0.5, threads = availableParallelism()
  * warm after garbage collection), or null when the addon is unavailable or
  * SPIKEVAE_POOL=0.
  */
-export function nativeAllocator(): { alloc: (bytes: number, zero: boolean) => ArrayBuffer; release: (buffer: ArrayBuffer) => boolean } | null {
+export function nativeAllocator(): { alloc: (bytes: number, zero: boolean) => ArrayBuffer; release: (buffer: ArrayBuffer) => boolean; stats: () => PoolStats } | null {
   if (process.env.SPIKEVAE_POOL === '0') return null;
   const a = load();
-  return a ? { alloc: (bytes: number, zero: boolean) => a.allocBuffer(bytes, zero), release: (buffer: ArrayBuffer) => a.releaseBuffer(buffer) } : null;
+  return a ? { alloc: (bytes: number, zero: boolean) => a.allocBuffer(bytes, zero), release: (buffer: ArrayBuffer) => a.releaseBuffer(buffer), stats: () => a.poolStats() } : null;
 }
 
 export function loadNativeBackend(): { backend: KernelBackend } | { error: string } {
@@ -119,6 +128,8 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     lifForward: (steps, size, x, u, o, decay, threshold) => a.lifForward(steps, size, x, u, o, decay, threshold),
     lifBackward: (steps, size, u, o, go, gx, decay, halfWidth, height) => a.lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height),
     channelMeanVar: (outer, C, inner, x, mean, variance) => a.channelMeanVar(outer, C, inner, x, mean, variance),
+    lifBackwardRecompute: (steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height) =>
+      a.lifBackwardRecompute(steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height),
     channelAffine: (outer, C, inner, x, aC, bC, y) => a.channelAffine(outer, C, inner, x, aC, bC, y),
     channelGradSums: (outer, C, inner, g, x, mean, invStd, sumG, sumGX) => a.channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX),
     channelNormBackward: (outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx) =>

@@ -152,6 +152,29 @@ export interface KernelBackend {
   ): void;
 
   /**
+   * lifBackward for a LIF driven by y = a_c * x + b_c (the fused tdBN + LIF),
+   * recomputing the membrane from x and the stored spikes o instead of reading
+   * a stored one: u is replayed exactly as channelAffine followed by
+   * lifForward computed it. Element i of a step's [size] slice has channel
+   * floor(i / inner) mod channels. go and gx may be the same array.
+   */
+  lifBackwardRecompute(
+    steps: number,
+    size: number,
+    channels: number,
+    inner: number,
+    x: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    o: Float32Array,
+    go: Float32Array,
+    gx: Float32Array,
+    decay: number,
+    halfWidth: number,
+    height: number,
+  ): void;
+
+  /**
    * Batch-norm statistics: x viewed as [outer, channels, inner]; per channel,
    * the mean and the biased variance over outer and inner, accumulated in
    * float64. Overwrites mean and variance.

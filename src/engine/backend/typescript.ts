@@ -216,6 +216,35 @@ function lifBackward(
   }
 }
 
+/** The membrane replayed in full (affine, then the forward recurrence over the stored spikes), then lifBackward. */
+function lifBackwardRecompute(
+  steps: number,
+  size: number,
+  C: number,
+  inner: number,
+  x: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  o: Float32Array,
+  go: Float32Array,
+  gx: Float32Array,
+  decay: number,
+  halfWidth: number,
+  height: number,
+): void {
+  const u = new Float32Array(steps * size);
+  channelAffine((steps * size) / (C * inner), C, inner, x, a, b, u);
+  const fDecay = Math.fround(decay);
+  for (let t = 1; t < steps; t++) {
+    for (let i = 0; i < size; i++) {
+      const idx = t * size + i;
+      const prev = idx - size;
+      u[idx] = Math.fround(Math.fround(Math.fround(fDecay * u[prev]) * (1 - o[prev])) + u[idx]);
+    }
+  }
+  lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height);
+}
+
 function channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void {
   const count = outer * inner;
   mean.fill(0);
@@ -327,6 +356,7 @@ export const typescriptBackend: KernelBackend = {
   conv2dBackwardWeight,
   lifForward,
   lifBackward,
+  lifBackwardRecompute,
   channelMeanVar,
   channelAffine,
   channelGradSums,
