@@ -215,6 +215,49 @@ test('the LIF backward that replays the membrane from the batch-norm input equal
   each(check);
 });
 
+test('native batch-norm kernels agree with the oracle (float64 sums in another order; affine within an ulp)', (t) => {
+  if (!native) return t.skip('native addon not built');
+  // inner 1 (linear layers), 4 (2x2 maps) and 67 (not a multiple of the 8 lanes); outer above one reduction block.
+  for (const [outer, C, inner] of [[40, 24, 1], [33, 5, 4], [19, 3, 67]]) {
+    const n = outer * C * inner;
+    const x = rng.fillNormal(new Float32Array(n), 0.7, 2);
+    const g = randn(n);
+    const a = randn(C);
+    const b = randn(C);
+    const mean0 = new Float64Array(C), var0 = new Float64Array(C);
+    typescriptBackend.channelMeanVar(outer, C, inner, x, mean0, var0);
+    const invStd = var0.map((v) => 1 / Math.sqrt(v + 1e-5));
+    const sg0 = new Float64Array(C), sgx0 = new Float64Array(C);
+    typescriptBackend.channelGradSums(outer, C, inner, g, x, mean0, invStd, sg0, sgx0);
+    const y0 = new Float32Array(n);
+    typescriptBackend.channelAffine(outer, C, inner, x, a, b, y0);
+    const gx0 = randn(n);
+    const gxStart = gx0.slice();
+    typescriptBackend.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, gx0);
+    const near = (got: ArrayLike<number>, want: ArrayLike<number>, rel: number, what: string): void => {
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(Math.abs(got[i] - want[i]) <= rel * (Math.abs(want[i]) + 1), `${what}[${i}]: ${got[i]} vs ${want[i]} (${outer}x${C}x${inner})`);
+      }
+    };
+    each((label, be) => {
+      const mean = new Float64Array(C), variance = new Float64Array(C);
+      be.channelMeanVar(outer, C, inner, x, mean, variance);
+      near(mean, mean0, 1e-12, `mean ${label}`);
+      near(variance, var0, 1e-12, `variance ${label}`);
+      const sg = new Float64Array(C), sgx = new Float64Array(C);
+      be.channelGradSums(outer, C, inner, g, x, mean0, invStd, sg, sgx);
+      near(sg, sg0, 1e-12, `sum g ${label}`);
+      near(sgx, sgx0, 1e-12, `sum g·x̂ ${label}`);
+      const y = new Float32Array(n);
+      be.channelAffine(outer, C, inner, x, a, b, y);
+      near(y, y0, 3e-7, `affine ${label}`);
+      const gx = gxStart.slice();
+      be.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, gx);
+      near(gx, gx0, 3e-7, `input gradient ${label}`);
+    });
+  }
+});
+
 test('native wrapper rejects arrays shorter than the geometry', (t) => {
   if (!native) return t.skip('native addon not built');
   assert.throws(() => native.gemm(false, false, 4, 4, 4, new Float32Array(15), new Float32Array(16), new Float32Array(16), 0), /has 15 elements, needs 16/);

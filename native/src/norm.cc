@@ -1,14 +1,127 @@
 // Batch-norm kernels over x viewed as [outer, channels, inner]. Reductions
 // are done per fixed block of outer rows into float64 partials, then summed
 // in block order, so results do not depend on the thread count.
+//
+// Within a channel's run of `inner` values the float64 sums use 8 interleaved
+// accumulators (element i goes to lane i mod 8, the lanes are added in a
+// fixed tree at the end): a single chain would wait on the add latency for
+// every element, and the compiler may not reorder a float sum itself. The
+// order is fixed by this code, not by the instruction set. Row bodies are
+// compiled for AVX-512, AVX2 and the baseline (target_clones) without
+// contraction, so every instruction set rounds the same way.
 #include <algorithm>
 #include <vector>
 
 #include "common.h"
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SPV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SPV_CLONES
+#endif
+
 namespace spv {
 
 static constexpr int64_t ROWS = 16;  // outer rows per reduction block
+static constexpr int LANES = 8;
+
+static inline double lanes_total(const double* acc) {
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+// p[c] += Σ_i row[c, i] (kind 0), Σ_i (row[c, i] − mean_c)² (kind 1).
+SPV_CLONES static void row_sums(const float* row, int64_t C, int64_t inner, const double* mean, int kind, double* p) {
+  if (inner == 1) {
+    if (kind == 0)
+      for (int64_t c = 0; c < C; c++) p[c] += row[c];
+    else
+      for (int64_t c = 0; c < C; c++) {
+        const double d = row[c] - mean[c];
+        p[c] += d * d;
+      }
+    return;
+  }
+  for (int64_t c = 0; c < C; c++) {
+    const float* r = row + c * inner;
+    double acc[LANES] = {};
+    int64_t i = 0;
+    if (kind == 0) {
+      for (; i + LANES <= inner; i += LANES)
+        for (int l = 0; l < LANES; l++) acc[l] += r[i + l];
+      for (int l = 0; i < inner; i++, l++) acc[l] += r[i];
+    } else {
+      const double m = mean[c];
+      for (; i + LANES <= inner; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+          const double d = r[i + l] - m;
+          acc[l] += d * d;
+        }
+      for (int l = 0; i < inner; i++, l++) {
+        const double d = r[i] - m;
+        acc[l] += d * d;
+      }
+    }
+    p[c] += lanes_total(acc);
+  }
+}
+
+// p[2c] += Σ_i g, p[2c+1] += Σ_i g·(x − mean_c)·invstd_c.
+SPV_CLONES static void row_grad_sums(const float* grow, const float* xrow, int64_t C, int64_t inner,
+                                     const double* mean, const double* inv_std, double* p) {
+  if (inner == 1) {
+    for (int64_t c = 0; c < C; c++) {
+      p[c * 2] += grow[c];
+      p[c * 2 + 1] += grow[c] * (xrow[c] - mean[c]) * inv_std[c];
+    }
+    return;
+  }
+  for (int64_t c = 0; c < C; c++) {
+    const float* gr = grow + c * inner;
+    const float* xr = xrow + c * inner;
+    const double m = mean[c], is = inv_std[c];
+    double a1[LANES] = {}, a2[LANES] = {};
+    int64_t i = 0;
+    for (; i + LANES <= inner; i += LANES)
+      for (int l = 0; l < LANES; l++) {
+        a1[l] += gr[i + l];
+        a2[l] += gr[i + l] * (xr[i + l] - m) * is;
+      }
+    for (int l = 0; i < inner; i++, l++) {
+      a1[l] += gr[i];
+      a2[l] += gr[i] * (xr[i] - m) * is;
+    }
+    p[c * 2] += lanes_total(a1);
+    p[c * 2 + 1] += lanes_total(a2);
+  }
+}
+
+SPV_CLONES static void row_affine(const float* xrow, int64_t C, int64_t inner, const float* a, const float* b,
+                                  float* yrow) {
+  for (int64_t c = 0; c < C; c++) {
+    const float* r = xrow + c * inner;
+    float* w = yrow + c * inner;
+    const float av = a[c], bv = b[c];
+    for (int64_t i = 0; i < inner; i++) w[i] = av * r[i] + bv;
+  }
+}
+
+SPV_CLONES static void row_norm_backward(const float* grow, const float* xrow, int64_t C, int64_t inner,
+                                         const float* a, const double* mean, const double* inv_std,
+                                         const double* sum_g, const double* sum_gx, double count, bool batch_stats,
+                                         float* drow) {
+  for (int64_t c = 0; c < C; c++) {
+    const float* gr = grow + c * inner;
+    const float* xr = xrow + c * inner;
+    float* d = drow + c * inner;
+    const double av = a[c];
+    if (batch_stats) {
+      const double mg = sum_g[c] / count, mgx = sum_gx[c] / count, m = mean[c], is = inv_std[c];
+      for (int64_t i = 0; i < inner; i++) d[i] += (float)(av * (gr[i] - mg - (xr[i] - m) * is * mgx));
+    } else {
+      for (int64_t i = 0; i < inner; i++) d[i] += (float)(av * gr[i]);
+    }
+  }
+}
 
 template <typename F>
 static void blocked_channel_sums(const Ctx& ctx, int64_t outer, int64_t C, int nsums, F body, double* const* out) {
@@ -32,46 +145,18 @@ void channel_mean_var(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, c
   const double count = (double)outer * inner;
   double* m_out[1] = {mean};
   blocked_channel_sums(
-      ctx, outer, C, 1,
-      [&](int64_t o, double* p) {
-        for (int64_t c = 0; c < C; c++) {
-          const float* r = x + (o * C + c) * inner;
-          double s = 0;
-          for (int64_t i = 0; i < inner; i++) s += r[i];
-          p[c] += s;
-        }
-      },
-      m_out);
+      ctx, outer, C, 1, [&](int64_t o, double* p) { row_sums(x + o * C * inner, C, inner, nullptr, 0, p); }, m_out);
   for (int64_t c = 0; c < C; c++) mean[c] /= count;
   double* v_out[1] = {var};
   blocked_channel_sums(
-      ctx, outer, C, 1,
-      [&](int64_t o, double* p) {
-        for (int64_t c = 0; c < C; c++) {
-          const float* r = x + (o * C + c) * inner;
-          const double m = mean[c];
-          double s = 0;
-          for (int64_t i = 0; i < inner; i++) {
-            const double d = r[i] - m;
-            s += d * d;
-          }
-          p[c] += s;
-        }
-      },
-      v_out);
+      ctx, outer, C, 1, [&](int64_t o, double* p) { row_sums(x + o * C * inner, C, inner, mean, 1, p); }, v_out);
   for (int64_t c = 0; c < C; c++) var[c] /= count;
 }
 
 void channel_affine(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, const float* a,
                     const float* b, float* y) {
   ctx.parallel_for(outer, [&](int64_t ob, int64_t oe) {
-    for (int64_t o = ob; o < oe; o++)
-      for (int64_t c = 0; c < C; c++) {
-        const float* r = x + (o * C + c) * inner;
-        float* w = y + (o * C + c) * inner;
-        const float av = a[c], bv = b[c];
-        for (int64_t i = 0; i < inner; i++) w[i] = av * r[i] + bv;
-      }
+    for (int64_t o = ob; o < oe; o++) row_affine(x + o * C * inner, C, inner, a, b, y + o * C * inner);
   });
 }
 
@@ -80,20 +165,7 @@ void channel_grad_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, 
   double* outs[2] = {sum_g, sum_gx};
   blocked_channel_sums(
       ctx, outer, C, 2,
-      [&](int64_t o, double* p) {
-        for (int64_t c = 0; c < C; c++) {
-          const float* gr = g + (o * C + c) * inner;
-          const float* xr = x + (o * C + c) * inner;
-          const double m = mean[c], is = inv_std[c];
-          double s1 = 0, s2 = 0;
-          for (int64_t i = 0; i < inner; i++) {
-            s1 += gr[i];
-            s2 += gr[i] * (xr[i] - m) * is;
-          }
-          p[c * 2] += s1;
-          p[c * 2 + 1] += s2;
-        }
-      },
+      [&](int64_t o, double* p) { row_grad_sums(g + o * C * inner, x + o * C * inner, C, inner, mean, inv_std, p); },
       outs);
 }
 
@@ -103,18 +175,8 @@ void channel_norm_backward(const Ctx& ctx, int64_t outer, int64_t C, int64_t inn
   const double count = (double)outer * inner;
   ctx.parallel_for(outer, [&](int64_t ob, int64_t oe) {
     for (int64_t o = ob; o < oe; o++)
-      for (int64_t c = 0; c < C; c++) {
-        const float* gr = g + (o * C + c) * inner;
-        const float* xr = x + (o * C + c) * inner;
-        float* d = gx + (o * C + c) * inner;
-        const double av = a[c];
-        if (batch_stats) {
-          const double mg = sum_g[c] / count, mgx = sum_gx[c] / count, m = mean[c], is = inv_std[c];
-          for (int64_t i = 0; i < inner; i++) d[i] += (float)(av * (gr[i] - mg - (xr[i] - m) * is * mgx));
-        } else {
-          for (int64_t i = 0; i < inner; i++) d[i] += (float)(av * gr[i]);
-        }
-      }
+      row_norm_backward(g + o * C * inner, x + o * C * inner, C, inner, a, mean, inv_std, sum_g, sum_gx, count,
+                        batch_stats, gx + o * C * inner);
   });
 }
 
