@@ -51,6 +51,10 @@ const convShapes: Array<[string, Conv2dGeometry]> = [
   ['dec0 256→128 2→4 (transposed, output padding 1)', geo(3, 128, 3, 256, 3, 2, 1, 1)],
   ['final 32→1 32x32 s1', geo(2, 1, 32, 32, 3, 1, 1)],
   ['final0 32→32 16→32 (transposed)', geo(2, 32, 31, 32, 3, 2, 1, 1)],
+  // More images than weight-gradient groups, so groups hold several images.
+  ['70 images 4→32 6x6 s1', geo(70, 4, 6, 32, 3, 1, 1)],
+  // Output channels that fill no register panel: the im2col route.
+  ['rgb 16→3 8x8 s1', geo(2, 16, 8, 3, 3, 1, 1)],
 ];
 
 const gemmShapes: Array<[string, number, number, number]> = [

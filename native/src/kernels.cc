@@ -324,8 +324,158 @@ static void direct_conv_small(const Ctx& ctx, const Geo& g, const float* x, cons
   });
 }
 
+// ---------------------------------------------------------------- direct (implicit-GEMM) convolutions
+//
+// For dense convolutions whose output channels fill whole register panels
+// (O a multiple of NR). The im2col matrix is never written: each image is
+// copied once into a zero-padded buffer (L2-sized), and the register tiles
+// broadcast their inputs straight from it at precomputed offsets, with the
+// weights as [R, O] rows, so every loaded weight vector feeds TM positions and
+// every broadcast feeds NR output channels. Materialising im2col and packing it
+// again moved R/O times the image through memory and dominated these layers.
+// Each output element is summed over r = (c, kh, kw) in order by one thread.
+
+constexpr int TM = 8;  // positions (or weight rows) per register tile
+
+// Offsets of the first tap of every output position in the padded image.
+static std::vector<int64_t> position_offsets(const Geo& g, int64_t Wp) {
+  std::vector<int64_t> off((size_t)(g.OH * g.OW));
+  for (int64_t oh = 0; oh < g.OH; oh++)
+    for (int64_t ow = 0; ow < g.OW; ow++) off[oh * g.OW + ow] = oh * g.S * Wp + ow * g.S;
+  return off;
+}
+
+// Offsets of every tap r = (c, kh, kw) in the padded image.
+static std::vector<int64_t> tap_offsets(const Geo& g, int64_t Hp, int64_t Wp) {
+  const int64_t KK = g.K * g.K;
+  std::vector<int64_t> off((size_t)(g.C * KK));
+  for (int64_t r = 0; r < g.C * KK; r++) off[r] = (r / KK) * Hp * Wp + ((r % KK) / g.K) * Wp + r % g.K;
+  return off;
+}
+
+// Copies image n of x into the interior of xpad (whose border stays zero).
+static void pad_image(const Geo& g, const float* x, int64_t n, int64_t Hp, int64_t Wp, float* xpad) {
+  for (int64_t c = 0; c < g.C; c++)
+    for (int64_t ih = 0; ih < g.H; ih++)
+      std::memcpy(xpad + c * Hp * Wp + (ih + g.P) * Wp + g.P, x + ((n * g.C + c) * g.H + ih) * g.W,
+                  sizeof(float) * g.W);
+}
+
+// Below 16 output positions per image a tile would be mostly padding (and
+// the weight gradient mostly accumulator traffic); im2col with the images
+// side by side makes one long GEMM there.
+static bool direct_conv_fits(const Geo& g) { return g.O % NR == 0 && g.OH * g.OW >= 16; }
+
+static void direct_conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias,
+                                float* y) {
+  const int64_t Hp = g.H + 2 * g.P, Wp = g.W + 2 * g.P, P = g.OH * g.OW, R = g.C * g.K * g.K, O = g.O;
+  std::vector<float> wt((size_t)(R * O));
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t r = 0; r < R; r++) wt[r * O + o] = w[o * R + r];
+  const std::vector<int64_t> pos = position_offsets(g, Wp), tap = tap_offsets(g, Hp, Wp);
+  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
+    std::vector<float> xpad((size_t)(g.C * Hp * Wp), 0.f);
+    for (int64_t n = b; n < e; n++) {
+      pad_image(g, x, n, Hp, Wp, xpad.data());
+      float* yimg = y + n * O * P;
+      for (int64_t p0 = 0; p0 < P; p0 += TM) {
+        const int valid = (int)std::min<int64_t>(TM, P - p0);
+        int64_t po[TM];
+        for (int q = 0; q < TM; q++) po[q] = pos[std::min<int64_t>(p0 + q, P - 1)];
+        for (int64_t n0 = 0; n0 < O; n0 += NR) {
+          vf c0[TM], c1[TM];
+#pragma GCC unroll 8
+          for (int q = 0; q < TM; q++) c0[q] = c1[q] = vf{};
+          const float* wr = wt.data() + n0;
+          for (int64_t r = 0; r < R; r++, wr += O) {
+            const vf b0 = loadu(wr), b1 = loadu(wr + V);
+            const float* xr = xpad.data() + tap[r];
+#pragma GCC unroll 8
+            for (int q = 0; q < TM; q++) {
+              const float a = xr[po[q]];
+              c0[q] += b0 * a;
+              c1[q] += b1 * a;
+            }
+          }
+          for (int j = 0; j < NR; j++) {
+            float* yo = yimg + (n0 + j) * P + p0;
+            const float bv = bias ? bias[n0 + j] : 0.f;
+            for (int q = 0; q < valid; q++) yo[q] = (j < V ? c0[q][j] : c1[q][j - V]) + bv;
+          }
+        }
+      }
+    }
+  });
+}
+
+// gW [O, R] (+)= Σ_images gy [O, P] · col [R, P]^T, without col. Images are
+// split into groups fixed by the geometry (not by the thread count); a task
+// owns one group's partial sums for one panel of NR output channels and adds
+// its images in order; the partials are then added in group order.
+static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
+                                        bool accumulate) {
+  const int64_t Hp = g.H + 2 * g.P, Wp = g.W + 2 * g.P, P = g.OH * g.OW, R = g.C * g.K * g.K, O = g.O;
+  const int64_t panels = O / NR;
+  const int64_t budget = (int64_t)1 << 20;  // floats of partial sums (4 MiB)
+  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({g.batch, 64, budget / (R * O)}));
+  const int64_t per = (g.batch + groups - 1) / groups;
+  std::vector<float> part((size_t)(groups * R * O), 0.f);
+  const std::vector<int64_t> pos = position_offsets(g, Wp), tap = tap_offsets(g, Hp, Wp);
+  ctx.parallel_for(groups * panels, [&](int64_t b, int64_t e) {
+    std::vector<float> xpad((size_t)(g.C * Hp * Wp), 0.f);
+    std::vector<float> gyt((size_t)(P * NR));
+    for (int64_t t = b; t < e; t++) {
+      const int64_t grp = t / panels, n0 = (t % panels) * NR;
+      float* acc_out = part.data() + grp * R * O + n0;  // [R] rows of stride O
+      const int64_t i1 = std::min(g.batch, (grp + 1) * per);
+      for (int64_t n = grp * per; n < i1; n++) {
+        pad_image(g, x, n, Hp, Wp, xpad.data());
+        for (int64_t j = 0; j < NR; j++) {
+          const float* src = gy + (n * O + n0 + j) * P;
+          for (int64_t p = 0; p < P; p++) gyt[p * NR + j] = src[p];
+        }
+        for (int64_t r0 = 0; r0 < R; r0 += TM) {
+          const int valid = (int)std::min<int64_t>(TM, R - r0);
+          const float* xr[TM];
+          for (int q = 0; q < TM; q++) xr[q] = xpad.data() + tap[std::min<int64_t>(r0 + q, R - 1)];
+          vf c0[TM], c1[TM];
+#pragma GCC unroll 8
+          for (int q = 0; q < TM; q++) c0[q] = c1[q] = vf{};
+          for (int64_t p = 0; p < P; p++) {
+            const vf b0 = loadu(gyt.data() + p * NR), b1 = loadu(gyt.data() + p * NR + V);
+            const int64_t off = pos[p];
+#pragma GCC unroll 8
+            for (int q = 0; q < TM; q++) {
+              const float a = xr[q][off];
+              c0[q] += b0 * a;
+              c1[q] += b1 * a;
+            }
+          }
+          for (int q = 0; q < valid; q++) {
+            float* d = acc_out + (r0 + q) * O;
+            storeu(d, loadu(d) + c0[q]);
+            storeu(d + V, loadu(d + V) + c1[q]);
+          }
+        }
+      }
+    }
+  });
+  ctx.parallel_for(O, [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; o++)
+      for (int64_t r = 0; r < R; r++) {
+        float s = 0.f;
+        for (int64_t grp = 0; grp < groups; grp++) s += part[(grp * R + r) * O + o];
+        gw[o * R + r] = accumulate ? gw[o * R + r] + s : s;
+      }
+  });
+}
+
 void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias, float* y,
                   bool xbin) {
+  if (!xbin && direct_conv_fits(g)) {
+    direct_conv_forward(ctx, g, x, w, bias, y);
+    return;
+  }
   if (g.C * g.K * g.K <= 27 && !xbin) {
     direct_conv_small(ctx, g, x, w, bias, y);
     return;
@@ -529,6 +679,10 @@ static void direct_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
 void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
                           bool accumulate, bool xbin) {
   (void)xbin;
+  if (direct_conv_fits(g)) {
+    direct_conv_backward_weight(ctx, g, x, gy, gw, accumulate);
+    return;
+  }
   if (g.C * g.K * g.K <= 27) {
     direct_weight_small(ctx, g, x, gy, gw, accumulate);
     return;
