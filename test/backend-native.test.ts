@@ -64,13 +64,16 @@ const gemmShapes: Array<[string, number, number, number]> = [
   ['odd sizes', 7, 13, 29],
 ];
 
+/** Every instruction set this CPU has, both ways of multiplying spikes, 1 and 2 threads (adjacent). */
 function each(fn: (label: string, be: KernelBackend) => void): void {
   const isas: Array<'scalar' | 'avx2' | 'avx512'> = ['scalar', 'avx2', 'avx512'];
   for (const isa of isas) {
-    for (const threads of [1, 2]) {
-      const err = configureNative(isa, threads);
-      if (err) continue; // this CPU lacks the instruction set
-      fn(`${isa}/${threads}t`, native!);
+    for (const spikes of ['event', 'dense'] as const) {
+      for (const threads of [1, 2]) {
+        const err = configureNative(isa, threads, spikes);
+        if (err) continue; // this CPU lacks the instruction set
+        fn(`${isa}/${spikes}/${threads}t`, native!);
+      }
     }
   }
   configureNative('', 2);
@@ -268,4 +271,6 @@ test('native wrapper rejects arrays shorter than the geometry', (t) => {
   const g = geo(1, 2, 8, 3, 3, 1, 1);
   assert.throws(() => native.conv2dForward(g, new Float32Array(10), new Float32Array(54), null, new Float32Array(192)), /needs 128/);
   assert.ok(nativeInfo()!.threads >= 1);
+  assert.match(configureNative('', 2, 'sparse' as 'dense'), /unknown spike kernels 'sparse'/);
+  assert.equal(configureNative('', 2), '');
 });

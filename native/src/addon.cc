@@ -106,6 +106,15 @@ class Pool {
 Pool* g_pool = nullptr;
 Ctx g_ctx;
 std::string g_isa;
+// Products whose input is spikes (0/1): added event by event (work per spike,
+// gemm_binary and the im2col event path), or by the dense kernels. Measured
+// on the AVX-512 machine (docs/performance.md) the dense kernels win above
+// about 8 % firing and trained models fire at 15-30 %; with AVX2 the dense
+// GEMM is half as fast and the crossover near 20 %. So AVX-512 defaults to
+// dense, the others to events. A fixed choice per process, never per call:
+// a data-dependent choice would round differently for the stepped and the
+// full-prefix evaluation. Transposed convolutions of spikes always scatter.
+bool g_dense_spikes = false;
 
 struct Kernels {
   decltype(&scalar::gemm) gemm;
@@ -147,6 +156,7 @@ std::string select_isa(const std::string& want) {
     return "unknown instruction set '" + want + "' (avx512, avx2, scalar)";
   }
   g_isa = want;
+  g_dense_spikes = want == "avx512";
   return "";
 }
 
@@ -232,7 +242,7 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   F32(6, b, k * n);
   F32(7, c, m * n);
   const bool acc = get_f64(env, argv[8]) != 0;
-  const bool abin = get_bool(env, argv[9]);
+  const bool abin = get_bool(env, argv[9]) && !g_dense_spikes;
   if (abin)
     K.gemm_binary(g_ctx, ta, tb, m, n, k, a, b, c, acc);
   else
@@ -279,7 +289,7 @@ napi_value ConvForward(napi_env env, napi_callback_info info) {
     if (!get_f32(env, argv[3], &bias, &bl) || (int64_t)bl < g.O) return throw_error(env, "native conv2dForward: bad bias");
   }
   F32(4, y, g.batch * g.O * g.OH * g.OW);
-  K.conv_forward(g_ctx, g, x, w, bias, y, get_bool(env, argv[5]));
+  K.conv_forward(g_ctx, g, x, w, bias, y, get_bool(env, argv[5]) && !g_dense_spikes);
   return nullptr;
 }
 
@@ -407,11 +417,20 @@ napi_value make_string(napi_env env, const std::string& s) {
 
 // configure(isa: string, threads: number) -> error string ('' on success)
 napi_value Configure(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(3);
   size_t len = 0;
   char buf[32] = {0};
   napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
   std::string err = select_isa(buf);
+  char spikes[16] = {0};
+  napi_get_value_string_utf8(env, argv[2], spikes, sizeof spikes, &len);
+  const std::string mode = spikes;
+  if (err.empty() && !mode.empty()) {
+    if (mode == "dense" || mode == "event")
+      g_dense_spikes = mode == "dense";
+    else
+      err = "unknown spike kernels '" + mode + "' (dense, event)";
+  }
   if (err.empty()) {
     int64_t t = get_i64(env, argv[1]);
     if (t < 1) t = 1;
@@ -429,6 +448,7 @@ napi_value Info(napi_env env, napi_callback_info) {
   napi_set_named_property(env, obj, "isa", isa);
   napi_set_named_property(env, obj, "threads", th);
   napi_set_named_property(env, obj, "hardwareThreads", hw);
+  napi_set_named_property(env, obj, "spikeKernels", make_string(env, g_dense_spikes ? "dense" : "event"));
   return obj;
 }
 

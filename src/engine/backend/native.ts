@@ -25,8 +25,8 @@ interface Addon {
   channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
   channelGradSums(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;
   channelNormBackward(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, a: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, batchStats: boolean, gx: Float32Array): void;
-  configure(isa: string, threads: number): string;
-  info(): { isa: string; threads: number; hardwareThreads: number };
+  configure(isa: string, threads: number, spikeKernels: string): string;
+  info(): NativeInfo;
   peakGflops(seconds: number, threads: number): number;
   allocBuffer(bytes: number, zero: boolean): ArrayBuffer;
   releaseBuffer(buffer: ArrayBuffer): boolean;
@@ -75,13 +75,28 @@ function threadsFromEnv(): number {
 }
 
 /** Re-selects the instruction set and thread count (tests compare them). Returns an error string or ''. */
-export function configureNative(isa: '' | 'avx512' | 'avx2' | 'scalar', threads: number): string {
-  const a = load();
-  if (!a) return loadError ?? 'native addon unavailable';
-  return a.configure(isa, threads);
+/**
+ * How products with spike (0/1) inputs run: 'event' adds the weights of
+ * active inputs (work per spike), 'dense' uses the dense kernels; '' picks
+ * the faster one for the instruction set (dense with AVX-512, event
+ * otherwise; see docs/performance.md). SPIKEVAE_SPIKE_KERNELS sets it.
+ */
+export type SpikeKernels = '' | 'dense' | 'event';
+
+export interface NativeInfo {
+  isa: string;
+  threads: number;
+  hardwareThreads: number;
+  spikeKernels: 'dense' | 'event';
 }
 
-export function nativeInfo(): { isa: string; threads: number; hardwareThreads: number } | null {
+export function configureNative(isa: '' | 'avx512' | 'avx2' | 'scalar', threads: number, spikeKernels: SpikeKernels = ''): string {
+  const a = load();
+  if (!a) return loadError ?? 'native addon unavailable';
+  return a.configure(isa, threads, spikeKernels);
+}
+
+export function nativeInfo(): NativeInfo | null {
   return load()?.info() ?? null;
 }
 
@@ -113,13 +128,14 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     return { error: (e as Error).message };
   }
   const isa = (process.env.SPIKEVAE_ISA ?? '') as '' | 'avx512' | 'avx2' | 'scalar';
-  const err = a.configure(isa, threads);
-  if (err) return { error: `SPIKEVAE_ISA=${isa}: ${err}` };
+  const spikes = (process.env.SPIKEVAE_SPIKE_KERNELS ?? '') as SpikeKernels;
+  const err = a.configure(isa, threads, spikes);
+  if (err) return { error: `SPIKEVAE_ISA=${isa || '(auto)'} SPIKEVAE_SPIKE_KERNELS=${spikes || '(auto)'}: ${err}` };
   const backend: KernelBackend = {
     name: 'native',
     get description() {
       const i = a.info();
-      return `native ${i.isa}, ${i.threads} thread${i.threads === 1 ? '' : 's'}`;
+      return `native ${i.isa}, ${i.threads} thread${i.threads === 1 ? '' : 's'}, ${i.spikeKernels} spike products`;
     },
     gemm: (ta, tb, m, n, k, A, B, C, beta, aBinary = false) => a.gemm(ta, tb, m, n, k, A, B, C, beta, aBinary),
     conv2dForward: (g, x, w, bias, y, xBinary = false) => a.conv2dForward(g, x, w, bias, y, xBinary),
