@@ -222,7 +222,7 @@ test('the LIF backward that replays the membrane from the batch-norm input equal
   each(check);
 });
 
-test('native batch-norm kernels agree with the oracle (float64 sums in another order; affine within an ulp)', (t) => {
+test('native batch-norm and bias kernels agree with the oracle (float64 sums in another order; affine within an ulp)', (t) => {
   if (!native) return t.skip('native addon not built');
   // inner 1 (linear layers), 4 (2x2 maps) and 67 (not a multiple of the 8 lanes); outer above one reduction block.
   for (const [outer, C, inner] of [[40, 24, 1], [33, 5, 4], [19, 3, 67]]) {
@@ -231,8 +231,16 @@ test('native batch-norm kernels agree with the oracle (float64 sums in another o
     const g = randn(n);
     const a = randn(C);
     const b = randn(C);
+    const near = (got: ArrayLike<number>, want: ArrayLike<number>, rel: number, what: string): void => {
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(Math.abs(got[i] - want[i]) <= rel * (Math.abs(want[i]) + 1), `${what}[${i}]: ${got[i]} vs ${want[i]} (${outer}x${C}x${inner})`);
+      }
+    };
     const mean0 = new Float64Array(C), var0 = new Float64Array(C);
     typescriptBackend.channelMeanVar(outer, C, inner, x, mean0, var0);
+    const sum0 = new Float64Array(C);
+    typescriptBackend.channelSums(outer, C, inner, x, sum0);
+    near(sum0, mean0.map((m) => m * outer * inner), 1e-12, 'oracle sums against the oracle means');
     const invStd = var0.map((v) => 1 / Math.sqrt(v + 1e-5));
     const sg0 = new Float64Array(C), sgx0 = new Float64Array(C);
     typescriptBackend.channelGradSums(outer, C, inner, g, x, mean0, invStd, sg0, sgx0);
@@ -241,16 +249,14 @@ test('native batch-norm kernels agree with the oracle (float64 sums in another o
     const gx0 = randn(n);
     const gxStart = gx0.slice();
     typescriptBackend.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, gx0);
-    const near = (got: ArrayLike<number>, want: ArrayLike<number>, rel: number, what: string): void => {
-      for (let i = 0; i < want.length; i++) {
-        assert.ok(Math.abs(got[i] - want[i]) <= rel * (Math.abs(want[i]) + 1), `${what}[${i}]: ${got[i]} vs ${want[i]} (${outer}x${C}x${inner})`);
-      }
-    };
     each((label, be) => {
       const mean = new Float64Array(C), variance = new Float64Array(C);
       be.channelMeanVar(outer, C, inner, x, mean, variance);
       near(mean, mean0, 1e-12, `mean ${label}`);
       near(variance, var0, 1e-12, `variance ${label}`);
+      const sum = new Float64Array(C).fill(NaN);
+      be.channelSums(outer, C, inner, x, sum);
+      near(sum, sum0, 1e-12, `sums ${label}`);
       const sg = new Float64Array(C), sgx = new Float64Array(C);
       be.channelGradSums(outer, C, inner, g, x, mean0, invStd, sg, sgx);
       near(sg, sg0, 1e-12, `sum g ${label}`);

@@ -367,6 +367,16 @@ napi_value ChannelMeanVar(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// channelSums(outer, C, inner, x, sum)
+napi_value ChannelSums(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  const int64_t outer = get_i64(env, argv[0]), C = get_i64(env, argv[1]), inner = get_i64(env, argv[2]);
+  F32(3, x, outer * C * inner);
+  F64(4, sum, C);
+  channel_sums(g_ctx, outer, C, inner, x, sum);
+  return nullptr;
+}
+
 // channelAffine(outer, C, inner, x, a, b, y)
 napi_value ChannelAffine(napi_env env, napi_callback_info info) {
   ARGS(7);
@@ -727,6 +737,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"info", Info},
              {"peakGflops", Peak},
              {"channelMeanVar", ChannelMeanVar},
+             {"channelSums", ChannelSums},
              {"channelAffine", ChannelAffine},
              {"channelGradSums", ChannelGradSums},
              {"channelNormBackward", ChannelNormBackward},

@@ -51,6 +51,7 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
 
 void channel_mean_var(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, double* mean,
                       double* var);
+void channel_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, double* sum);
 void channel_affine(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, const float* a,
                     const float* b, float* y);
 void channel_grad_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* g, const float* x,

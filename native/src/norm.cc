@@ -153,6 +153,12 @@ void channel_mean_var(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, c
   for (int64_t c = 0; c < C; c++) var[c] /= count;
 }
 
+void channel_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, double* sum) {
+  double* out[1] = {sum};
+  blocked_channel_sums(
+      ctx, outer, C, 1, [&](int64_t o, double* p) { row_sums(x + o * C * inner, C, inner, nullptr, 0, p); }, out);
+}
+
 void channel_affine(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, const float* a,
                     const float* b, float* y) {
   ctx.parallel_for(outer, [&](int64_t ob, int64_t oe) {

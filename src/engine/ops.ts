@@ -415,13 +415,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const y = allocFloat32Output(m * outF);
   const be = backend();
   be.gemm(false, true, m, outF, inF, x.data, w.data, y, 0, x.binary);
-  if (b) {
-    const bd = b.data;
-    for (let i = 0; i < m; i++) {
-      const o = i * outF;
-      for (let j = 0; j < outF; j++) y[o + j] += bd[j];
-    }
-  }
+  if (b) addChannelBias(y, b.data, m, outF, 1);
   return makeResult('linear', y, [...x.shape.slice(0, -1), outF], b ? [x, w, b] : [x, w], (g) => {
     if (x.requiresGrad) {
       // gx = g W : [m, out] x [out, in]
@@ -432,37 +426,27 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
       // gW += g^T x : [out, m] x [m, in]
       be.gemm(true, false, outF, inF, m, g, x.data, w.gradBuffer(), 1);
     }
-    if (b && b.requiresGrad) {
-      const gb = b.gradBuffer();
-      const acc = new Float64Array(outF);
-      for (let i = 0; i < m; i++) {
-        const o = i * outF;
-        for (let j = 0; j < outF; j++) acc[j] += g[o + j];
-      }
-      for (let j = 0; j < outF; j++) gb[j] += acc[j];
-    }
+    if (b && b.requiresGrad) channelBiasGrad(g, b.gradBuffer(), m, outF, 1);
   });
 }
 
+/** y[n, c, :] += bias[c] in place (as 1·y + bias, which rounds exactly like the add). */
 function addChannelBias(y: Float32Array, bias: Float32Array, batch: number, channels: number, plane: number): void {
-  for (let n = 0; n < batch; n++) {
-    for (let c = 0; c < channels; c++) {
-      const bv = bias[c];
-      const o = (n * channels + c) * plane;
-      for (let i = 0; i < plane; i++) y[o + i] += bv;
-    }
-  }
+  backend().channelAffine(batch, channels, plane, y, onesOf(channels), bias, y);
 }
 
+/** gb[c] += Σ_{n, i} g[n, c, i], summed in float64. */
 function channelBiasGrad(g: Float32Array, gb: Float32Array, batch: number, channels: number, plane: number): void {
-  for (let c = 0; c < channels; c++) {
-    let s = 0;
-    for (let n = 0; n < batch; n++) {
-      const o = (n * channels + c) * plane;
-      for (let i = 0; i < plane; i++) s += g[o + i];
-    }
-    gb[c] += s;
-  }
+  const sums = new Float64Array(channels);
+  backend().channelSums(batch, channels, plane, g, sums);
+  for (let c = 0; c < channels; c++) gb[c] += sums[c];
+}
+
+const ones = new Map<number, Float32Array>();
+function onesOf(n: number): Float32Array {
+  let a = ones.get(n);
+  if (!a) ones.set(n, (a = new Float32Array(n).fill(1)));
+  return a;
 }
 
 function accumulateInto(dst: Float32Array, src: Float32Array): void {

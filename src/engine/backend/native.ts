@@ -22,6 +22,7 @@ interface Addon {
   lifBackward(steps: number, size: number, u: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
   lifBackwardRecompute(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
+  channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void;
   channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
   channelGradSums(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;
   channelNormBackward(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, a: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, batchStats: boolean, gx: Float32Array): void;
@@ -146,6 +147,7 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     channelMeanVar: (outer, C, inner, x, mean, variance) => a.channelMeanVar(outer, C, inner, x, mean, variance),
     lifBackwardRecompute: (steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height) =>
       a.lifBackwardRecompute(steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height),
+    channelSums: (outer, C, inner, x, sum) => a.channelSums(outer, C, inner, x, sum),
     channelAffine: (outer, C, inner, x, aC, bC, y) => a.channelAffine(outer, C, inner, x, aC, bC, y),
     channelGradSums: (outer, C, inner, g, x, mean, invStd, sumG, sumGX) => a.channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX),
     channelNormBackward: (outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx) =>

@@ -181,6 +181,12 @@ export interface KernelBackend {
    */
   channelMeanVar(outer: number, channels: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
 
+  /**
+   * Per-channel sums of x viewed as [outer, channels, inner], accumulated in
+   * float64 (bias gradients). Overwrites sum.
+   */
+  channelSums(outer: number, channels: number, inner: number, x: Float32Array, sum: Float64Array): void;
+
   /** y[o,c,i] = a[c]·x[o,c,i] + b[c] (the batch-norm output; overwrites y). */
   channelAffine(outer: number, channels: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
 

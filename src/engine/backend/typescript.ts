@@ -273,6 +273,18 @@ function channelMeanVar(outer: number, C: number, inner: number, x: Float32Array
   for (let c = 0; c < C; c++) variance[c] /= count;
 }
 
+function channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void {
+  sum.fill(0);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < C; c++) {
+      const base = (o * C + c) * inner;
+      let s = 0;
+      for (let i = 0; i < inner; i++) s += x[base + i];
+      sum[c] += s;
+    }
+  }
+}
+
 function channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void {
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < C; c++) {
@@ -358,6 +370,7 @@ export const typescriptBackend: KernelBackend = {
   lifBackward,
   lifBackwardRecompute,
   channelMeanVar,
+  channelSums,
   channelAffine,
   channelGradSums,
   channelNormBackward,
