@@ -20,10 +20,10 @@ const sumG = new Float64Array(C);
 const sumGX = new Float64Array(C);
 be.channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX);
 const warm = new Float32Array(n);
-be.channelNormBackward(outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, true, warm);
+be.channelNormBackward(outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, true, warm, false);
 const time = (out: Float32Array) => {
   const t0 = performance.now();
-  be.channelNormBackward(outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, true, out);
+  be.channelNormBackward(outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, true, out, false);
   return performance.now() - t0;
 };
 const warmMs: number[] = [];

@@ -248,7 +248,9 @@ test('native batch-norm and bias kernels agree with the oracle (float64 sums in 
     typescriptBackend.channelAffine(outer, C, inner, x, a, b, y0);
     const gx0 = randn(n);
     const gxStart = gx0.slice();
-    typescriptBackend.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, gx0);
+    typescriptBackend.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, gx0, true);
+    const gxOnly = new Float32Array(n);
+    typescriptBackend.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, gxOnly, true);
     each((label, be) => {
       const mean = new Float64Array(C), variance = new Float64Array(C);
       be.channelMeanVar(outer, C, inner, x, mean, variance);
@@ -265,8 +267,11 @@ test('native batch-norm and bias kernels agree with the oracle (float64 sums in 
       be.channelAffine(outer, C, inner, x, a, b, y);
       near(y, y0, 3e-7, `affine ${label}`);
       const gx = gxStart.slice();
-      be.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, gx);
+      be.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, gx, true);
       near(gx, gx0, 3e-7, `input gradient ${label}`);
+      const fresh = new Float32Array(n).fill(NaN); // written over, whatever it held
+      be.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, fresh, false);
+      near(fresh, gxOnly, 3e-7, `input gradient written ${label}`);
     });
   }
 });

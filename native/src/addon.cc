@@ -403,9 +403,9 @@ napi_value ChannelGradSums(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// channelNormBackward(outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, batchStats, gx)
+// channelNormBackward(outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, batchStats, gx, accumulate)
 napi_value ChannelNormBackward(napi_env env, napi_callback_info info) {
-  ARGS(12);
+  ARGS(13);
   const int64_t outer = get_i64(env, argv[0]), C = get_i64(env, argv[1]), inner = get_i64(env, argv[2]);
   F32(3, g, outer * C * inner);
   F32(4, x, outer * C * inner);
@@ -415,7 +415,8 @@ napi_value ChannelNormBackward(napi_env env, napi_callback_info info) {
   F64(8, sum_g, C);
   F64(9, sum_gx, C);
   F32(11, gx, outer * C * inner);
-  channel_norm_backward(g_ctx, outer, C, inner, g, x, a, mean, inv_std, sum_g, sum_gx, get_bool(env, argv[10]), gx);
+  channel_norm_backward(g_ctx, outer, C, inner, g, x, a, mean, inv_std, sum_g, sum_gx, get_bool(env, argv[10]), gx,
+                        get_bool(env, argv[12]));
   return nullptr;
 }
 

@@ -58,6 +58,6 @@ void channel_grad_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, 
                        const double* mean, const double* inv_std, double* sum_g, double* sum_gx);
 void channel_norm_backward(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* g, const float* x,
                            const float* a, const double* mean, const double* inv_std, const double* sum_g,
-                           const double* sum_gx, bool batch_stats, float* gx);
+                           const double* sum_gx, bool batch_stats, float* gx, bool accumulate);
 
 }  // namespace spv

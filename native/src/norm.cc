@@ -108,7 +108,7 @@ SPV_CLONES static void row_affine(const float* xrow, int64_t C, int64_t inner, c
 SPV_CLONES static void row_norm_backward(const float* grow, const float* xrow, int64_t C, int64_t inner,
                                          const float* a, const double* mean, const double* inv_std,
                                          const double* sum_g, const double* sum_gx, double count, bool batch_stats,
-                                         float* drow) {
+                                         bool accumulate, float* drow) {
   for (int64_t c = 0; c < C; c++) {
     const float* gr = grow + c * inner;
     const float* xr = xrow + c * inner;
@@ -116,9 +116,14 @@ SPV_CLONES static void row_norm_backward(const float* grow, const float* xrow, i
     const double av = a[c];
     if (batch_stats) {
       const double mg = sum_g[c] / count, mgx = sum_gx[c] / count, m = mean[c], is = inv_std[c];
-      for (int64_t i = 0; i < inner; i++) d[i] += (float)(av * (gr[i] - mg - (xr[i] - m) * is * mgx));
-    } else {
+      if (accumulate)
+        for (int64_t i = 0; i < inner; i++) d[i] += (float)(av * (gr[i] - mg - (xr[i] - m) * is * mgx));
+      else
+        for (int64_t i = 0; i < inner; i++) d[i] = (float)(av * (gr[i] - mg - (xr[i] - m) * is * mgx));
+    } else if (accumulate) {
       for (int64_t i = 0; i < inner; i++) d[i] += (float)(av * gr[i]);
+    } else {
+      for (int64_t i = 0; i < inner; i++) d[i] = (float)(av * gr[i]);
     }
   }
 }
@@ -177,12 +182,12 @@ void channel_grad_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, 
 
 void channel_norm_backward(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* g, const float* x,
                            const float* a, const double* mean, const double* inv_std, const double* sum_g,
-                           const double* sum_gx, bool batch_stats, float* gx) {
+                           const double* sum_gx, bool batch_stats, float* gx, bool accumulate) {
   const double count = (double)outer * inner;
   ctx.parallel_for(outer, [&](int64_t ob, int64_t oe) {
     for (int64_t o = ob; o < oe; o++)
       row_norm_backward(g + o * C * inner, x + o * C * inner, C, inner, a, mean, inv_std, sum_g, sum_gx, count,
-                        batch_stats, gx + o * C * inner);
+                        batch_stats, accumulate, gx + o * C * inner);
   });
 }
 

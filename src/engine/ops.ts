@@ -644,7 +644,11 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       const gb = bias.gradBuffer();
       for (let c = 0; c < C; c++) gb[c] += sumG[c];
     }
-    if (x.requiresGrad) be.channelNormBackward(outer, C, inner, g, x.data, aC, meanC, invStd, sumG, sumGX, useBatch, x.gradBuffer());
+    if (!x.requiresGrad) return;
+    // The input's first gradient is written, not added to a cleared buffer.
+    const first = x.grad === null;
+    if (first) x.grad = allocFloat32Output(x.size);
+    be.channelNormBackward(outer, C, inner, g, x.data, aC, meanC, invStd, sumG, sumGX, useBatch, x.grad!, !first);
   }
 }
 

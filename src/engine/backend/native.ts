@@ -25,7 +25,7 @@ interface Addon {
   channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void;
   channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
   channelGradSums(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;
-  channelNormBackward(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, a: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, batchStats: boolean, gx: Float32Array): void;
+  channelNormBackward(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, a: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, batchStats: boolean, gx: Float32Array, accumulate: boolean): void;
   configure(isa: string, threads: number, spikeKernels: string): string;
   info(): NativeInfo;
   peakGflops(seconds: number, threads: number): number;
@@ -150,8 +150,8 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     channelSums: (outer, C, inner, x, sum) => a.channelSums(outer, C, inner, x, sum),
     channelAffine: (outer, C, inner, x, aC, bC, y) => a.channelAffine(outer, C, inner, x, aC, bC, y),
     channelGradSums: (outer, C, inner, g, x, mean, invStd, sumG, sumGX) => a.channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX),
-    channelNormBackward: (outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx) =>
-      a.channelNormBackward(outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx),
+    channelNormBackward: (outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx, accumulate) =>
+      a.channelNormBackward(outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx, accumulate),
   };
   return { backend };
 }

@@ -207,9 +207,9 @@ export interface KernelBackend {
   ): void;
 
   /**
-   * Batch-norm input gradient, accumulated into gx:
-   * with batch statistics: gx += a·(g − sumG/count − (x − mean)·invStd·sumGX/count);
-   * with running statistics (batchStats false): gx += a·g.
+   * Batch-norm input gradient, added into gx (accumulate) or written over it:
+   * with batch statistics: gx (+)= a·(g − sumG/count − (x − mean)·invStd·sumGX/count);
+   * with running statistics (batchStats false): gx (+)= a·g.
    */
   channelNormBackward(
     outer: number,
@@ -224,5 +224,6 @@ export interface KernelBackend {
     sumGX: Float64Array,
     batchStats: boolean,
     gx: Float32Array,
+    accumulate: boolean,
   ): void;
 }

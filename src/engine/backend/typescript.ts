@@ -340,7 +340,9 @@ function channelNormBackward(
   sumGX: Float64Array,
   batchStats: boolean,
   gx: Float32Array,
+  accumulate: boolean,
 ): void {
+  if (!accumulate) gx.fill(0, 0, outer * C * inner);
   const count = outer * inner;
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < C; c++) {
