@@ -113,7 +113,7 @@ std::string g_isa;
 // GEMM is half as fast and the crossover near 20 %. So AVX-512 defaults to
 // dense, the others to events. A fixed choice per process, never per call:
 // a data-dependent choice would round differently for the stepped and the
-// full-prefix evaluation. Transposed convolutions of spikes always scatter.
+// full-prefix evaluation.
 bool g_dense_spikes = false;
 
 struct Kernels {
@@ -300,7 +300,7 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
   F32(1, gy, g.batch * g.O * g.OH * g.OW);
   F32(2, w, g.O * g.C * g.K * g.K);
   F32(3, gx, g.batch * g.C * g.H * g.W);
-  K.conv_backward_data(g_ctx, g, gy, w, gx, get_bool(env, argv[4]), get_bool(env, argv[5]));
+  K.conv_backward_data(g_ctx, g, gy, w, gx, get_bool(env, argv[4]), get_bool(env, argv[5]), g_dense_spikes);
   return nullptr;
 }
 

@@ -30,7 +30,7 @@ struct Ctx {
   void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias,     \
                     float* y, bool xbin);                                                                 \
   void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,      \
-                          bool accumulate, bool gybin);                                                   \
+                          bool accumulate, bool gybin, bool dense_spikes);                                \
   void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,    \
                             bool accumulate, bool xbin);                                                  \
   double peak_fma_loop(int64_t iterations);                                                               \

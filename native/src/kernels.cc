@@ -470,6 +470,90 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
   });
 }
 
+// gx [C, H, W] (+)= the transposed convolution of gy [O, OH, OW] (conv2d's
+// input gradient, and the forward pass of a transposed convolution). Output
+// pixels of one row that share a phase (iw ≡ φ mod S) take the same kernel
+// taps, so a register tile holds TM of them (S apart) × NR input channels and
+// sums o, then the valid kh, then kw, in that order, reading gy from a padded
+// copy (no bounds checks) and the weights as [O, K, K, C] rows.
+// Only rows with at least TM pixels per phase: narrower ones leave the tile
+// mostly empty (measured slower than im2col, or than the scatter for spikes).
+static bool direct_backward_data_fits(const Geo& g) {
+  return g.C % NR == 0 && g.K <= 16 && (g.W + g.S - 1) / g.S >= TM;
+}
+
+static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,
+                                      bool accumulate) {
+  const int64_t K = g.K, S = g.S, C = g.C, O = g.O, KK = K * K;
+  const int64_t lead = K + 1, trail = K + TM + 2;  // margins of the padded gy
+  const int64_t OHp = g.OH + lead + trail, OWp = g.OW + lead + trail, plane = OHp * OWp;
+  std::vector<float> wc((size_t)(O * KK * C));
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t t = 0; t < KK; t++) wc[(o * KK + t) * C + c] = w[(o * C + c) * KK + t];
+  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
+    std::vector<float> gpad((size_t)(O * plane), 0.f);
+    for (int64_t n = b; n < e; n++) {
+      for (int64_t o = 0; o < O; o++)
+        for (int64_t oh = 0; oh < g.OH; oh++)
+          std::memcpy(gpad.data() + o * plane + (oh + lead) * OWp + lead, gy + ((n * O + o) * g.OH + oh) * g.OW,
+                      sizeof(float) * g.OW);
+      float* gimg = gx + n * C * g.H * g.W;
+      for (int64_t ih = 0; ih < g.H; ih++) {
+        int64_t khs[16], ohs[16], nkh = 0;
+        for (int64_t kh = 0; kh < K && nkh < 16; kh++)
+          if ((ih + g.P - kh) % S == 0) {
+            khs[nkh] = kh;
+            ohs[nkh++] = (ih + g.P - kh) / S;  // exact: the numerator is a multiple of S
+          }
+        for (int64_t phase = 0; phase < S && phase < g.W; phase++) {
+          int64_t kws[16], ows[16], nkw = 0;
+          for (int64_t kw = 0; kw < K && nkw < 16; kw++) {
+            const int64_t num = phase + g.P - kw;
+            if (((num % S) + S) % S == 0) {
+              kws[nkw] = kw;
+              ows[nkw++] = num >= 0 ? num / S : -((-num) / S);
+            }
+          }
+          const int64_t count = (g.W - phase + S - 1) / S;  // pixels iw = phase + S·q
+          for (int64_t q0 = 0; q0 < count; q0 += TM) {
+            const int valid = (int)std::min<int64_t>(TM, count - q0);
+            for (int64_t c0 = 0; c0 < C; c0 += NR) {
+              vf c0v[TM], c1v[TM];
+#pragma GCC unroll 8
+              for (int q = 0; q < TM; q++) c0v[q] = c1v[q] = vf{};
+              for (int64_t o = 0; o < O; o++) {
+                const float* go = gpad.data() + o * plane;
+                for (int64_t a = 0; a < nkh; a++) {
+                  const float* grow = go + (ohs[a] + lead) * OWp + lead + q0;
+                  const float* wrow = wc.data() + (o * KK + khs[a] * K) * C + c0;
+                  for (int64_t bb = 0; bb < nkw; bb++) {
+                    const vf w0 = loadu(wrow + kws[bb] * C), w1 = loadu(wrow + kws[bb] * C + V);
+                    const float* gp = grow + ows[bb];
+#pragma GCC unroll 8
+                    for (int q = 0; q < TM; q++) {
+                      const float v = gp[q];
+                      c0v[q] += w0 * v;
+                      c1v[q] += w1 * v;
+                    }
+                  }
+                }
+              }
+              for (int j = 0; j < NR; j++) {
+                float* d = gimg + ((c0 + j) * g.H + ih) * g.W + phase + q0 * S;
+                for (int q = 0; q < valid; q++) {
+                  const float v = j < V ? c0v[q][j] : c1v[q][j - V];
+                  d[q * S] = accumulate ? d[q * S] + v : v;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
 void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias, float* y,
                   bool xbin) {
   if (!xbin && direct_conv_fits(g)) {
@@ -608,9 +692,13 @@ static void gather_transposed_small(const Ctx& ctx, const Geo& g, const float* g
 }
 
 void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx, bool accumulate,
-                        bool gybin) {
+                        bool gybin, bool dense_spikes) {
   if (g.S == 1 && g.C * g.K * g.K <= 27) {
     gather_transposed_small(ctx, g, gy, w, gx, accumulate);
+    return;
+  }
+  if ((!gybin || dense_spikes) && direct_backward_data_fits(g)) {
+    direct_conv_backward_data(ctx, g, gy, w, gx, accumulate);
     return;
   }
   if (gybin) {
