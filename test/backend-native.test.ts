@@ -191,7 +191,7 @@ test('native LIF kernels equal the oracle bit for bit', (t) => {
   });
 });
 
-test('the LIF backward that replays the membrane from the batch-norm input equals the stored-membrane backward bit for bit', (t) => {
+test('fused affine + LIF forward, and the LIF backward that replays the membrane from the batch-norm input, equal the separate kernels bit for bit', (t) => {
   if (!native) return t.skip('native addon not built');
   // [T, N, C, H, W] = [16, 3, 5, 7, 9]: a step's slice (945) is not a multiple
   // of the 512-neuron replay block, and channels change inside blocks.
@@ -217,6 +217,9 @@ test('the LIF backward that replays the membrane from the batch-norm input equal
     const inPlace = go.slice();
     be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, inPlace, inPlace, 0.25, 0.5, 1);
     assert.deepEqual(inPlace, want, `in place ${label}`);
+    const fused = new Float32Array(steps * size).fill(NaN);
+    be.affineLifForward(steps, size, C, inner, x, a, b, fused, 0.25, 0.2);
+    assert.deepEqual(fused, o, `fused affine + LIF spikes ${label}`);
   };
   check('typescript', typescriptBackend);
   each(check);

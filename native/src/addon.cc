@@ -339,6 +339,20 @@ napi_value LifBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// affineLifForward(steps, size, C, inner, x, a, b, o, decay, threshold)
+napi_value AffineLifForward(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);
+  if (C <= 0 || inner <= 0 || size % (C * inner) != 0) return throw_error(env, "native affineLifForward: size is not a multiple of channels x inner");
+  F32(4, x, steps * size);
+  F32(5, a, C);
+  F32(6, b, C);
+  F32(7, o, steps * size);
+  affine_lif_forward(g_ctx, steps, size, C, inner, x, a, b, o, (float)get_f64(env, argv[8]), (float)get_f64(env, argv[9]));
+  return nullptr;
+}
+
 // lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height)
 napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
   ARGS(13);
@@ -734,6 +748,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"lifForward", LifForward},
              {"lifBackward", LifBackward},
              {"lifBackwardRecompute", LifBackwardRecompute},
+             {"affineLifForward", AffineLifForward},
              {"configure", Configure},
              {"info", Info},
              {"peakGflops", Peak},

@@ -45,6 +45,8 @@ void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, fl
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
                   float* gx, float decay, float half_width, float height);
 
+void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                        const float* a, const float* b, float* o, float decay, float threshold);
 void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
                             float half_width, float height);

@@ -92,6 +92,46 @@ void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, c
   });
 }
 
+// The fused tdBN + LIF forward over one block: y = a·x + b rounded as
+// channel_affine rounds it, then lif_forward's recurrence; only spikes are
+// written (the membrane is replayed by the backward pass).
+SPV_CLONES static void affine_lif_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* av,
+                                        const float* bv, const float* x, float* o, float decay, float threshold) {
+  float up[BLOCK], op[BLOCK];
+  for (int64_t j = 0; j < n; j++) up[j] = op[j] = 0.f;
+  for (int64_t t = 0; t < steps; t++) {
+    const float* xt = x + t * size + i0;
+    float* ot = o + t * size + i0;
+    for (int64_t j = 0; j < n; j++) {
+      const float y = av[j] * xt[j] + bv[j];
+      const float d = decay * up[j];
+      const float r = d * (1.f - op[j]);
+      const float v = r + y;
+      const float s = v > threshold ? 1.f : 0.f;
+      ot[j] = s;
+      up[j] = v;
+      op[j] = s;
+    }
+  }
+}
+
+void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                        const float* a, const float* b, float* o, float decay, float threshold) {
+  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
+  ctx.parallel_for(blocks, [&](int64_t b0, int64_t e0) {
+    float av[BLOCK], bv[BLOCK];
+    for (int64_t blk = b0; blk < e0; blk++) {
+      const int64_t i0 = blk * BLOCK, n = std::min(BLOCK, size - i0);
+      for (int64_t j = 0; j < n; j++) {
+        const int64_t c = ((i0 + j) / inner) % C;
+        av[j] = a[c];
+        bv[j] = b[c];
+      }
+      affine_lif_block(steps, size, i0, n, av, bv, x, o, decay, threshold);
+    }
+  });
+}
+
 // Replays the membrane of one block of the fused tdBN + LIF into us
 // ([steps, RB]) from the batch-norm input x and the stored spikes o, with
 // exactly the roundings of channel_affine (y = a·x + b) and lif_forward.

@@ -606,20 +606,17 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     aC[c] = sc * (wd ? wd[c] : 1) * invStd[c];
     bC[c] = (bd ? bd[c] : 0) - aC[c] * meanC[c];
   }
-  const y = allocFloat32Output(x.size);
-  be.channelAffine(outer, C, inner, x.data, aC, bC, y);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const lifOpts = opts.lif;
   if (lifOpts) {
     if (ax === 0) throw new ShapeError('batchNorm', 'a fused LIF needs the time axis (0) before the channel axis');
     const steps = x.shape[0];
     const size = x.size / steps;
-    // The membrane overwrites the normalised values in place and is dropped
-    // at once: the backward replays it from x and the spikes, which saves an
-    // activation-sized buffer per spiking layer between forward and backward.
+    // Only the spikes are kept: the backward replays the membrane from x and
+    // the spikes, which saves an activation-sized buffer per spiking layer
+    // between forward and backward (and the normalised values never exist).
     const o = allocFloat32Output(x.size);
-    be.lifForward(steps, size, y, y, o, lifOpts.decay, lifOpts.threshold);
-    releaseFloat32(y);
+    be.affineLifForward(steps, size, C, inner, x.data, aC, bC, o, lifOpts.decay, lifOpts.threshold);
     const out = makeResult('batchNormLif', o, x.shape, inputs, (g) => {
       // g is this output's own gradient buffer (the engine drops it after this
       // call), and the LIF backward reads and writes each element once at the
@@ -630,6 +627,8 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     out.binary = true;
     return out;
   }
+  const y = allocFloat32Output(x.size);
+  be.channelAffine(outer, C, inner, x.data, aC, bC, y);
   return makeResult('batchNorm', y, x.shape, inputs, (g) => normBackward(g));
 
   function normBackward(g: Float32Array): void {

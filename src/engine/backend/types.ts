@@ -152,6 +152,25 @@ export interface KernelBackend {
   ): void;
 
   /**
+   * The fused tdBN + LIF forward: spikes o of lifForward driven by
+   * y = a_c * x + b_c, with y rounded exactly as channelAffine rounds it; the
+   * membrane is not written. Element i of a step's [size] slice has channel
+   * floor(i / inner) mod channels.
+   */
+  affineLifForward(
+    steps: number,
+    size: number,
+    channels: number,
+    inner: number,
+    x: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    o: Float32Array,
+    decay: number,
+    threshold: number,
+  ): void;
+
+  /**
    * lifBackward for a LIF driven by y = a_c * x + b_c (the fused tdBN + LIF),
    * recomputing the membrane from x and the stored spikes o instead of reading
    * a stored one: u is replayed exactly as channelAffine followed by

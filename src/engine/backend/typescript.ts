@@ -216,6 +216,24 @@ function lifBackward(
   }
 }
 
+/** channelAffine, then lifForward, in full. */
+function affineLifForward(
+  steps: number,
+  size: number,
+  C: number,
+  inner: number,
+  x: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  o: Float32Array,
+  decay: number,
+  threshold: number,
+): void {
+  const y = new Float32Array(steps * size);
+  channelAffine((steps * size) / (C * inner), C, inner, x, a, b, y);
+  lifForward(steps, size, y, y, o, decay, threshold);
+}
+
 /** The membrane replayed in full (affine, then the forward recurrence over the stored spikes), then lifBackward. */
 function lifBackwardRecompute(
   steps: number,
@@ -371,6 +389,7 @@ export const typescriptBackend: KernelBackend = {
   lifForward,
   lifBackward,
   lifBackwardRecompute,
+  affineLifForward,
   channelMeanVar,
   channelSums,
   channelAffine,
