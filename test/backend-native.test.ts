@@ -279,6 +279,26 @@ test('native batch-norm and bias kernels agree with the oracle (float64 sums in 
   }
 });
 
+test('native AdamW update equals the oracle bit for bit', (t) => {
+  if (!native) return t.skip('native addon not built');
+  const n = 100_003; // several parallel chunks and a ragged end
+  const p0 = randn(n);
+  const g = randn(n);
+  const m0 = rng.fillNormal(new Float32Array(n), 0, 0.1);
+  const v0 = new Float32Array(n).map(() => rng.uniform() * 0.01);
+  const args = [1 - 1e-3 * 0.01, 0.9, 0.999, 1e-3 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3), 1e-8] as const;
+  const [p1, m1, v1] = [p0.slice(), m0.slice(), v0.slice()];
+  typescriptBackend.adamwUpdate(p1, g, m1, v1, ...args);
+  assert.ok(p1.some((x, i) => x !== p0[i]));
+  each((label, be) => {
+    const [p, m, v] = [p0.slice(), m0.slice(), v0.slice()];
+    be.adamwUpdate(p, g, m, v, ...args);
+    assert.deepEqual(p, p1, `parameters ${label}`);
+    assert.deepEqual(m, m1, `first moments ${label}`);
+    assert.deepEqual(v, v1, `second moments ${label}`);
+  });
+});
+
 test('native wrapper rejects arrays shorter than the geometry', (t) => {
   if (!native) return t.skip('native addon not built');
   assert.throws(() => native.gemm(false, false, 4, 4, 4, new Float32Array(15), new Float32Array(16), new Float32Array(16), 0), /has 15 elements, needs 16/);

@@ -381,6 +381,20 @@ napi_value ChannelMeanVar(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps)
+napi_value AdamwUpdate(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  float* p = nullptr;
+  size_t n = 0;
+  if (!get_f32(env, argv[0], &p, &n)) return throw_error(env, "native adamwUpdate: parameters are not a Float32Array");
+  F32(1, grad, n);
+  F32(2, m, n);
+  F32(3, v, n);
+  adamw_update(g_ctx, (int64_t)n, p, grad, m, v, get_f64(env, argv[4]), get_f64(env, argv[5]), get_f64(env, argv[6]),
+               get_f64(env, argv[7]), get_f64(env, argv[8]), get_f64(env, argv[9]));
+  return nullptr;
+}
+
 // channelSums(outer, C, inner, x, sum)
 napi_value ChannelSums(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -754,6 +768,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"peakGflops", Peak},
              {"channelMeanVar", ChannelMeanVar},
              {"channelSums", ChannelSums},
+             {"adamwUpdate", AdamwUpdate},
              {"channelAffine", ChannelAffine},
              {"channelGradSums", ChannelGradSums},
              {"channelNormBackward", ChannelNormBackward},

@@ -51,6 +51,9 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
                             float half_width, float height);
 
+void adamw_update(const Ctx& ctx, int64_t n, float* p, const float* grad, float* m, float* v, double decay, double b1,
+                  double b2, double step_size, double bc2_sqrt, double eps);
+
 void channel_mean_var(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, double* mean,
                       double* var);
 void channel_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, double* sum);

@@ -6,6 +6,7 @@
  * Parameter groups carry their own lr and weight decay (ESVAE trains its
  * prior bottleneck at 10× the learning rate).
  */
+import { backend } from './backend/index.js';
 import { Tensor } from './tensor.js';
 
 export interface ParamGroup {
@@ -44,6 +45,7 @@ export class AdamW {
   step(): void {
     this.stepCount++;
     const t = this.stepCount;
+    const be = backend();
     let k = 0;
     for (const g of this.groups) {
       const [b1, b2] = g.betas;
@@ -58,14 +60,7 @@ export class AdamW {
         k++;
         const grad = p.grad;
         if (grad === null) continue; // PyTorch skips parameters without gradients (no decay either)
-        const d = p.data;
-        for (let i = 0; i < d.length; i++) {
-          const gi = grad[i];
-          d[i] *= decay;
-          m[i] = b1 * m[i] + (1 - b1) * gi;
-          v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-          d[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + g.eps);
-        }
+        be.adamwUpdate(p.data, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, g.eps);
       }
     }
   }

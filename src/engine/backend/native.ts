@@ -23,6 +23,7 @@ interface Addon {
   affineLifForward(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   lifBackwardRecompute(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
+  adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, decay: number, b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number): void;
   channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void;
   channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
   channelGradSums(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;
@@ -149,6 +150,7 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     affineLifForward: (steps, size, C, inner, x, aC, bC, o, decay, threshold) => a.affineLifForward(steps, size, C, inner, x, aC, bC, o, decay, threshold),
     lifBackwardRecompute: (steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height) =>
       a.lifBackwardRecompute(steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height),
+    adamwUpdate: (p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => a.adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps),
     channelSums: (outer, C, inner, x, sum) => a.channelSums(outer, C, inner, x, sum),
     channelAffine: (outer, C, inner, x, aC, bC, y) => a.channelAffine(outer, C, inner, x, aC, bC, y),
     channelGradSums: (outer, C, inner, g, x, mean, invStd, sumG, sumGX) => a.channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX),

@@ -201,6 +201,24 @@ export interface KernelBackend {
   channelMeanVar(outer: number, channels: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
 
   /**
+   * One AdamW step over a parameter array, in float64 with float32 stores, in
+   * this order: p ← p·decay; m ← b1·m + (1−b1)·g; v ← b2·v + (1−b2)·g²;
+   * p ← p − stepSize·m / (√v / bc2Sqrt + eps).
+   */
+  adamwUpdate(
+    p: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    decay: number,
+    b1: number,
+    b2: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    eps: number,
+  ): void;
+
+  /**
    * Per-channel sums of x viewed as [outer, channels, inner], accumulated in
    * float64 (bias gradients). Overwrites sum.
    */

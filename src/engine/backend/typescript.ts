@@ -291,6 +291,27 @@ function channelMeanVar(outer: number, C: number, inner: number, x: Float32Array
   for (let c = 0; c < C; c++) variance[c] /= count;
 }
 
+function adamwUpdate(
+  d: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  decay: number,
+  b1: number,
+  b2: number,
+  stepSize: number,
+  bc2Sqrt: number,
+  eps: number,
+): void {
+  for (let i = 0; i < d.length; i++) {
+    const gi = grad[i];
+    d[i] *= decay;
+    m[i] = b1 * m[i] + (1 - b1) * gi;
+    v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+    d[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + eps);
+  }
+}
+
 function channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void {
   sum.fill(0);
   for (let o = 0; o < outer; o++) {
@@ -391,6 +412,7 @@ export const typescriptBackend: KernelBackend = {
   lifBackwardRecompute,
   affineLifForward,
   channelMeanVar,
+  adamwUpdate,
   channelSums,
   channelAffine,
   channelGradSums,
