@@ -5,7 +5,10 @@
  * Inputs of spiking layers are random spikes at the given firing rate, so the
  * event-driven kernels are measured as training uses them. GFLOP/s counts the
  * dense work (2·MACs), so event-driven kernels can exceed the peak.
- * The TypeScript back-end runs a smaller batch and is scaled. JSON lines.
+ * Backward time is split into the input gradient and the weight gradient
+ * (encoder.0's input gradient is measured, though training never needs the
+ * image's gradient). The TypeScript back-end runs a smaller batch and is
+ * scaled; --native-only skips it. JSON lines.
  */
 import { availableParallelism } from 'node:os';
 import { getNativeBackend, typescriptBackend } from '../src/engine/backend/index.js';
@@ -14,6 +17,7 @@ import type { Conv2dGeometry, KernelBackend } from '../src/engine/backend/types.
 import { Random } from '../src/engine/random.js';
 
 const quick = process.argv.includes('--quick');
+const nativeOnly = process.argv.includes('--native-only');
 const rateArg = process.argv.find((a) => a.startsWith('--rate='));
 const RATE = rateArg ? Number(rateArg.slice(7)) : 0.15;
 const rng = new Random(7);
@@ -69,7 +73,14 @@ const layers: Layer[] = [
   { name: 'final_layer.1 convT 32→1 s1', kind: 'convT', binary: true, geo: conv(1, 32, 32, 1) },
 ];
 
-function measure(be: KernelBackend, layer: Layer, images: number): Record<string, number> {
+interface Timing {
+  fwd: number;
+  bwdData: number;
+  bwdWeight: number;
+  flops: number;
+}
+
+function measure(be: KernelBackend, layer: Layer, images: number): Timing {
   if (layer.kind === 'linear') {
     const { in: k, out: n } = layer.lin!;
     const m = images;
@@ -80,12 +91,10 @@ function measure(be: KernelBackend, layer: Layer, images: number): Record<string
     const gx = new Float32Array(m * k);
     const gw = new Float32Array(n * k);
     const fwd = time(() => be.gemm(false, true, m, n, k, x, w, y, 0, layer.binary));
-    const bwd = time(() => {
-      be.gemm(false, false, m, k, n, gy, w, gx, 0);
-      be.gemm(true, false, n, k, m, gy, x, gw, 1);
-    });
+    const bwdData = time(() => be.gemm(false, false, m, k, n, gy, w, gx, 0));
+    const bwdWeight = time(() => be.gemm(true, false, n, k, m, gy, x, gw, 1));
     const flops = 2 * m * n * k;
-    return { fwd, bwd, flops };
+    return { fwd, bwdData, bwdWeight, flops };
   }
   const g: Conv2dGeometry = { batch: images, ...layer.geo! };
   const xs = images * g.inChannels * g.inHeight * g.inWidth;
@@ -100,11 +109,9 @@ function measure(be: KernelBackend, layer: Layer, images: number): Record<string
     const gy = data(ys, false);
     const gx = new Float32Array(xs);
     const fwd = time(() => be.conv2dForward(g, x, w, null, y, layer.binary));
-    const bwd = time(() => {
-      be.conv2dBackwardData(g, gy, w, gx, false);
-      be.conv2dBackwardWeight(g, x, gy, gw, true, layer.binary);
-    });
-    return { fwd, bwd, flops };
+    const bwdData = time(() => be.conv2dBackwardData(g, gy, w, gx, false));
+    const bwdWeight = time(() => be.conv2dBackwardWeight(g, x, gy, gw, true, layer.binary));
+    return { fwd, bwdData, bwdWeight, flops };
   }
   // transposed: input spikes live on the conv's output side
   const xin = data(ys, layer.binary);
@@ -112,11 +119,9 @@ function measure(be: KernelBackend, layer: Layer, images: number): Record<string
   const gout = data(xs, false);
   const gin = new Float32Array(ys);
   const fwd = time(() => be.conv2dBackwardData(g, xin, w, out, false, layer.binary));
-  const bwd = time(() => {
-    be.conv2dForward(g, gout, w, null, gin);
-    be.conv2dBackwardWeight(g, gout, xin, gw, true);
-  });
-  return { fwd, bwd, flops };
+  const bwdData = time(() => be.conv2dForward(g, gout, w, null, gin));
+  const bwdWeight = time(() => be.conv2dBackwardWeight(g, gout, xin, gw, true));
+  return { fwd, bwdData, bwdWeight, flops };
 }
 
 const native = getNativeBackend();
@@ -125,7 +130,7 @@ let peakOne = NaN;
 if (native) {
   peakOne = nativePeakGflops(quick ? 0.2 : 1, 1);
   peakAll = nativePeakGflops(quick ? 0.2 : 1, availableParallelism());
-  console.log(JSON.stringify({ bench: 'peak', isa: nativeInfo()?.isa, gflopsOneThread: peakOne, gflopsAllThreads: peakAll, threads: availableParallelism() }));
+  console.log(JSON.stringify({ bench: 'peak', isa: nativeInfo()?.isa, spikeKernels: nativeInfo()?.spikeKernels, gflopsOneThread: peakOne, gflopsAllThreads: peakAll, threads: availableParallelism() }));
 }
 const images = T * N;
 for (const layer of layers) {
@@ -133,11 +138,13 @@ for (const layer of layers) {
     ['native', native, 1],
     ['typescript', typescriptBackend, quick ? 64 : 16],
   ] as const) {
-    if (!be) continue;
+    if (!be || (nativeOnly && name === 'typescript')) continue;
     const n = Math.max(1, Math.floor(images / scale));
     const r = measure(be, layer, n);
     const f = r.fwd * scale;
-    const b = r.bwd * scale;
+    const bd = r.bwdData * scale;
+    const bw = r.bwdWeight * scale;
+    const b = bd + bw;
     const flops = r.flops * scale;
     console.log(
       JSON.stringify({
@@ -153,6 +160,10 @@ for (const layer of layers) {
         backwardGflops: (2 * flops) / b / 1e9,
         forwardFractionOfPeak: flops / f / 1e9 / peakAll,
         backwardFractionOfPeak: (2 * flops) / b / 1e9 / peakAll,
+        inputGradientMs: bd * 1000,
+        weightGradientMs: bw * 1000,
+        inputGradientFractionOfPeak: flops / bd / 1e9 / peakAll,
+        weightGradientFractionOfPeak: flops / bw / 1e9 / peakAll,
         extrapolatedFrom: scale > 1 ? n : undefined,
       }),
     );

@@ -1,6 +1,6 @@
 /**
  * Where one FSVAE training step's time goes: every kernel call of one step
- * (after a warm-up step) is timed and grouped by kernel and shape; the rest
+ * (after two warm-up steps) is timed and grouped by kernel and shape; the rest
  * is JavaScript (elementwise ops, bookkeeping, allocation).
  * Usage: node dist/bench/profile.js [--batch 64] [--model fsvae]. Prints JSON lines.
  */
@@ -42,9 +42,13 @@ const imgs = new Float32Array(batch * 1024);
 await ds.readBatch(Int32Array.from({ length: batch }, (_, i) => i), null, imgs);
 const x = new Tensor(imgs, [batch, 1, 32, 32]);
 const rng = new Random(0);
-withPool(() => model.lossOnBatch(x, rng).loss.backward(undefined, { releaseActivations: true }));
-reclaimPooledMemory();
-await new Promise((resolve) => setImmediate(resolve));
+// Two warm-up steps: the first takes fresh memory, the second settles the
+// buffer pool's blocks, as in a training run's steady state.
+for (let i = 0; i < 2; i++) {
+  withPool(() => model.lossOnBatch(x, rng).loss.backward(undefined, { releaseActivations: true }));
+  reclaimPooledMemory();
+  await new Promise((resolve) => setImmediate(resolve));
+}
 stats.clear();
 const t0 = performance.now();
 let t1 = 0;

@@ -421,40 +421,54 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
   const int64_t per = (g.batch + groups - 1) / groups;
   std::vector<float> part((size_t)(groups * R * O), 0.f);
   const std::vector<int64_t> pos = position_offsets(g, Wp), tap = tap_offsets(g, Hp, Wp);
+  // Images are prepared in chunks that stay in L2 (~512 KiB), and each
+  // register tile sums a whole chunk before it touches memory.
+  const int64_t img_floats = g.C * Hp * Wp + P * NR;
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(per, ((int64_t)128 << 10) / img_floats));
   ctx.parallel_for(groups * panels, [&](int64_t b, int64_t e) {
-    std::vector<float> xpad((size_t)(g.C * Hp * Wp), 0.f);
-    std::vector<float> gyt((size_t)(P * NR));
+    std::vector<float> xpad((size_t)(chunk * g.C * Hp * Wp), 0.f);
+    std::vector<float> gyt((size_t)(chunk * P * NR));
     for (int64_t t = b; t < e; t++) {
       const int64_t grp = t / panels, n0 = (t % panels) * NR;
       float* acc_out = part.data() + grp * R * O + n0;  // [R] rows of stride O
       const int64_t i1 = std::min(g.batch, (grp + 1) * per);
-      for (int64_t n = grp * per; n < i1; n++) {
-        pad_image(g, x, n, Hp, Wp, xpad.data());
-        for (int64_t j = 0; j < NR; j++) {
-          const float* src = gy + (n * O + n0 + j) * P;
-          for (int64_t p = 0; p < P; p++) gyt[p * NR + j] = src[p];
+      for (int64_t c0 = grp * per; c0 < i1; c0 += chunk) {
+        const int64_t nimg = std::min(chunk, i1 - c0);
+        for (int64_t k = 0; k < nimg; k++) {
+          pad_image(g, x, c0 + k, Hp, Wp, xpad.data() + k * g.C * Hp * Wp);
+          float* gk = gyt.data() + k * P * NR;
+          for (int64_t j = 0; j < NR; j++) {
+            const float* src = gy + ((c0 + k) * O + n0 + j) * P;
+            for (int64_t p = 0; p < P; p++) gk[p * NR + j] = src[p];
+          }
         }
         for (int64_t r0 = 0; r0 < R; r0 += TM) {
           const int valid = (int)std::min<int64_t>(TM, R - r0);
-          const float* xr[TM];
-          for (int q = 0; q < TM; q++) xr[q] = xpad.data() + tap[std::min<int64_t>(r0 + q, R - 1)];
-          vf c0[TM], c1[TM];
+          int64_t toff[TM];
+          for (int q = 0; q < TM; q++) toff[q] = tap[std::min<int64_t>(r0 + q, R - 1)];
+          vf c0v[TM], c1v[TM];
 #pragma GCC unroll 8
-          for (int q = 0; q < TM; q++) c0[q] = c1[q] = vf{};
-          for (int64_t p = 0; p < P; p++) {
-            const vf b0 = loadu(gyt.data() + p * NR), b1 = loadu(gyt.data() + p * NR + V);
-            const int64_t off = pos[p];
+          for (int q = 0; q < TM; q++) c0v[q] = c1v[q] = vf{};
+          for (int64_t k = 0; k < nimg; k++) {
+            const float* xi = xpad.data() + k * g.C * Hp * Wp;
+            const float* xr[TM];
+            for (int q = 0; q < TM; q++) xr[q] = xi + toff[q];
+            const float* gk = gyt.data() + k * P * NR;
+            for (int64_t p = 0; p < P; p++) {
+              const vf b0 = loadu(gk + p * NR), b1 = loadu(gk + p * NR + V);
+              const int64_t off = pos[p];
 #pragma GCC unroll 8
-            for (int q = 0; q < TM; q++) {
-              const float a = xr[q][off];
-              c0[q] += b0 * a;
-              c1[q] += b1 * a;
+              for (int q = 0; q < TM; q++) {
+                const float a = xr[q][off];
+                c0v[q] += b0 * a;
+                c1v[q] += b1 * a;
+              }
             }
           }
           for (int q = 0; q < valid; q++) {
             float* d = acc_out + (r0 + q) * O;
-            storeu(d, loadu(d) + c0[q]);
-            storeu(d + V, loadu(d + V) + c1[q]);
+            storeu(d, loadu(d) + c0v[q]);
+            storeu(d + V, loadu(d + V) + c1v[q]);
           }
         }
       }
@@ -474,7 +488,7 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
 // input gradient, and the forward pass of a transposed convolution). Output
 // pixels of one row that share a phase (iw ≡ φ mod S) take the same kernel
 // taps, so a register tile holds TM of them (S apart) × NR input channels and
-// sums o, then the valid kh, then kw, in that order, reading gy from a padded
+// sums over the valid kh, then kw, then o, in that order, reading gy from a padded
 // copy (no bounds checks) and the weights as [O, K, K, C] rows.
 // Only rows with at least TM pixels per phase: narrower ones leave the tile
 // mostly empty (measured slower than im2col, or than the scatter for spikes).
@@ -522,14 +536,12 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
               vf c0v[TM], c1v[TM];
 #pragma GCC unroll 8
               for (int q = 0; q < TM; q++) c0v[q] = c1v[q] = vf{};
-              for (int64_t o = 0; o < O; o++) {
-                const float* go = gpad.data() + o * plane;
-                for (int64_t a = 0; a < nkh; a++) {
-                  const float* grow = go + (ohs[a] + lead) * OWp + lead + q0;
-                  const float* wrow = wc.data() + (o * KK + khs[a] * K) * C + c0;
-                  for (int64_t bb = 0; bb < nkw; bb++) {
-                    const vf w0 = loadu(wrow + kws[bb] * C), w1 = loadu(wrow + kws[bb] * C + V);
-                    const float* gp = grow + ows[bb];
+              for (int64_t a = 0; a < nkh; a++) {
+                for (int64_t bb = 0; bb < nkw; bb++) {
+                  const float* gp = gpad.data() + (ohs[a] + lead) * OWp + lead + q0 + ows[bb];
+                  const float* wp = wc.data() + (khs[a] * K + kws[bb]) * C + c0;
+                  for (int64_t o = 0; o < O; o++, gp += plane, wp += KK * C) {
+                    const vf w0 = loadu(wp), w1 = loadu(wp + V);
 #pragma GCC unroll 8
                     for (int q = 0; q < TM; q++) {
                       const float v = gp[q];
