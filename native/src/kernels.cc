@@ -425,17 +425,20 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
   // register tile sums a whole chunk before it touches memory.
   const int64_t img_floats = g.C * Hp * Wp + P * NR;
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(per, ((int64_t)128 << 10) / img_floats));
-  ctx.parallel_for(groups * panels, [&](int64_t b, int64_t e) {
+  // One task per group: each chunk of images is padded once and serves every
+  // panel of output channels.
+  ctx.parallel_for(groups, [&](int64_t b, int64_t e) {
     std::vector<float> xpad((size_t)(chunk * g.C * Hp * Wp), 0.f);
     std::vector<float> gyt((size_t)(chunk * P * NR));
-    for (int64_t t = b; t < e; t++) {
-      const int64_t grp = t / panels, n0 = (t % panels) * NR;
-      float* acc_out = part.data() + grp * R * O + n0;  // [R] rows of stride O
+    for (int64_t grp = b; grp < e; grp++) {
       const int64_t i1 = std::min(g.batch, (grp + 1) * per);
       for (int64_t c0 = grp * per; c0 < i1; c0 += chunk) {
         const int64_t nimg = std::min(chunk, i1 - c0);
+        for (int64_t k = 0; k < nimg; k++) pad_image(g, x, c0 + k, Hp, Wp, xpad.data() + k * g.C * Hp * Wp);
+        for (int64_t pn = 0; pn < panels; pn++) {
+        const int64_t n0 = pn * NR;
+        float* acc_out = part.data() + grp * R * O + n0;  // [R] rows of stride O
         for (int64_t k = 0; k < nimg; k++) {
-          pad_image(g, x, c0 + k, Hp, Wp, xpad.data() + k * g.C * Hp * Wp);
           float* gk = gyt.data() + k * P * NR;
           for (int64_t j = 0; j < NR; j++) {
             const float* src = gy + ((c0 + k) * O + n0 + j) * P;
@@ -453,15 +456,19 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
             const float* xi = xpad.data() + k * g.C * Hp * Wp;
             const float* xr[TM];
             for (int q = 0; q < TM; q++) xr[q] = xi + toff[q];
-            const float* gk = gyt.data() + k * P * NR;
-            for (int64_t p = 0; p < P; p++) {
-              const vf b0 = loadu(gk + p * NR), b1 = loadu(gk + p * NR + V);
-              const int64_t off = pos[p];
+            const float* gk = gyt.data();
+            gk += k * P * NR;
+            for (int64_t oh = 0; oh < g.OH; oh++) {
+              const int64_t row = oh * g.S * Wp;
+              for (int64_t ow = 0; ow < g.OW; ow++, gk += NR) {
+                const vf b0 = loadu(gk), b1 = loadu(gk + V);
+                const int64_t off = row + ow * g.S;
 #pragma GCC unroll 8
-              for (int q = 0; q < TM; q++) {
-                const float a = xr[q][off];
-                c0v[q] += b0 * a;
-                c1v[q] += b1 * a;
+                for (int q = 0; q < TM; q++) {
+                  const float a = xr[q][off];
+                  c0v[q] += b0 * a;
+                  c1v[q] += b1 * a;
+                }
               }
             }
           }
@@ -470,6 +477,7 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
             storeu(d, loadu(d) + c0v[q]);
             storeu(d + V, loadu(d + V) + c1v[q]);
           }
+        }
         }
       }
     }
