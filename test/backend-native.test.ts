@@ -53,6 +53,9 @@ const convShapes: Array<[string, Conv2dGeometry]> = [
   ['final0 32→32 16→32 (transposed)', geo(2, 32, 31, 32, 3, 2, 1, 1)],
   // More images than weight-gradient groups, so groups hold several images.
   ['70 images 4→32 6x6 s1', geo(70, 4, 6, 32, 3, 1, 1)],
+  // Few-tap stride-1 layers (the decoders' last): rows that are not whole vectors, and an odd vector count.
+  ['3→32 13x13 s1', geo(3, 3, 13, 32, 3, 1, 1)],
+  ['3→32 40x40 s1', geo(2, 3, 40, 32, 3, 1, 1)],
   // Output channels that fill no register panel: the im2col route.
   ['rgb 16→3 8x8 s1', geo(2, 16, 8, 3, 3, 1, 1)],
 ];

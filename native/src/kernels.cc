@@ -675,38 +675,65 @@ static void scatter_transposed(const Ctx& ctx, const Geo& g, const float* gy, co
 }
 
 // Stride-1 transposed convolution to very few channels (the decoders' last
-// layer, 32 → 1): gathered directly, vectorised along output rows. Scattering
-// spikes would add runs of one float each; the gather does every output
-// pixel's O·k·k products in a fixed order (o, kh, kw), one (image,
-// channel) plane per task.
+// layer, 32 → 1 or 3), gathered directly: every output pixel's O·k·k products
+// are summed in a fixed order (o, kh, kw). gy is copied into a zero-padded
+// buffer so every row is read whole, and a register tile holds RB output rows
+// of up to 4 vectors; one (image, channel) plane per task. (A first version
+// added into a memory row per tap and ran at 5 % of peak: its rows of 31
+// floats left a scalar tail, and every tap loaded and stored the row.)
 static void gather_transposed_small(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,
                                     bool accumulate) {
-  const int64_t KK = g.K * g.K, P = g.OH * g.OW, HW = g.H * g.W;
+  const int64_t KK = g.K * g.K, HW = g.H * g.W;
+  const int64_t nv = (g.W + V - 1) / V;  // vectors per output row
+  const int64_t lead = g.K;               // margin rows/columns of the padded gy
+  const int64_t Wp = nv * V + 2 * lead, Hp = g.H + 2 * lead, plane = Hp * Wp;
+  constexpr int RB = 2, MAXV = 4;
   ctx.parallel_for(g.batch * g.C, [&](int64_t b, int64_t e) {
-    std::vector<float> acc((size_t)HW);
+    std::vector<float> gpad((size_t)(g.O * plane), 0.f);
+    std::vector<float> row((size_t)(nv * V));
+    int64_t padded_image = -1;
     for (int64_t t = b; t < e; t++) {
       const int64_t n = t / g.C, c = t % g.C;
-      std::fill(acc.begin(), acc.end(), 0.f);
-      for (int64_t o = 0; o < g.O; o++) {
-        const float* __restrict src = gy + (n * g.O + o) * P;
-        for (int64_t kh = 0; kh < g.K; kh++) {
-          for (int64_t kw = 0; kw < g.K; kw++) {
-            const float wv = w[(o * g.C + c) * KK + kh * g.K + kw];
-            // Output (ih, iw) receives gy(oh, ow) with oh = ih + P − kh, ow = iw + P − kw.
-            const int64_t iw0 = std::max<int64_t>(0, kw - g.P);
-            const int64_t iw1 = std::min<int64_t>(g.W, g.OW + kw - g.P);
-            for (int64_t ih = 0; ih < g.H; ih++) {
-              const int64_t oh = ih + g.P - kh;
-              if (oh < 0 || oh >= g.OH) continue;
-              const float* __restrict srow = src + oh * g.OW + (g.P - kw);
-              float* __restrict drow = acc.data() + ih * g.W;
-              for (int64_t iw = iw0; iw < iw1; iw++) drow[iw] += wv * srow[iw];
+      if (padded_image != n) {
+        // gy(oh, ow) sits at padded (oh + lead, ow + lead); output (ih, iw)
+        // reads oh = ih + P − kh, ow = iw + P − kw.
+        for (int64_t o = 0; o < g.O; o++)
+          for (int64_t oh = 0; oh < g.OH; oh++)
+            std::memcpy(gpad.data() + o * plane + (oh + lead) * Wp + lead, gy + ((n * g.O + o) * g.OH + oh) * g.OW,
+                        sizeof(float) * g.OW);
+        padded_image = n;
+      }
+      float* out = gx + (n * g.C + c) * HW;
+      for (int64_t v0 = 0; v0 < nv; v0 += MAXV) {
+        const int64_t nvb = std::min<int64_t>(MAXV, nv - v0);
+        for (int64_t ih0 = 0; ih0 < g.H; ih0 += RB) {
+          const int rows = (int)std::min<int64_t>(RB, g.H - ih0);
+          vf acc[RB][MAXV];
+          for (int r = 0; r < RB; r++)
+            for (int v = 0; v < MAXV; v++) acc[r][v] = vf{};
+          for (int64_t o = 0; o < g.O; o++) {
+            const float* go = gpad.data() + o * plane;
+            const float* wo = w + (o * g.C + c) * KK;
+            for (int64_t kh = 0; kh < g.K; kh++) {
+              for (int64_t kw = 0; kw < g.K; kw++) {
+                const float wv = wo[kh * g.K + kw];
+                const float* base = go + (ih0 + g.P - kh + lead) * Wp + (g.P - kw + lead) + v0 * V;
+                for (int r = 0; r < RB; r++) {
+                  const float* src = base + r * Wp;
+                  for (int v = 0; v < MAXV; v++)
+                    if (v < nvb) acc[r][v] += loadu(src + v * V) * wv;
+                }
+              }
             }
+          }
+          for (int r = 0; r < rows; r++) {
+            for (int v = 0; v < nvb; v++) storeu(row.data() + (v0 + v) * V, acc[r][v]);
+            float* d = out + (ih0 + r) * g.W;
+            const int64_t w0 = v0 * V, w1 = std::min<int64_t>(g.W, (v0 + nvb) * V);
+            for (int64_t iw = w0; iw < w1; iw++) d[iw] = accumulate ? d[iw] + row[iw] : row[iw];
           }
         }
       }
-      float* out = gx + (n * g.C + c) * HW;
-      for (int64_t q = 0; q < HW; q++) out[q] = accumulate ? out[q] + acc[q] : acc[q];
     }
   });
 }
@@ -784,9 +811,101 @@ static void direct_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
   });
 }
 
+// Weight gradient of a stride-1 convolution with few taps (C·k·k ≤ 27; the
+// decoders' last layer): gw[o, (c, kh, kw)] = Σ gy[o] row · x row shifted by
+// (kh, kw), vectorised along output rows. One task per (image group, o);
+// gy and x come from zero-padded copies, so whole vectors are read and the
+// padding adds zeros; 9 taps × 2 vectors of accumulators, lanes added in a
+// fixed order at the end. Groups are fixed by the geometry, so the result does
+// not depend on the thread count. (The transposed-panel direct kernel spent
+// its time transposing gy here: 1,024 positions per image for 9 taps.)
+static bool rowdot_weight_fits(const Geo& g) { return g.S == 1 && g.K <= 3 && g.C * g.K * g.K <= 27; }
+
+static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
+                                bool accumulate) {
+  const int64_t KK = g.K * g.K, R = g.C * KK, O = g.O;
+  const int64_t nv = (g.OW + V - 1) / V;
+  const int64_t Wg = nv * V;                    // gy row read as whole vectors
+  const int64_t Wx = Wg + g.K, Hx = g.OH + g.K;  // padded x: x(ih, iw) at (ih + P, iw + P)
+  const bool pad_gy = g.OW != Wg;
+  const int64_t groups = std::min<int64_t>(g.batch, 64);
+  const int64_t per = (g.batch + groups - 1) / groups;
+  const int64_t slots = (nv + 1) / 2;  // pairs of vectors along a row
+  std::vector<double> part((size_t)(groups * O * R), 0.0);
+  ctx.parallel_for(groups, [&](int64_t b, int64_t e) {
+    std::vector<float> xpad((size_t)(g.C * Hx * Wx), 0.f);
+    std::vector<float> gpad(pad_gy ? (size_t)(g.OH * Wg) : 0, 0.f);
+    // Running sums per (o, c, slot, tap, 2 vectors), carried across the group's images.
+    std::vector<vf> accs((size_t)(O * g.C * slots * 9 * 2));
+    for (int64_t grp = b; grp < e; grp++) {
+      std::fill(accs.begin(), accs.end(), vf{});
+      const int64_t i1 = std::min(g.batch, (grp + 1) * per);
+      for (int64_t n = grp * per; n < i1; n++) {
+        for (int64_t c = 0; c < g.C; c++) {
+          const float* xc = x + (n * g.C + c) * g.H * g.W;
+          float* xp = xpad.data() + c * Hx * Wx;
+          for (int64_t ih = 0; ih < g.H && ih + g.P < Hx; ih++)
+            std::memcpy(xp + (ih + g.P) * Wx + g.P, xc + ih * g.W, sizeof(float) * std::min<int64_t>(g.W, Wx - g.P));
+        }
+        for (int64_t o = 0; o < O; o++) {
+          const float* gplane = gy + (n * O + o) * g.OH * g.OW;
+          if (pad_gy) {
+            for (int64_t oh = 0; oh < g.OH; oh++)
+              std::memcpy(gpad.data() + oh * Wg, gplane + oh * g.OW, sizeof(float) * g.OW);
+            gplane = gpad.data();
+          }
+          for (int64_t c = 0; c < g.C; c++) {
+            const float* xp = xpad.data() + c * Hx * Wx;
+            for (int64_t sl = 0; sl < slots; sl++) {
+              const int64_t vb = sl * 2;
+              const bool two = vb + 1 < nv;
+              vf* a = accs.data() + (((o * g.C + c) * slots + sl) * 9) * 2;
+              vf acc[9][2];
+              for (int r = 0; r < 9; r++) acc[r][0] = a[r * 2], acc[r][1] = a[r * 2 + 1];
+              for (int64_t oh = 0; oh < g.OH; oh++) {
+                const float* grow = gplane + oh * Wg + vb * V;
+                const vf g0 = loadu(grow), g1 = two ? loadu(grow + V) : vf{};
+                for (int64_t kh = 0; kh < g.K; kh++) {
+                  const float* xrow = xp + (oh + kh) * Wx + vb * V;
+                  for (int64_t kw = 0; kw < g.K; kw++) {
+                    const int r = (int)(kh * g.K + kw);
+                    acc[r][0] += g0 * loadu(xrow + kw);
+                    if (two) acc[r][1] += g1 * loadu(xrow + kw + V);
+                  }
+                }
+              }
+              for (int r = 0; r < 9; r++) a[r * 2] = acc[r][0], a[r * 2 + 1] = acc[r][1];
+            }
+          }
+        }
+      }
+      for (int64_t o = 0; o < O; o++)
+        for (int64_t c = 0; c < g.C; c++)
+          for (int64_t r = 0; r < KK; r++) {
+            double sum = 0;
+            for (int64_t sl = 0; sl < slots; sl++) {
+              const vf* a = accs.data() + (((o * g.C + c) * slots + sl) * 9 + r) * 2;
+              for (int j = 0; j < V; j++) sum += (double)a[0][j] + (double)a[1][j];
+            }
+            part[(grp * O + o) * R + c * KK + r] = sum;
+          }
+    }
+  });
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t r = 0; r < R; r++) {
+      double sum = 0;
+      for (int64_t grp = 0; grp < groups; grp++) sum += part[(grp * O + o) * R + r];
+      gw[o * R + r] = accumulate ? gw[o * R + r] + (float)sum : (float)sum;
+    }
+}
+
 void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
                           bool accumulate, bool xbin) {
   (void)xbin;
+  if (rowdot_weight_fits(g)) {
+    rowdot_weight_small(ctx, g, x, gy, gw, accumulate);
+    return;
+  }
   if (direct_conv_fits(g)) {
     direct_conv_backward_weight(ctx, g, x, gy, gw, accumulate);
     return;
