@@ -906,7 +906,7 @@ void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const fl
     rowdot_weight_small(ctx, g, x, gy, gw, accumulate);
     return;
   }
-  if (direct_conv_fits(g)) {
+  if (g.O % NR == 0) {  // any number of positions: chunks of images fill the tiles
     direct_conv_backward_weight(ctx, g, x, gy, gw, accumulate);
     return;
   }
