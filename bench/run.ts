@@ -4,6 +4,8 @@
  * images/s at batch 64 and 250, sampling images/s, peak resident memory and
  * firing rates for each model, and the data loaders. Each model measurement
  * runs in its own process so its peak memory is its own. Not part of the tests.
+ * With --checkpoint FILE (a trained model), sampling is also measured with its
+ * weights: an untrained prior hardly fires, which flatters spike kernels.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -13,6 +15,8 @@ import { GENERATIVE_KINDS } from '../src/models/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
+const ckIndex = process.argv.indexOf('--checkpoint');
+const checkpoint = ckIndex > 0 ? process.argv[ckIndex + 1] : undefined;
 
 function run(script: string, args: string[]): void {
   const r = spawnSync(process.execPath, [join(here, script), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -30,6 +34,7 @@ for (const model of GENERATIVE_KINDS) {
   run('fsvae-step.js', ['--model', model, '--batch', '250', '--steps', quick ? '1' : '2']);
   run('fsvae-step.js', ['--model', model, '--sample', quick ? '64' : '512']);
 }
+if (checkpoint) run('fsvae-step.js', ['--sample', quick ? '64' : '512', '--checkpoint', checkpoint]);
 run('profile.js', ['--batch', '64']);
 run('first-touch.js', []);
 run('data.js', []);
