@@ -88,6 +88,11 @@ test('train-ae: interrupted, resumed, exported; the weights load as FAD features
     r = run('eval', '--checkpoint', join(out, 'checkpoint.safetensors'), '--metrics', 'fad', '--fad-dir', out, '--fad-samples', '256', '--quiet');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /FAD: [0-9.]+ over 256 generated images \(self-trained autoencoder/);
+    // A train-ae run is continued by train-ae only (train would never export its files).
+    r = run('train', '--resume', out);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /made by train-ae; continue it with spikevae train-ae --resume/);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     r = run('train-ae', '--resume', join(dir, 'nope'));
     assert.notEqual(r.status, 0);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

@@ -6,6 +6,9 @@
 // order (over K blocks, then within a block in index order), whatever the
 // thread count or the number of rows in the call. That is what lets the
 // stepped FSVAE evaluation reproduce the full prefix pass bit for bit.
+// Weight gradients (a sum over the batch) add images in groups fixed by the
+// layer's geometry and batch size, then the groups in order: independent of
+// the thread count too.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -361,10 +364,11 @@ static void pad_image(const Geo& g, const float* x, int64_t n, int64_t Hp, int64
                   sizeof(float) * g.W);
 }
 
-// Below 16 output positions per image a tile would be mostly padding (and
-// the weight gradient mostly accumulator traffic); im2col with the images
-// side by side makes one long GEMM there.
-static bool direct_conv_fits(const Geo& g) { return g.O % NR == 0 && g.OH * g.OW >= 16; }
+// Forward: below 16 output positions per image the tiles (which stay within
+// one image) would be mostly padding; im2col with the images side by side
+// makes one long GEMM there. The weight gradient fills its tiles across
+// images and only needs whole output-channel panels.
+static bool direct_forward_fits(const Geo& g) { return g.O % NR == 0 && g.OH * g.OW >= 16; }
 
 static void direct_conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias,
                                 float* y) {
@@ -576,7 +580,7 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
 
 void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias, float* y,
                   bool xbin) {
-  if (!xbin && direct_conv_fits(g)) {
+  if (!xbin && direct_forward_fits(g)) {
     direct_conv_forward(ctx, g, x, w, bias, y);
     return;
   }

@@ -7,10 +7,9 @@
  */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { backend } from '../../engine/backend/index.js';
 import { trainingDefaults } from '../../models/index.js';
-import { Trainer, TrainConfig } from '../../train/trainer.js';
-import { UserError } from '../../util/errors.js';
+import type { Trainer, TrainConfig } from '../../train/trainer.js';
+import { announceTraining, openTrainer } from '../run-setup.js';
 import { datasetOption, intOption, printJson } from '../options.js';
 import { openDataset, type DatasetName } from '../../data/index.js';
 import { stateDict } from '../../models/checkpoint.js';
@@ -104,12 +103,7 @@ FAD against a self-trained autoencoder is not comparable with the papers' number
 (eval says so).`,
     )
     .action(async (flags: Flags) => {
-      let trainer: Trainer;
-      if (flags.resume) {
-        if (flags.out) throw new UserError('--resume continues an existing run directory; do not give --out as well');
-        trainer = Trainer.resume(flags.resume, { maxSteps: flags.maxSteps, quiet: flags.quiet || flags.json });
-        if (trainer.cfg.model !== 'fad-ae') throw new UserError(`${flags.resume}: a ${trainer.cfg.model} run, not a train-ae run (use spikevae train --resume)`);
-      } else {
+      const trainer = openTrainer(flags, 'train-ae', () => {
         const d = trainingDefaults('fad-ae', flags.dataset);
         const cfg: TrainConfig = {
           model: 'fad-ae',
@@ -127,14 +121,9 @@ FAD against a self-trained autoencoder is not comparable with the papers' number
           logEvery: 10,
           checkpointMinutes: 10,
         };
-        trainer = Trainer.create(cfg, { out: flags.out ?? join('runs', `ae-${flags.dataset}`), maxSteps: flags.maxSteps, quiet: flags.quiet || flags.json }, flags.overwrite);
-      }
-      if (!flags.json && !flags.quiet) {
-        const c = trainer.cfg;
-        process.stderr.write(
-          `spikevae: training the FAD autoencoder on ${c.dataset} (${trainer.model.parameterCount().toLocaleString('en')} parameters), batch ${c.batchSize}, ${c.epochs} epochs, kernels: ${backend().description}; run directory ${trainer.run.out}\n`,
-        );
-      }
+        return { cfg, out: flags.out ?? join('runs', `ae-${flags.dataset}`) };
+      });
+      announceTraining(trainer, flags, 'the FAD autoencoder');
       const summary = await trainer.train();
       const exported = summary.stoppedBy === 'finished' ? await exportFadAssets(trainer) : null;
       if (flags.json) printJson({ ...summary, exported });

@@ -1,9 +1,9 @@
 /** `spikevae train`: train a model on a dataset into a run directory (or resume one). */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { backend } from '../../engine/backend/index.js';
 import { GENERATIVE_KINDS, trainingDefaults, ModelKind } from '../../models/index.js';
-import { Trainer, TrainConfig } from '../../train/trainer.js';
+import type { TrainConfig } from '../../train/trainer.js';
+import { announceTraining, openTrainer } from '../run-setup.js';
 import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { join } from 'node:path';
@@ -75,16 +75,7 @@ The run directory holds config.json, metrics.jsonl, checkpoint.safetensors
 loss) and samples/epoch-NNN.png. Ctrl-C writes a checkpoint before exiting.`,
     )
     .action(async (flags: TrainFlags) => {
-      let trainer: Trainer;
-      if (flags.resume) {
-        if (flags.out) throw new UserError('--resume continues an existing run directory; do not give --out as well');
-        trainer = Trainer.resume(flags.resume, { maxSteps: flags.maxSteps, quiet: flags.quiet || flags.json });
-        if (flags.epochs && flags.epochs !== trainer.cfg.epochs) {
-          // The scheduled-sampling p depends on the epoch count: record the change so later resumes keep it.
-          trainer.cfg.epochs = flags.epochs;
-          writeFileAtomic(join(flags.resume, 'config.json'), JSON.stringify(trainer.cfg, null, 2) + '\n');
-        }
-      } else {
+      const trainer = openTrainer(flags, 'train', () => {
         if (!flags.out) throw new UserError('train needs --out RUN_DIR (or --resume RUN_DIR)');
         const d = trainingDefaults(flags.model, flags.dataset);
         const cfg: TrainConfig = {
@@ -106,15 +97,14 @@ loss) and samples/epoch-NNN.png. Ctrl-C writes a checkpoint before exiting.`,
           logEvery: flags.logEvery,
           checkpointMinutes: flags.checkpointMinutes,
         };
-        trainer = Trainer.create(cfg, { out: flags.out, maxSteps: flags.maxSteps, quiet: flags.quiet || flags.json }, flags.overwrite);
+        return { cfg, out: flags.out };
+      });
+      if (flags.resume && flags.epochs && flags.epochs !== trainer.cfg.epochs) {
+        // The scheduled-sampling p depends on the epoch count: record the change so later resumes keep it.
+        trainer.cfg.epochs = flags.epochs;
+        writeFileAtomic(join(flags.resume, 'config.json'), JSON.stringify(trainer.cfg, null, 2) + '\n');
       }
-      if (!flags.json && !flags.quiet) {
-        const c = trainer.cfg;
-        process.stderr.write(
-          `spikevae: training ${c.model} on ${c.dataset} (${trainer.model.parameterCount().toLocaleString('en')} parameters), batch ${c.batchSize}, lr ${c.lr}, ` +
-            `${c.epochs} epochs, kernels: ${backend().description}; run directory ${trainer.run.out}\n`,
-        );
-      }
+      announceTraining(trainer, flags, trainer.cfg.model);
       const summary = await trainer.train();
       if (flags.json) printJson(summary);
       else {
