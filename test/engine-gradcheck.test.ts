@@ -105,6 +105,13 @@ for (const [bname, be] of backends) {
       gradcheck('sum axes [0,2]', [a], (x) => ops.sum(x, [0, 2]));
       gradcheck('mean axis 1 keepDims', [a], (x) => ops.mul(ops.mean(x, [1], true), x));
       gradcheck('sum all', [a], (x) => ops.sum(ops.square(x)));
+      gradcheck('sum trailing axes [1,2]', [a], (x) => ops.sum(ops.square(x), [1, 2]));
+      gradcheck('mean last axis', [a], (x) => ops.mean(ops.square(x), [2]));
+      // Trailing-axis sums take a contiguous fast path; hand-computed values (0..23 as [2, 3, 4]).
+      const seq = Tensor.from(Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
+      assert.deepEqual(Array.from(ops.sum(seq, [2]).data), [6, 22, 38, 54, 70, 86]);
+      assert.deepEqual(Array.from(ops.sum(seq, [1, 2]).data), [66, 210]);
+      assert.deepEqual(Array.from(ops.sum(seq, [0, 1]).data), [60, 66, 72, 78]);
       gradcheck('reshape', [a], (x) => ops.square(ops.reshape(x, [4, 6])));
       gradcheck('permute', [a], (x) => ops.mul(ops.permute(x, [2, 0, 1]), ops.permute(x, [2, 0, 1])));
       gradcheck('transpose', [a], (x) => ops.square(ops.transpose(x, 0, 2)));

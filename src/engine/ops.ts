@@ -233,8 +233,30 @@ export function sum(x: Tensor, axes?: number[], keepDims = false): Tensor {
   const keptShape = x.shape.map((d, i) => (ax.has(i) ? 1 : d));
   const outShape = keepDims ? keptShape : x.shape.filter((_, i) => !ax.has(i));
   const out = new Float64Array(sizeOf(keptShape));
-  const so = broadcastStrides(keptShape, x.shape);
   const xd = x.data;
+  // Reducing trailing axes (FSVAE's mean over k, whole-tensor sums) is a sum
+  // of contiguous runs: the same additions in the same order as the general
+  // walk below, without a callback per element.
+  let suffix = true;
+  for (let i = 0; i < nd; i++) if (ax.has(i) !== (i >= nd - ax.size)) suffix = false;
+  if (suffix) {
+    const inner = x.size / Math.max(out.length, 1);
+    for (let o = 0; o < out.length; o++) {
+      let acc = 0;
+      const base = o * inner;
+      for (let j = 0; j < inner; j++) acc += xd[base + j];
+      out[o] = acc;
+    }
+    return makeResult('sum', Float32Array.from(out), outShape, [x], (g) => {
+      const gx = x.gradBuffer();
+      for (let o = 0; o < out.length; o++) {
+        const gv = g[o];
+        const base = o * inner;
+        for (let j = 0; j < inner; j++) gx[base + j] += gv;
+      }
+    });
+  }
+  const so = broadcastStrides(keptShape, x.shape);
   forEachBroadcast(x.shape, so, so, (i, io) => {
     out[io] += xd[i];
   });
