@@ -51,6 +51,9 @@ const convShapes: Array<[string, Conv2dGeometry]> = [
   ['dec0 256→128 2→4 (transposed, output padding 1)', geo(3, 128, 3, 256, 3, 2, 1, 1)],
   ['final 32→1 32x32 s1', geo(2, 1, 32, 32, 3, 1, 1)],
   ['final0 32→32 16→32 (transposed)', geo(2, 32, 31, 32, 3, 2, 1, 1)],
+  // Input-gradient tiles that run through several rows of one stride phase; odd sizes give phases of 5 and 4 rows.
+  ['enc2 64→128 8x8 s2', geo(2, 64, 8, 128, 3, 2, 1)],
+  ['32→32 9x9 s2', geo(2, 32, 9, 32, 3, 2, 1)],
   // More images than weight-gradient groups, so groups hold several images.
   ['70 images 4→32 6x6 s1', geo(70, 4, 6, 32, 3, 1, 1)],
   // Few-tap stride-1 layers (the decoders' last): rows that are not whole vectors, and an odd vector count.

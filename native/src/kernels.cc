@@ -498,25 +498,34 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
 
 // gx [C, H, W] (+)= the transposed convolution of gy [O, OH, OW] (conv2d's
 // input gradient, and the forward pass of a transposed convolution). Output
-// pixels of one row that share a phase (iw ≡ φ mod S) take the same kernel
-// taps, so a register tile holds TM of them (S apart) × NR input channels and
-// sums over the valid kh, then kw, then o, in that order, reading gy from a padded
-// copy (no bounds checks) and the weights as [O, K, K, C] rows.
-// Only rows with at least TM pixels per phase: narrower ones leave the tile
-// mostly empty (measured slower than im2col, or than the scatter for spikes).
+// pixels of one stride phase (ih ≡ φh, iw ≡ φw mod S) take the same kernel
+// taps, so a register tile holds TM pixels of one phase (taken row by row
+// through the phase's pixels, so small maps still fill the tile) × NR input
+// channels, and sums over the valid kh, then kw, then o, in that order,
+// reading gy from a padded copy (no bounds checks) and the weights as
+// [O, K, K, C] rows.
 static bool direct_backward_data_fits(const Geo& g) {
-  return g.C % NR == 0 && g.K <= 16 && (g.W + g.S - 1) / g.S >= TM;
+  // A full tile of pixels per phase: 4×4 maps at stride 2 (4 per phase)
+  // measured slower this way than through im2col or the spike scatter.
+  return g.C % NR == 0 && g.K <= 16 && ((g.H / g.S) * (g.W / g.S)) >= TM;
 }
 
 static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,
                                       bool accumulate) {
   const int64_t K = g.K, S = g.S, C = g.C, O = g.O, KK = K * K;
-  const int64_t lead = K + 1, trail = K + TM + 2;  // margins of the padded gy
+  const int64_t lead = K + 1, trail = K + 2;  // margins of the padded gy
   const int64_t OHp = g.OH + lead + trail, OWp = g.OW + lead + trail, plane = OHp * OWp;
   std::vector<float> wc((size_t)(O * KK * C));
   for (int64_t o = 0; o < O; o++)
     for (int64_t c = 0; c < C; c++)
       for (int64_t t = 0; t < KK; t++) wc[(o * KK + t) * C + c] = w[(o * C + c) * KK + t];
+  // For tap k and phase φ: (φ + P − k) / S when it divides exactly.
+  auto tap_base = [&](int64_t phase, int64_t k, int64_t* base) {
+    const int64_t num = phase + g.P - k;
+    if (((num % S) + S) % S != 0) return false;
+    *base = num >= 0 ? num / S : -((-num) / S);
+    return true;
+  };
   ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
     std::vector<float> gpad((size_t)(O * plane), 0.f);
     for (int64_t n = b; n < e; n++) {
@@ -525,38 +534,37 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
           std::memcpy(gpad.data() + o * plane + (oh + lead) * OWp + lead, gy + ((n * O + o) * g.OH + oh) * g.OW,
                       sizeof(float) * g.OW);
       float* gimg = gx + n * C * g.H * g.W;
-      for (int64_t ih = 0; ih < g.H; ih++) {
-        int64_t khs[16], ohs[16], nkh = 0;
-        for (int64_t kh = 0; kh < K && nkh < 16; kh++)
-          if ((ih + g.P - kh) % S == 0) {
-            khs[nkh] = kh;
-            ohs[nkh++] = (ih + g.P - kh) / S;  // exact: the numerator is a multiple of S
-          }
-        for (int64_t phase = 0; phase < S && phase < g.W; phase++) {
-          int64_t kws[16], ows[16], nkw = 0;
-          for (int64_t kw = 0; kw < K && nkw < 16; kw++) {
-            const int64_t num = phase + g.P - kw;
-            if (((num % S) + S) % S == 0) {
-              kws[nkw] = kw;
-              ows[nkw++] = num >= 0 ? num / S : -((-num) / S);
+      for (int64_t ph = 0; ph < S && ph < g.H; ph++) {
+        int64_t khs[16], ohb[16], nkh = 0;
+        for (int64_t kh = 0; kh < K; kh++)
+          if (tap_base(ph, kh, &ohb[nkh])) khs[nkh++] = kh;
+        const int64_t na = (g.H - ph + S - 1) / S;
+        for (int64_t pw = 0; pw < S && pw < g.W; pw++) {
+          int64_t kws[16], owb[16], nkw = 0;
+          for (int64_t kw = 0; kw < K; kw++)
+            if (tap_base(pw, kw, &owb[nkw])) kws[nkw++] = kw;
+          const int64_t nb = (g.W - pw + S - 1) / S, count = na * nb;  // pixels (ph + S·a, pw + S·b)
+          for (int64_t m0 = 0; m0 < count; m0 += TM) {
+            const int valid = (int)std::min<int64_t>(TM, count - m0);
+            int64_t poff[TM], pix[TM];
+            for (int q = 0; q < TM; q++) {
+              const int64_t m = std::min<int64_t>(m0 + q, count - 1), a = m / nb, bb = m % nb;
+              poff[q] = a * OWp + bb;
+              pix[q] = (ph + S * a) * g.W + pw + S * bb;
             }
-          }
-          const int64_t count = (g.W - phase + S - 1) / S;  // pixels iw = phase + S·q
-          for (int64_t q0 = 0; q0 < count; q0 += TM) {
-            const int valid = (int)std::min<int64_t>(TM, count - q0);
             for (int64_t c0 = 0; c0 < C; c0 += NR) {
               vf c0v[TM], c1v[TM];
 #pragma GCC unroll 8
               for (int q = 0; q < TM; q++) c0v[q] = c1v[q] = vf{};
-              for (int64_t a = 0; a < nkh; a++) {
-                for (int64_t bb = 0; bb < nkw; bb++) {
-                  const float* gp = gpad.data() + (ohs[a] + lead) * OWp + lead + q0 + ows[bb];
-                  const float* wp = wc.data() + (khs[a] * K + kws[bb]) * C + c0;
+              for (int64_t i = 0; i < nkh; i++) {
+                for (int64_t j = 0; j < nkw; j++) {
+                  const float* gp = gpad.data() + (ohb[i] + lead) * OWp + lead + owb[j];
+                  const float* wp = wc.data() + (khs[i] * K + kws[j]) * C + c0;
                   for (int64_t o = 0; o < O; o++, gp += plane, wp += KK * C) {
                     const vf w0 = loadu(wp), w1 = loadu(wp + V);
 #pragma GCC unroll 8
                     for (int q = 0; q < TM; q++) {
-                      const float v = gp[q];
+                      const float v = gp[poff[q]];
                       c0v[q] += w0 * v;
                       c1v[q] += w1 * v;
                     }
@@ -564,10 +572,10 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
                 }
               }
               for (int j = 0; j < NR; j++) {
-                float* d = gimg + ((c0 + j) * g.H + ih) * g.W + phase + q0 * S;
+                float* d = gimg + (c0 + j) * g.H * g.W;
                 for (int q = 0; q < valid; q++) {
                   const float v = j < V ? c0v[q][j] : c1v[q][j - V];
-                  d[q * S] = accumulate ? d[q * S] + v : v;
+                  d[pix[q]] = accumulate ? d[pix[q]] + v : v;
                 }
               }
             }
