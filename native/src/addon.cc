@@ -454,7 +454,8 @@ napi_value make_string(napi_env env, const std::string& s) {
   return v;
 }
 
-// configure(isa: string, threads: number) -> error string ('' on success)
+// configure(isa, threads, spikeKernels) -> error string ('' on success);
+// isa '' picks the widest the CPU has, spikeKernels '' the default for it.
 napi_value Configure(napi_env env, napi_callback_info info) {
   ARGS(3);
   size_t len = 0;
@@ -661,6 +662,8 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
     const size_t align = block >= ((size_t)2 << 20) ? ((size_t)2 << 20) : 64;
     p = std::aligned_alloc(align, block);
     if (!p) {
+      std::lock_guard<std::mutex> lock(g_buffers.m);
+      g_buffers.live_bytes -= got;
       napi_throw_error(env, nullptr, "spikevae native: out of memory");
       return nullptr;
     }
@@ -689,6 +692,10 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
   if (napi_create_external_arraybuffer(env, p, bytes, pool_finalize, h, &ab) != napi_ok) {
     std::free(p);
     delete h;
+    {
+      std::lock_guard<std::mutex> lock(g_buffers.m);
+      g_buffers.live_bytes -= got;
+    }
     napi_throw_error(env, nullptr, "spikevae native: cannot create an external ArrayBuffer");
     return nullptr;
   }

@@ -97,6 +97,10 @@ SPV_CLONES static void row_grad_sums(const float* grow, const float* xrow, int64
 
 SPV_CLONES static void row_affine(const float* xrow, int64_t C, int64_t inner, const float* a, const float* b,
                                   float* yrow) {
+  if (inner == 1) {  // linear layers: vectorise across channels
+    for (int64_t c = 0; c < C; c++) yrow[c] = a[c] * xrow[c] + b[c];
+    return;
+  }
   for (int64_t c = 0; c < C; c++) {
     const float* r = xrow + c * inner;
     float* w = yrow + c * inner;
