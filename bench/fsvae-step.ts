@@ -6,7 +6,7 @@
  * rarely, which flatters event-driven kernels).
  * Prints one JSON line.
  */
-import { reclaimPooledMemory, releasingScope, withPool } from '../src/engine/alloc.js';
+import { pooledMemoryStats, reclaimPooledMemory, releasingScope, withPool } from '../src/engine/alloc.js';
 import { parseArgs } from 'node:util';
 import { backend } from '../src/engine/backend/index.js';
 import { AdamW } from '../src/engine/optim.js';
@@ -58,7 +58,9 @@ if (values.sample) {
   const steps = Number(values.steps);
   const times: number[] = [];
   let rates: Record<string, number> = {};
+  let freshAfterWarmup = 0;
   for (let i = 0; i <= steps; i++) {
+    if (i === 1) freshAfterWarmup = pooledMemoryStats()?.freshBytes ?? 0;
     const t0 = performance.now();
     const r = withPool(() => {
       const res = model.lossOnBatch(x, rng);
@@ -74,7 +76,10 @@ if (values.sample) {
     if (i > 0) times.push((performance.now() - t0) / 1000); // step 0 is warm-up
   }
   const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  // Memory the pool had to take fresh from the system per measured step (page faults on first touch).
+  const stats = pooledMemoryStats();
+  const freshMiBPerStep = stats ? (stats.freshBytes - freshAfterWarmup) / steps / 2 ** 20 : null;
   console.log(
-    JSON.stringify({ bench: 'train', model: kind, batch, steps, secondsPerStep: mean, imagesPerSec: batch / mean, firingRates: rates, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }),
+    JSON.stringify({ bench: 'train', model: kind, batch, steps, secondsPerStep: mean, imagesPerSec: batch / mean, firingRates: rates, maxRssMiB: process.resourceUsage().maxRSS / 1024, freshMiBPerStep, backend: backend().description }),
   );
 }

@@ -3,6 +3,7 @@
 // pool works, which keeps the kernels free of any JS object lifetime issues.
 #include <node_api.h>
 #include <sys/mman.h>
+#include <cstdint>
 #include <map>
 #include <unordered_map>
 
@@ -526,19 +527,22 @@ napi_value Peak(napi_env env, napi_callback_info info) {
 // 64-byte aligned blocks as external ArrayBuffers; when V8 collects one, its
 // block returns to a free list keyed by size and is reused warm. Blocks of
 // 2 MiB and more are 2 MiB aligned and advised for transparent huge pages.
-// The pool keeps at most 2 GiB of free blocks (SPIKEVAE_POOL_MB changes it).
 // A request first takes a free block of its own size, else the smallest free
 // block up to 1.5 times its size. Only when neither exists is fresh memory
 // taken, and then, if free blocks plus live ones would exceed the highest
-// live total seen so far, the free blocks returned longest ago are given back
-// to the system first. So free blocks never raise the process above its own
-// peak of live arrays (FSVAE at batch 250 peaked 1.1 GiB higher with a plain
-// size-keyed cache, see docs/performance.md), while a training step that
-// repeats the previous one's sizes still finds every block warm.
+// live total seen so far, free blocks are given back to the system first, the
+// most recently returned first. So free blocks never raise the process above
+// its own peak of live arrays (FSVAE at batch 250 peaked 1.1 GiB higher with
+// a plain size-keyed cache, see docs/performance.md). Why the most recent:
+// a training step's arrays come back roughly in the order they were made, so
+// the oldest free block is the one the next step needs first; giving back the
+// oldest made each step re-fault most of what it reused (FSVAE batch 250:
+// 83 images/s and 1.75 GB of fresh memory per step, against 104 images/s and
+// 1.34 GB). SPIKEVAE_POOL_MB optionally caps the free blocks kept.
 
 struct FreeBlock {
   void* data;
-  uint64_t returned;  // order of return, for giving back the oldest first
+  uint64_t returned;  // order of return (the most recent are given back first)
 };
 
 struct BufferPool {
@@ -549,7 +553,8 @@ struct BufferPool {
   size_t free_bytes = 0;
   size_t live_bytes = 0;  // blocks handed out and not returned
   size_t max_live = 0;    // the highest live_bytes so far
-  size_t cap = (size_t)2 << 30;  // SPIKEVAE_POOL_MB overrides
+  size_t fresh_bytes = 0;  // total taken from the system (each costs page faults)
+  size_t cap = SIZE_MAX;  // free bytes kept at most; SPIKEVAE_POOL_MB sets it
   // Blocks handed out and not yet returned, by address (releaseBuffer looks them up).
   std::unordered_map<void*, struct BufferHandle*> live;
 };
@@ -579,13 +584,13 @@ static void* pool_take_locked(std::map<size_t, std::vector<FreeBlock>>::iterator
 }
 
 // Caller holds the lock. Gives back to the system the free blocks returned
-// longest ago until `bytes` have been given back or none is left.
+// most recently until `bytes` have been given back or none is left.
 static void pool_trim_locked(size_t bytes) {
   size_t done = 0;
   while (done < bytes && !g_buffers.by_age.empty()) {
-    auto oldest = g_buffers.by_age.begin();
-    const size_t size = oldest->second.first;
-    void* data = oldest->second.second;
+    auto newest = std::prev(g_buffers.by_age.end());
+    const size_t size = newest->second.first;
+    void* data = newest->second.second;
     auto& list = g_buffers.free[size];
     for (size_t i = 0; i < list.size(); i++)
       if (list[i].data == data) {
@@ -593,7 +598,7 @@ static void pool_trim_locked(size_t bytes) {
         break;
       }
     if (list.empty()) g_buffers.free.erase(size);
-    g_buffers.by_age.erase(oldest);
+    g_buffers.by_age.erase(newest);
     g_buffers.free_bytes -= size;
     std::free(data);
     done += size;
@@ -603,7 +608,6 @@ static void pool_trim_locked(size_t bytes) {
 // Caller holds the lock. `block` was handed out and is now free.
 static void pool_return_locked(void* data, size_t block) {
   g_buffers.live_bytes -= block;
-  if (g_buffers.free_bytes + block > g_buffers.cap) pool_trim_locked(g_buffers.free_bytes + block - g_buffers.cap);
   if (g_buffers.free_bytes + block > g_buffers.cap) {
     std::free(data);
     return;
@@ -649,7 +653,7 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
       got = it->first;
       p = pool_take_locked(it);
     } else {
-      // Fresh memory: first give back free blocks, oldest first, so that
+      // Fresh memory: first give back free blocks, newest first, so that
       // live + free stays within the highest live total seen.
       const size_t live_after = g_buffers.live_bytes + block;
       g_buffers.max_live = std::max(g_buffers.max_live, live_after);
@@ -661,6 +665,10 @@ napi_value AllocBuffer(napi_env env, napi_callback_info info) {
   if (!p) {
     const size_t align = block >= ((size_t)2 << 20) ? ((size_t)2 << 20) : 64;
     p = std::aligned_alloc(align, block);
+    if (p) {
+      std::lock_guard<std::mutex> lock(g_buffers.m);
+      g_buffers.fresh_bytes += block;
+    }
     if (!p) {
       std::lock_guard<std::mutex> lock(g_buffers.m);
       g_buffers.live_bytes -= got;
@@ -738,14 +746,15 @@ napi_value ReleaseBuffer(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// poolStats() -> { liveBytes, freeBytes, maxLiveBytes }
+// poolStats() -> { liveBytes, freeBytes, maxLiveBytes, freshBytes }
 napi_value PoolStats(napi_env env, napi_callback_info) {
-  size_t live, free_b, max_live;
+  size_t live, free_b, max_live, fresh;
   {
     std::lock_guard<std::mutex> lock(g_buffers.m);
     live = g_buffers.live_bytes;
     free_b = g_buffers.free_bytes;
     max_live = g_buffers.max_live;
+    fresh = g_buffers.fresh_bytes;
   }
   napi_value r, v;
   napi_create_object(env, &r);
@@ -755,6 +764,8 @@ napi_value PoolStats(napi_env env, napi_callback_info) {
   napi_set_named_property(env, r, "freeBytes", v);
   napi_create_double(env, (double)max_live, &v);
   napi_set_named_property(env, r, "maxLiveBytes", v);
+  napi_create_double(env, (double)fresh, &v);
+  napi_set_named_property(env, r, "freshBytes", v);
   return r;
 }
 

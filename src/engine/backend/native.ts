@@ -36,11 +36,15 @@ interface Addon {
   poolStats(): PoolStats;
 }
 
-/** Bytes of pooled blocks handed out, free in the pool, and the highest handed-out total so far. */
+/**
+ * Bytes of pooled blocks handed out, free in the pool, the highest handed-out
+ * total so far, and all bytes ever taken fresh from the system (page faults).
+ */
 export interface PoolStats {
   liveBytes: number;
   freeBytes: number;
   maxLiveBytes: number;
+  freshBytes: number;
 }
 
 let addon: Addon | null = null;
