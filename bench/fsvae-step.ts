@@ -6,7 +6,8 @@
  * rarely, which flatters event-driven kernels).
  * Prints one JSON line.
  */
-import { pooledMemoryStats, reclaimPooledMemory, releasingScope, withPool } from '../src/engine/alloc.js';
+import { pooledMemoryStats, releasingScope } from '../src/engine/alloc.js';
+import { betweenTrainingSteps, trainingStep } from '../src/train/step.js';
 import { parseArgs } from 'node:util';
 import { backend } from '../src/engine/backend/index.js';
 import { AdamW } from '../src/engine/optim.js';
@@ -51,8 +52,7 @@ if (values.sample) {
     });
   }
   const s = (performance.now() - t0) / 1000;
-  const z = { size: zSize };
-  console.log(JSON.stringify({ bench: 'sample', model: kind, weights: values.checkpoint ?? 'fresh', images: n, seconds: s, imagesPerSec: n / s, latentRate: rate / z.size, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }));
+  console.log(JSON.stringify({ bench: 'sample', model: kind, weights: values.checkpoint ?? 'fresh', images: n, seconds: s, imagesPerSec: n / s, latentRate: rate / zSize, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }));
 } else {
   const opt = new AdamW(model.paramGroups(1e-3, 1e-3));
   const steps = Number(values.steps);
@@ -62,17 +62,9 @@ if (values.sample) {
   for (let i = 0; i <= steps; i++) {
     if (i === 1) freshAfterWarmup = pooledMemoryStats()?.freshBytes ?? 0;
     const t0 = performance.now();
-    const r = withPool(() => {
-      const res = model.lossOnBatch(x, rng);
-      res.loss.backward(undefined, { releaseActivations: true });
-      opt.step();
-      opt.zeroGrad();
-      return res;
-    });
+    const r = trainingStep(model, opt, x, rng);
     rates = r.rates;
-    // What the trainer does between steps (the pool takes the step's arrays back).
-    reclaimPooledMemory();
-    await new Promise((resolve) => setImmediate(resolve));
+    await betweenTrainingSteps();
     if (i > 0) times.push((performance.now() - t0) / 1000); // step 0 is warm-up
   }
   const mean = times.reduce((a, b) => a + b, 0) / times.length;

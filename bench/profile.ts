@@ -4,7 +4,9 @@
  * is JavaScript (elementwise ops, bookkeeping, allocation).
  * Usage: node dist/bench/profile.js [--batch 64] [--model fsvae]. Prints JSON lines.
  */
-import { reclaimPooledMemory, withPool } from '../src/engine/alloc.js';
+import { withPool } from '../src/engine/alloc.js';
+import { AdamW } from '../src/engine/optim.js';
+import { betweenTrainingSteps, trainingStep } from '../src/train/step.js';
 import { parseArgs } from 'node:util';
 import { backend } from '../src/engine/backend/index.js';
 import type { KernelBackend } from '../src/engine/backend/types.js';
@@ -42,12 +44,12 @@ const imgs = new Float32Array(batch * 1024);
 await ds.readBatch(Int32Array.from({ length: batch }, (_, i) => i), null, imgs);
 const x = new Tensor(imgs, [batch, 1, 32, 32]);
 const rng = new Random(0);
-// Two warm-up steps: the first takes fresh memory, the second settles the
-// buffer pool's blocks, as in a training run's steady state.
+// Two warm-up training steps: the first takes fresh memory, the second
+// settles the buffer pool's blocks, as in a training run's steady state.
+const opt = new AdamW(model.paramGroups(1e-3, 1e-3));
 for (let i = 0; i < 2; i++) {
-  withPool(() => model.lossOnBatch(x, rng).loss.backward(undefined, { releaseActivations: true }));
-  reclaimPooledMemory();
-  await new Promise((resolve) => setImmediate(resolve));
+  trainingStep(model, opt, x, rng);
+  await betweenTrainingSteps();
 }
 stats.clear();
 const t0 = performance.now();

@@ -23,7 +23,7 @@ import { toFloat32 } from '../io/safetensors.js';
 import { readCheckpoint, saveCheckpoint, loadStateDict, readOptimizerSidecar } from '../models/checkpoint.js';
 import { createModel, modelNotes, ModelKind } from '../models/index.js';
 import type { GenerativeModel } from '../models/types.js';
-import { reclaimPooledMemory, withPool } from '../engine/alloc.js';
+import { betweenTrainingSteps, trainingStep } from './step.js';
 import { Progress } from '../cli/progress.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
@@ -290,10 +290,7 @@ export class Trainer {
             break outer;
           }
           const images = new Tensor(b.images.subarray(0, b.size * imageSize), [b.size, ...imagesShape]);
-          // The step's large arrays come from the buffer pool; they return to
-          // it at the event-loop turn below.
-          const res = withPool(() => {
-            const r = this.model.lossOnBatch(images, this.rng);
+          const res = trainingStep(this.model, this.optimizer, images, this.rng, (r) => {
             const bad = Object.entries(r.terms).filter(([, v]) => !Number.isFinite(v));
             if (bad.length > 0) {
               const terms = Object.entries(r.terms).map(([k, v]) => `${k}=${v}`).join(', ');
@@ -301,10 +298,6 @@ export class Trainer {
                 `step ${this.state.step + 1} (epoch ${epoch}): loss is not finite (${terms}); training stopped, the last good checkpoint ${this.checkpointPath} is kept`,
               );
             }
-            r.loss.backward(undefined, { releaseActivations: true });
-            this.optimizer.step();
-            this.optimizer.zeroGrad();
-            return r;
           });
           this.state.step++;
           this.state.batchInEpoch++;
@@ -326,8 +319,7 @@ export class Trainer {
           // In-memory batches resolve as microtasks; without a macrotask turn
           // here, signal handlers (Ctrl-C) would not run until the epoch ends.
           // The same turn lets the buffer pool take this step's arrays back.
-          reclaimPooledMemory();
-          await new Promise((resolve) => setImmediate(resolve));
+          await betweenTrainingSteps();
           if (this.stopRequested) {
             stoppedBy = 'interrupt';
             break outer;

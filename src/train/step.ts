@@ -1,0 +1,36 @@
+/**
+ * One optimizer step as training runs it, shared by the trainer and the
+ * benchmarks so a benchmark measures exactly what `spikevae train` does: the
+ * step's large arrays come from the buffer pool, activations go back during
+ * backward, and between steps the pool takes the rest back.
+ */
+import { reclaimPooledMemory, withPool } from '../engine/alloc.js';
+import type { AdamW } from '../engine/optim.js';
+import type { Random } from '../engine/random.js';
+import type { Tensor } from '../engine/tensor.js';
+import type { BatchLoss, GenerativeModel } from '../models/types.js';
+
+/**
+ * Loss, backward, AdamW update. `check` sees the loss terms before backward
+ * (the trainer stops on a non-finite loss there).
+ */
+export function trainingStep(model: GenerativeModel, optimizer: AdamW, images: Tensor, rng: Random, check?: (r: BatchLoss) => void): BatchLoss {
+  return withPool(() => {
+    const r = model.lossOnBatch(images, rng);
+    check?.(r);
+    r.loss.backward(undefined, { releaseActivations: true });
+    optimizer.step();
+    optimizer.zeroGrad();
+    return r;
+  });
+}
+
+/**
+ * Call between steps: a garbage collection, then one event-loop turn, in which
+ * the collected arrays' blocks return to the pool (and signal handlers such as
+ * Ctrl-C's get to run).
+ */
+export async function betweenTrainingSteps(): Promise<void> {
+  reclaimPooledMemory();
+  await new Promise((resolve) => setImmediate(resolve));
+}
