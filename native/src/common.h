@@ -5,6 +5,16 @@
 #include <cstdint>
 #include <functional>
 
+// Elementwise kernels (LIF, batch norm, AdamW) that must round identically on
+// every instruction set are compiled once per ISA by the compiler itself and
+// chosen at load time (ifunc); their files are built without floating-point
+// contraction, so the wider code gives the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SPV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SPV_CLONES
+#endif
+
 namespace spv {
 
 struct Geo {

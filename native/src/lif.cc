@@ -15,12 +15,6 @@
 
 #include "common.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SPV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SPV_CLONES
-#endif
-
 namespace spv {
 
 static constexpr int64_t BLOCK = 2048;
@@ -92,6 +86,17 @@ void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, c
   });
 }
 
+// The batch-norm affine coefficients of neurons [i0, i0 + n) of a step's
+// slice: neuron i belongs to channel (i / inner) mod C.
+static void channel_coefficients(int64_t i0, int64_t n, int64_t C, int64_t inner, const float* a, const float* b,
+                                 float* av, float* bv) {
+  for (int64_t j = 0; j < n; j++) {
+    const int64_t c = ((i0 + j) / inner) % C;
+    av[j] = a[c];
+    bv[j] = b[c];
+  }
+}
+
 // The fused tdBN + LIF forward over one block: y = a·x + b rounded as
 // channel_affine rounds it, then lif_forward's recurrence; only spikes are
 // written (the membrane is replayed by the backward pass).
@@ -122,11 +127,7 @@ void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, 
     float av[BLOCK], bv[BLOCK];
     for (int64_t blk = b0; blk < e0; blk++) {
       const int64_t i0 = blk * BLOCK, n = std::min(BLOCK, size - i0);
-      for (int64_t j = 0; j < n; j++) {
-        const int64_t c = ((i0 + j) / inner) % C;
-        av[j] = a[c];
-        bv[j] = b[c];
-      }
+      channel_coefficients(i0, n, C, inner, a, b, av, bv);
       affine_lif_block(steps, size, i0, n, av, bv, x, o, decay, threshold);
     }
   });
@@ -171,11 +172,7 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
     float av[RB], bv[RB];
     for (int64_t blk = b0; blk < e0; blk++) {
       const int64_t i0 = blk * RB, n = std::min(RB, size - i0);
-      for (int64_t j = 0; j < n; j++) {
-        const int64_t c = ((i0 + j) / inner) % C;
-        av[j] = a[c];
-        bv[j] = b[c];
-      }
+      channel_coefficients(i0, n, C, inner, a, b, av, bv);
       lif_replay_block(steps, size, i0, n, av, bv, x, o, decay, us.data());
       lif_backward_block(steps, size, i0, n, us.data(), RB, o, go, gx, decay, half_width, height);
     }

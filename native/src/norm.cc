@@ -14,12 +14,6 @@
 
 #include "common.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SPV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SPV_CLONES
-#endif
-
 namespace spv {
 
 static constexpr int64_t ROWS = 16;  // outer rows per reduction block

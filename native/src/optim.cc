@@ -7,12 +7,6 @@
 
 #include "common.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SPV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SPV_CLONES
-#endif
-
 namespace spv {
 
 SPV_CLONES static void adamw_range(int64_t b, int64_t e, float* p, const float* grad, float* m, float* v,

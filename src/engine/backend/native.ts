@@ -81,7 +81,6 @@ function threadsFromEnv(): number {
   return n;
 }
 
-/** Re-selects the instruction set and thread count (tests compare them). Returns an error string or ''. */
 /**
  * How products with spike (0/1) inputs run: 'event' adds the weights of
  * active inputs (work per spike), 'dense' uses the dense kernels; '' picks
@@ -97,6 +96,7 @@ export interface NativeInfo {
   spikeKernels: 'dense' | 'event';
 }
 
+/** Re-selects the instruction set, thread count and spike products (tests compare them). Returns an error string or ''. */
 export function configureNative(isa: '' | 'avx512' | 'avx2' | 'scalar', threads: number, spikeKernels: SpikeKernels = ''): string {
   const a = load();
   if (!a) return loadError ?? 'native addon unavailable';
