@@ -37,4 +37,5 @@ for (const model of GENERATIVE_KINDS) {
 if (checkpoint) run('fsvae-step.js', ['--sample', quick ? '64' : '512', '--checkpoint', checkpoint]);
 run('profile.js', ['--batch', '64']);
 run('first-touch.js', []);
+run('spike-products.js', []);
 run('data.js', []);
