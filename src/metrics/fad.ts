@@ -23,8 +23,7 @@ export class FadEncoder extends Module {
   constructor(readonly inChannels: number, readonly latentDim: number, readonly imageSize: 32 | 64) {
     super();
     const rng = new Random(0);
-    const hidden = imageSize === 64 ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
-    this.stack = new AnnConvStack(hidden, inChannels, (n, m) => this.registerModule(n, m));
+    this.stack = new AnnConvStack('FAD autoencoder', inChannels, imageSize, imageSize === 64, (n, m) => this.registerModule(n, m));
     this.stack.buildEncoder(rng);
     this.latent = this.registerModule('latent_layer', new Linear(this.stack.flatSize, latentDim, rng));
     this.eval();

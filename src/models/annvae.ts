@@ -63,12 +63,23 @@ export class AnnConvStack {
   finalConv!: ConvTranspose2d;
   decoderInput!: Linear;
 
-  /** `register` is the owner's registerModule (protected, so handed in). */
+  /** Stage widths: 4 stages for 32×32 images, 5 for the Large variants' 64×64. */
+  readonly hidden: number[];
+
+  /**
+   * `name` labels shape errors (the owner's variant); `register` is the
+   * owner's registerModule (protected, so handed in).
+   */
   constructor(
-    readonly hidden: number[],
+    readonly name: string,
     readonly inChannels: number,
+    readonly imageSize: number,
+    large: boolean,
     private readonly register: <M extends Module>(name: string, m: M) => M,
-  ) {}
+  ) {
+    this.hidden = large ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
+    if (imageSize !== 2 << this.hidden.length) throw new ShapeError(name, `image size ${imageSize} does not fit`);
+  }
 
   /** Width of the flattened encoder output (last stage at 2×2). */
   get flatSize(): number {
@@ -109,6 +120,10 @@ export class AnnConvStack {
 
   /** Encoder stages and flatten: [N, C, S, S] → [N, flatSize]. */
   encode(images: Tensor): Tensor {
+    const [c, s] = [this.inChannels, this.imageSize];
+    if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {
+      throw new ShapeError(this.name, `expects images [N, ${c}, ${s}, ${s}], got ${fmtShape(images.shape)}`);
+    }
     let h = images;
     for (const b of this.encoderBlocks) h = b.forward(h);
     return ops.reshape(h, [images.shape[0], -1]);
@@ -123,7 +138,6 @@ export class AnnConvStack {
 
 export class AnnVAE extends Module implements GenerativeModel {
   readonly kind = 'ann-vae';
-  readonly hidden: number[];
   readonly stack: AnnConvStack;
   readonly fcMu: Linear;
   readonly fcVar: Linear;
@@ -131,9 +145,7 @@ export class AnnVAE extends Module implements GenerativeModel {
 
   constructor(readonly cfg: AnnVaeConfig, rng: Random) {
     super();
-    this.hidden = cfg.variant === 'ann-vae-large' ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
-    if (cfg.imageSize !== 2 << this.hidden.length) throw new ShapeError(cfg.variant, `image size ${cfg.imageSize} does not fit`);
-    this.stack = new AnnConvStack(this.hidden, cfg.inChannels, (n, m) => this.registerModule(n, m));
+    this.stack = new AnnConvStack(cfg.variant, cfg.inChannels, cfg.imageSize, cfg.variant === 'ann-vae-large', (n, m) => this.registerModule(n, m));
     this.stack.buildEncoder(rng);
     this.fcMu = this.registerModule('fc_mu', new Linear(this.stack.flatSize, cfg.latentDim, rng));
     this.fcVar = this.registerModule('fc_var', new Linear(this.stack.flatSize, cfg.latentDim, rng));
@@ -149,10 +161,6 @@ export class AnnVAE extends Module implements GenerativeModel {
   }
 
   encode(images: Tensor): { mu: Tensor; logVar: Tensor } {
-    const { inChannels: c, imageSize: s } = this.cfg;
-    if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {
-      throw new ShapeError(this.cfg.variant, `expects images [N, ${c}, ${s}, ${s}], got ${fmtShape(images.shape)}`);
-    }
     const h = this.stack.encode(images);
     return { mu: this.fcMu.forward(h), logVar: this.fcVar.forward(h) };
   }

@@ -19,7 +19,6 @@ import type { ParamGroup } from '../engine/optim.js';
 import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
-import { ShapeError, fmtShape } from '../util/errors.js';
 import { AnnConvStack } from './annvae.js';
 import type { BatchLoss, GenerativeModel, TrainingDefaults } from './types.js';
 
@@ -42,15 +41,12 @@ export const fadAeTrainingDefaults: TrainingDefaults = { lr: 1e-3, weightDecay: 
 
 export class FadAutoencoder extends Module implements GenerativeModel {
   readonly kind = 'fad-ae';
-  readonly hidden: number[];
   readonly stack: AnnConvStack;
   readonly latent: Linear;
 
   constructor(readonly cfg: FadAeConfig, rng: Random) {
     super();
-    this.hidden = cfg.variant === 'ae-large' ? [32, 64, 128, 256, 512] : [32, 64, 128, 256];
-    if (cfg.imageSize !== 2 << this.hidden.length) throw new ShapeError(cfg.variant, `image size ${cfg.imageSize} does not fit`);
-    this.stack = new AnnConvStack(this.hidden, cfg.inChannels, (n, m) => this.registerModule(n, m));
+    this.stack = new AnnConvStack(cfg.variant, cfg.inChannels, cfg.imageSize, cfg.variant === 'ae-large', (n, m) => this.registerModule(n, m));
     this.stack.buildEncoder(rng);
     this.latent = this.registerModule('latent_layer', new Linear(this.stack.flatSize, cfg.latentDim, rng));
     this.stack.buildDecoder(cfg.latentDim, rng);
@@ -62,10 +58,6 @@ export class FadAutoencoder extends Module implements GenerativeModel {
 
   /** The FAD feature: `latent_layer` output [N, L]. */
   encode(images: Tensor): Tensor {
-    const { inChannels: c, imageSize: s } = this.cfg;
-    if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {
-      throw new ShapeError(this.cfg.variant, `expects images [N, ${c}, ${s}, ${s}], got ${fmtShape(images.shape)}`);
-    }
     return this.latent.forward(this.stack.encode(images));
   }
 
