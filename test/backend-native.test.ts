@@ -59,6 +59,8 @@ const convShapes: Array<[string, Conv2dGeometry]> = [
   // Few-tap stride-1 layers (the decoders' last): rows that are not whole vectors, and an odd vector count.
   ['3→32 13x13 s1', geo(3, 3, 13, 32, 3, 1, 1)],
   ['3→32 40x40 s1', geo(2, 3, 40, 32, 3, 1, 1)],
+  // Few channels, stride 2, output channels that fill no register panel: the small direct kernels.
+  ['3→3 9x9 s2', geo(2, 3, 9, 3, 3, 2, 1)],
   // Output channels that fill no register panel: the im2col route.
   ['rgb 16→3 8x8 s1', geo(2, 16, 8, 3, 3, 1, 1)],
 ];

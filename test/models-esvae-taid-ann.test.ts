@@ -150,3 +150,11 @@ for (const [kind, opts, lr] of [
     assert.ok(last < 0.7 * first, `${kind}: reconstruction ${first.toFixed(3)} → ${last.toFixed(3)}`);
   });
 }
+
+test('the ANN VAE and the FAD autoencoder reject images of the wrong shape with one line naming the variant', () => {
+  const x = new Tensor(new Float32Array(3 * 32 * 32), [1, 3, 32, 32]);
+  const ann = createModel('ann-vae', 'mnist', {}, 0);
+  assert.throws(() => ann.lossOnBatch(x, new Random(0)), /ann-vae: expects images \[N, 1, 32, 32\], got \[1, 3, 32, 32\]/);
+  const ae = createModel('fad-ae', 'mnist', {}, 0);
+  assert.throws(() => ae.lossOnBatch(x, new Random(0)), /ae: expects images \[N, 1, 32, 32\], got \[1, 3, 32, 32\]/);
+});
