@@ -41,7 +41,7 @@ export function lif(x: Tensor): Tensor {
 export function psp(x: Tensor, tauS = 2): Tensor {
   const steps = x.shape[0];
   const size = x.size / Math.max(steps, 1);
-  const out = allocFloat32(x.size);
+  const out = allocFloat32Output(x.size); // every element is written below
   const xd = x.data;
   const inv = 1 / tauS;
   for (let i = 0; i < size; i++) {
