@@ -20,6 +20,9 @@ const quick = process.argv.includes('--quick');
 const nativeOnly = process.argv.includes('--native-only');
 const rateArg = process.argv.find((a) => a.startsWith('--rate='));
 const RATE = rateArg ? Number(rateArg.slice(7)) : 0.15;
+// --only=<text>: measure only the layers whose name contains the text.
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const ONLY = onlyArg ? onlyArg.slice(7) : '';
 const rng = new Random(7);
 const T = 16;
 const N = 64;
@@ -133,7 +136,7 @@ if (native) {
   console.log(JSON.stringify({ bench: 'peak', isa: nativeInfo()?.isa, spikeKernels: nativeInfo()?.spikeKernels, gflopsOneThread: peakOne, gflopsAllThreads: peakAll, threads: availableParallelism() }));
 }
 const images = T * N;
-for (const layer of layers) {
+for (const layer of layers.filter((l) => l.name.includes(ONLY))) {
   for (const [name, be, scale] of [
     ['native', native, 1],
     ['typescript', typescriptBackend, quick ? 64 : 16],

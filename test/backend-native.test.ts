@@ -70,6 +70,8 @@ const gemmShapes: Array<[string, number, number, number]> = [
   ['posterior 256→256', 40, 256, 256],
   ['posterior 512→2560', 33, 2560, 512],
   ['odd sizes', 7, 13, 29],
+  // Several row blocks (some uneven), two K blocks, a partial column panel.
+  ['many rows', 203, 40, 600],
 ];
 
 /** Every instruction set this CPU has, both ways of multiplying spikes, 1 and 2 threads (adjacent). */

@@ -11,6 +11,7 @@
 // the thread count too.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common.h"
@@ -23,7 +24,7 @@ typedef float vfu __attribute__((vector_size(SPV_VEC_BYTES), aligned(4)));
 constexpr int V = SPV_VEC_BYTES / 4;
 constexpr int MR = 6;
 constexpr int NR = 2 * V;
-constexpr int64_t KC = 256;
+constexpr int64_t KC = 512;
 constexpr int64_t MC = 96;
 constexpr int64_t NC = 2048;
 
@@ -33,7 +34,9 @@ static inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
 // ---------------------------------------------------------------- packing
 
 // B block rows [p0, p0+kc), columns [j0, j0+nc) into panels of NR columns,
-// each panel kc x NR contiguous, zero-padded past n.
+// each panel kc x NR contiguous, zero-padded past n. A transposed B ([n, k]
+// rows) is read row by row, so every read is contiguous and the strided
+// writes stay inside the panel (L1).
 static void pack_b(bool tb, int64_t n, int64_t k, const float* B, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                    float* out) {
   const int64_t panels = (nc + NR - 1) / NR;
@@ -41,64 +44,55 @@ static void pack_b(bool tb, int64_t n, int64_t k, const float* B, int64_t p0, in
     float* dst = out + q * kc * NR;
     const int64_t jb = j0 + q * NR;
     const int64_t cols = std::min<int64_t>(NR, j0 + nc - jb);
-    for (int64_t p = 0; p < kc; p++) {
-      float* d = dst + p * NR;
-      if (!tb) {
+    if (!tb) {
+      for (int64_t p = 0; p < kc; p++) {
+        float* d = dst + p * NR;
         const float* s = B + (p0 + p) * n + jb;
         int64_t j = 0;
         for (; j < cols; j++) d[j] = s[j];
         for (; j < NR; j++) d[j] = 0.f;
-      } else {
-        int64_t j = 0;
-        for (; j < cols; j++) d[j] = B[(jb + j) * k + p0 + p];
-        for (; j < NR; j++) d[j] = 0.f;
       }
+    } else {
+      for (int64_t j = 0; j < cols; j++) {
+        const float* __restrict s = B + (jb + j) * k + p0;
+        float* __restrict d = dst + j;
+        for (int64_t p = 0; p < kc; p++) d[p * NR] = s[p];
+      }
+      for (int64_t j = cols; j < NR; j++)
+        for (int64_t p = 0; p < kc; p++) dst[p * NR + j] = 0.f;
     }
   }
 }
 
-// A block rows [i0, i0+mc), columns [p0, p0+kc) into slivers of MR rows,
-// each sliver kc x MR (p-major), zero-padded past m.
-static void pack_a(bool ta, int64_t m, int64_t k, const float* A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-                   float* out) {
-  const int64_t slivers = (mc + MR - 1) / MR;
-  for (int64_t s = 0; s < slivers; s++) {
-    float* dst = out + s * kc * MR;
-    const int64_t ib = i0 + s * MR;
-    const int64_t rows = std::min<int64_t>(MR, i0 + mc - ib);
-    for (int64_t p = 0; p < kc; p++) {
-      float* d = dst + p * MR;
-      int64_t r = 0;
-      if (!ta)
-        for (; r < rows; r++) d[r] = A[(ib + r) * k + p0 + p];
-      else
-        for (; r < rows; r++) d[r] = A[(p0 + p) * m + ib + r];
-      for (; r < MR; r++) d[r] = 0.f;
-    }
-  }
-}
-
-// C[0:rows, 0:cols] (+)= Ap (kc x MR) · Bp (kc x NR).
-static inline void micro_kernel(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, int rows,
-                                int cols, bool add) {
+// C[0:rows, 0:cols] (+)= A (MR rows x kc) · Bp (kc x NR). A is read where it
+// lies (no packing): row r's element p is ar[r][p * ps], with ps = 1 for a
+// row-major A and ps = m for a transposed one. Rows past `rows` repeat the
+// last valid row (their sums are discarded), so nothing outside A is read.
+// Packing A cost about as much as the arithmetic when n is small (128
+// columns: each packed value fed only 128 multiply-adds).
+template <bool TA>
+static inline void micro_kernel(int64_t kc, const float* const* ar, int64_t ps, const float* Bp, float* C,
+                                int64_t ldc, int rows, int cols, bool add) {
   vf c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {},
      c51 = {};
+  const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
   for (int64_t p = 0; p < kc; p++) {
     const vf b0 = loadu(Bp + p * NR);
     const vf b1 = loadu(Bp + p * NR + V);
-    const float* a = Ap + p * MR;
-    c00 += b0 * a[0];
-    c01 += b1 * a[0];
-    c10 += b0 * a[1];
-    c11 += b1 * a[1];
-    c20 += b0 * a[2];
-    c21 += b1 * a[2];
-    c30 += b0 * a[3];
-    c31 += b1 * a[3];
-    c40 += b0 * a[4];
-    c41 += b1 * a[4];
-    c50 += b0 * a[5];
-    c51 += b1 * a[5];
+    const int64_t i = TA ? p * ps : p;
+    const float x0 = a0[i], x1 = a1[i], x2 = a2[i], x3 = a3[i], x4 = a4[i], x5 = a5[i];
+    c00 += b0 * x0;
+    c01 += b1 * x0;
+    c10 += b0 * x1;
+    c11 += b1 * x1;
+    c20 += b0 * x2;
+    c21 += b1 * x2;
+    c30 += b0 * x3;
+    c31 += b1 * x3;
+    c40 += b0 * x4;
+    c41 += b1 * x4;
+    c50 += b0 * x5;
+    c51 += b1 * x5;
   }
   vf acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   if (cols == NR) {
@@ -123,6 +117,44 @@ static inline void micro_kernel(int64_t kc, const float* Ap, const float* Bp, fl
   }
 }
 
+// A transposed ([k, m]) block rows [i0, i0+mc), columns [p0, p0+kc) into
+// slivers of MR rows, each kc x MR (p-major), the last one padded by repeating
+// its last valid row. Read in place, a transposed A costs a new cache line per
+// p for every sliver; packed, it is read once per block.
+static void pack_a_transposed(int64_t m, const float* A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                              float* out) {
+  for (int64_t s = 0; s * MR < mc; s++) {
+    float* dst = out + s * kc * MR;
+    const int64_t ib = i0 + s * MR;
+    const int64_t rows = std::min<int64_t>(MR, i0 + mc - ib);
+    if (rows == MR) {
+      for (int64_t p = 0; p < kc; p++) {
+        const float* __restrict src = A + (p0 + p) * m + ib;
+        float* __restrict d = dst + p * MR;
+        for (int r = 0; r < MR; r++) d[r] = src[r];
+      }
+      continue;
+    }
+    for (int64_t p = 0; p < kc; p++) {
+      const float* src = A + (p0 + p) * m + ib;
+      float* d = dst + p * MR;
+      for (int64_t r = 0; r < MR; r++) d[r] = src[std::min<int64_t>(r, rows - 1)];
+    }
+  }
+}
+
+// Rows per task: at most MC, a multiple of MR, and chosen so that the tasks
+// divide evenly among the threads where that costs little (m = 1024 in MC
+// blocks gives 11 tasks, which two threads share 6:5). Row blocking does not
+// change any sum, so results do not depend on it.
+static int64_t row_block(int64_t m, int64_t col_tasks, int threads) {
+  for (int64_t mc = MC; mc >= MC / 2; mc -= MR) {
+    const int64_t tasks = ((m + mc - 1) / mc) * col_tasks;
+    if (threads <= 1 || tasks % threads == 0 || tasks >= 8 * threads) return mc;
+  }
+  return MC;
+}
+
 void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A, const float* B,
           float* C, bool accumulate) {
   if (m <= 0 || n <= 0) return;
@@ -130,44 +162,56 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     if (!accumulate) std::memset(C, 0, sizeof(float) * m * n);
     return;
   }
-  std::vector<float> bpack((size_t)KC * (NC + NR));
-  const int64_t mblocks = (m + MC - 1) / MC;
+  // Not a std::vector: zeroing a buffer that packing overwrites cost 6 % of a
+  // small product.
+  const int64_t bcols = (std::min(NC, n) + NR - 1) / NR * NR;
+  std::unique_ptr<float[]> bpack(new float[(size_t)(std::min(KC, k) * bcols)]);
   // Column sub-blocks so that small-M products still use every thread.
   const int64_t csub = 256;
   for (int64_t j0 = 0; j0 < n; j0 += NC) {
     const int64_t nc = std::min(NC, n - j0);
     const int64_t nsub = (nc + csub - 1) / csub;
+    const int64_t mcb = row_block(m, nsub, ctx.threads);
+    const int64_t mblocks = (m + mcb - 1) / mcb;
     for (int64_t p0 = 0; p0 < k; p0 += KC) {
       const int64_t kc = std::min(KC, k - p0);
       const int64_t panels = (nc + NR - 1) / NR;
       ctx.parallel_for(panels, [&](int64_t b, int64_t e) {
         for (int64_t q = b; q < e; q++) {
           const int64_t jb = q * NR;
-          pack_b(tb, n, k, B, p0, kc, j0 + jb, std::min<int64_t>(NR, nc - jb), bpack.data() + q * kc * NR);
+          pack_b(tb, n, k, B, p0, kc, j0 + jb, std::min<int64_t>(NR, nc - jb), bpack.get() + q * kc * NR);
         }
       });
       const bool add = accumulate || p0 > 0;
       ctx.parallel_for(mblocks * nsub, [&](int64_t b, int64_t e) {
-        std::vector<float> apack((size_t)KC * (MC + MR));
+        std::unique_ptr<float[]> apack(ta ? new float[(size_t)(std::min(KC, k) * (MC + MR))] : nullptr);
         int64_t packed_block = -1;
         for (int64_t t = b; t < e; t++) {
           const int64_t ib = t / nsub;
           const int64_t sb = t % nsub;
-          const int64_t i0 = ib * MC;
-          const int64_t mc = std::min(MC, m - i0);
-          if (packed_block != ib) {
-            pack_a(ta, m, k, A, i0, mc, p0, kc, apack.data());
+          const int64_t i0 = ib * mcb;
+          const int64_t mc = std::min(mcb, m - i0);
+          if (ta && packed_block != ib) {
+            pack_a_transposed(m, A, i0, mc, p0, kc, apack.get());
             packed_block = ib;
           }
           const int64_t js = sb * csub;
           const int64_t je = std::min(nc, js + csub);
           for (int64_t jj = js; jj < je; jj += NR) {
             const int cols = (int)std::min<int64_t>(NR, je - jj);
-            const float* bp = bpack.data() + (jj / NR) * kc * NR;
+            const float* bp = bpack.get() + (jj / NR) * kc * NR;
             for (int64_t ii = 0; ii < mc; ii += MR) {
               const int rows = (int)std::min<int64_t>(MR, mc - ii);
-              micro_kernel(kc, apack.data() + (ii / MR) * kc * MR, bp, C + (i0 + ii) * n + j0 + jj, n, rows, cols,
-                           add);
+              const float* ar[MR];
+              float* cp = C + (i0 + ii) * n + j0 + jj;
+              if (ta) {
+                const float* sliver = apack.get() + (ii / MR) * kc * MR;
+                for (int r = 0; r < MR; r++) ar[r] = sliver + r;
+                micro_kernel<true>(kc, ar, MR, bp, cp, n, rows, cols, add);
+              } else {
+                for (int r = 0; r < MR; r++) ar[r] = A + (i0 + ii + std::min(r, rows - 1)) * k + p0;
+                micro_kernel<false>(kc, ar, 1, bp, cp, n, rows, cols, add);
+              }
             }
           }
         }
