@@ -476,17 +476,27 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
   // register tile sums a whole chunk before it touches memory.
   const int64_t img_floats = g.C * Hp * Wp + P * NR;
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(per, ((int64_t)128 << 10) / img_floats));
-  // One task per group: each chunk of images is padded once and serves every
-  // panel of output channels.
-  ctx.parallel_for(groups, [&](int64_t b, int64_t e) {
+  // A task is one group and a range of output-channel panels: each chunk of
+  // images is padded once and serves the task's panels. Wide layers have few
+  // groups (3 for 128 → 256 channels), which two threads cannot share evenly,
+  // so their panels are split until the tasks can be (splitting panels
+  // changes no sum).
+  int64_t splits = 1;
+  while (splits < panels && ((groups * splits) % ctx.threads != 0 || groups * splits < 2 * ctx.threads)) splits++;
+  ctx.parallel_for(groups * splits, [&](int64_t b, int64_t e) {
     std::vector<float> xpad((size_t)(chunk * g.C * Hp * Wp), 0.f);
     std::vector<float> gyt((size_t)(chunk * P * NR));
-    for (int64_t grp = b; grp < e; grp++) {
+    std::vector<int64_t> xoff((size_t)(chunk * P));  // first tap of (image, position) in xpad
+    for (int64_t k = 0; k < chunk; k++)
+      for (int64_t p = 0; p < P; p++) xoff[k * P + p] = k * g.C * Hp * Wp + pos[p];
+    for (int64_t task = b; task < e; task++) {
+      const int64_t grp = task / splits, split = task % splits;
+      const int64_t pn0 = panels * split / splits, pn1 = panels * (split + 1) / splits;
       const int64_t i1 = std::min(g.batch, (grp + 1) * per);
       for (int64_t c0 = grp * per; c0 < i1; c0 += chunk) {
         const int64_t nimg = std::min(chunk, i1 - c0);
         for (int64_t k = 0; k < nimg; k++) pad_image(g, x, c0 + k, Hp, Wp, xpad.data() + k * g.C * Hp * Wp);
-        for (int64_t pn = 0; pn < panels; pn++) {
+        for (int64_t pn = pn0; pn < pn1; pn++) {
         const int64_t n0 = pn * NR;
         float* acc_out = part.data() + grp * R * O + n0;  // [R] rows of stride O
         for (int64_t k = 0; k < nimg; k++) {
@@ -503,24 +513,19 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
           vf c0v[TM], c1v[TM];
 #pragma GCC unroll 8
           for (int q = 0; q < TM; q++) c0v[q] = c1v[q] = vf{};
-          for (int64_t k = 0; k < nimg; k++) {
-            const float* xi = xpad.data() + k * g.C * Hp * Wp;
-            const float* xr[TM];
-            for (int q = 0; q < TM; q++) xr[q] = xi + toff[q];
-            const float* gk = gyt.data();
-            gk += k * P * NR;
-            for (int64_t oh = 0; oh < g.OH; oh++) {
-              const int64_t row = oh * g.S * Wp;
-              for (int64_t ow = 0; ow < g.OW; ow++, gk += NR) {
-                const vf b0 = loadu(gk), b1 = loadu(gk + V);
-                const int64_t off = row + ow * g.S;
+          // One loop over (image, position) pairs in order: small maps (2×2
+          // positions) made the nested row loops mostly loop overhead.
+          const float* xr[TM];
+          for (int q = 0; q < TM; q++) xr[q] = xpad.data() + toff[q];
+          const float* gk = gyt.data();
+          for (int64_t i = 0; i < nimg * P; i++, gk += NR) {
+            const vf b0 = loadu(gk), b1 = loadu(gk + V);
+            const int64_t off = xoff[i];
 #pragma GCC unroll 8
-                for (int q = 0; q < TM; q++) {
-                  const float a = xr[q][off];
-                  c0v[q] += b0 * a;
-                  c1v[q] += b1 * a;
-                }
-              }
+            for (int q = 0; q < TM; q++) {
+              const float a = xr[q][off];
+              c0v[q] += b0 * a;
+              c1v[q] += b1 * a;
             }
           }
           for (int q = 0; q < valid; q++) {
