@@ -411,47 +411,58 @@ static void pad_image(const Geo& g, const float* x, int64_t n, int64_t Hp, int64
     }
 }
 
-// Forward: below 16 output positions per image the tiles (which stay within
-// one image) would be mostly padding; im2col with the images side by side
-// makes one long GEMM there. The weight gradient fills its tiles across
-// images and only needs whole output-channel panels.
-static bool direct_forward_fits(const Geo& g) { return g.O % NR == 0 && g.OH * g.OW >= 16; }
+// Forward. A register tile may span images: small maps (2×2 outputs) would
+// otherwise leave most of its 8 positions empty. Images are taken in blocks
+// of at least 32 positions, padded side by side.
+static bool direct_forward_fits(const Geo& g) { return g.O % NR == 0; }
 
 static void direct_conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias,
                                 float* y) {
   const int64_t Hp = g.H + 2 * g.P, Wp = g.W + 2 * g.P, P = g.OH * g.OW, R = g.C * g.K * g.K, O = g.O;
+  const int64_t img_floats = g.C * Hp * Wp;
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(g.batch, (32 + P - 1) / P));
+  const int64_t blocks = (g.batch + block - 1) / block;
   std::vector<float> wt((size_t)(R * O));
   for (int64_t o = 0; o < O; o++)
     for (int64_t r = 0; r < R; r++) wt[r * O + o] = w[o * R + r];
   const std::vector<int64_t> pos = position_offsets(g, Wp), tap = tap_offsets(g, Hp, Wp);
-  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
-    std::vector<float> xpad((size_t)(g.C * Hp * Wp), 0.f);
-    for (int64_t n = b; n < e; n++) {
-      pad_image(g, x, n, Hp, Wp, xpad.data());
-      float* yimg = y + n * O * P;
-      for (int64_t p0 = 0; p0 < P; p0 += TM) {
-        const int valid = (int)std::min<int64_t>(TM, P - p0);
-        int64_t po[TM];
-        for (int q = 0; q < TM; q++) po[q] = pos[std::min<int64_t>(p0 + q, P - 1)];
-        for (int64_t n0 = 0; n0 < O; n0 += NR) {
+  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
+    std::vector<float> xpad((size_t)(block * img_floats), 0.f);
+    for (int64_t blk = b; blk < e; blk++) {
+      const int64_t n0 = blk * block, nimg = std::min(block, g.batch - n0), count = nimg * P;
+      for (int64_t k = 0; k < nimg; k++) pad_image(g, x, n0 + k, Hp, Wp, xpad.data() + k * img_floats);
+      for (int64_t m0 = 0; m0 < count; m0 += TM) {
+        const int valid = (int)std::min<int64_t>(TM, count - m0);
+        const float* xq[TM];  // first tap of position q
+        for (int q = 0; q < TM; q++) {
+          const int64_t m = std::min<int64_t>(m0 + q, count - 1);
+          xq[q] = xpad.data() + (m / P) * img_floats + pos[m % P];
+        }
+        for (int64_t o0 = 0; o0 < O; o0 += NR) {
           vf c0[TM], c1[TM];
 #pragma GCC unroll 8
           for (int q = 0; q < TM; q++) c0[q] = c1[q] = vf{};
-          const float* wr = wt.data() + n0;
+          const float* wr = wt.data() + o0;
           for (int64_t r = 0; r < R; r++, wr += O) {
             const vf b0 = loadu(wr), b1 = loadu(wr + V);
-            const float* xr = xpad.data() + tap[r];
+            const int64_t t = tap[r];
 #pragma GCC unroll 8
             for (int q = 0; q < TM; q++) {
-              const float a = xr[po[q]];
+              const float a = xq[q][t];
               c0[q] += b0 * a;
               c1[q] += b1 * a;
             }
           }
+          // Output offsets are derived here, not kept through the loop above
+          // (eight more live registers made it spill accumulators). Channel
+          // outer, position inner: consecutive stores stay in one cache line
+          // (the other order strode by whole planes, 4 KiB at 32×32, and
+          // missed L1 on every store).
+          int64_t yoff[TM];
+          for (int q = 0; q < valid; q++) yoff[q] = (n0 + (m0 + q) / P) * O * P + (m0 + q) % P + o0 * P;
           for (int j = 0; j < NR; j++) {
-            float* yo = yimg + (n0 + j) * P + p0;
-            const float bv = bias ? bias[n0 + j] : 0.f;
-            for (int q = 0; q < valid; q++) yo[q] = (j < V ? c0[q][j] : c1[q][j - V]) + bv;
+            const float bv = bias ? bias[o0 + j] : 0.f;
+            for (int q = 0; q < valid; q++) y[yoff[q] + j * P] = (j < V ? c0[q][j] : c1[q][j - V]) + bv;
           }
         }
       }
