@@ -572,21 +572,28 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
 // channels, and sums over the valid kh, then kw, then o, in that order,
 // reading gy from a padded copy (no bounds checks) and the weights as
 // [O, K, K, C] rows.
-static bool direct_backward_data_fits(const Geo& g) {
-  // A full tile of pixels per phase: 4×4 maps at stride 2 (4 per phase)
-  // measured slower this way than through im2col or the spike scatter.
-  return g.C % NR == 0 && g.K <= 16 && ((g.H / g.S) * (g.W / g.S)) >= TM;
-}
+static bool direct_backward_data_fits(const Geo& g) { return g.C % NR == 0 && g.K <= 16; }
 
 static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,
                                       bool accumulate) {
-  const int64_t K = g.K, S = g.S, C = g.C, O = g.O, KK = K * K;
+  const int64_t K = g.K, S = g.S, C = g.C, O = g.O, KK = K * K, HW = g.H * g.W;
   const int64_t lead = K + 1, trail = K + 2;  // margins of the padded gy
-  const int64_t OHp = g.OH + lead + trail, OWp = g.OW + lead + trail, plane = OHp * OWp;
+  const int64_t OHp = g.OH + lead + trail, OWp = g.OW + lead + trail, plane = OHp * OWp, img_floats = O * plane;
+  // A tile may span images (a 4×4 map has 4 pixels per stride phase): blocks
+  // of images with at least 32 pixels per phase, within ~1 MiB of padded gy.
+  const int64_t phase_pixels = std::max<int64_t>(1, (g.H / S) * (g.W / S));
+  const int64_t block = std::max<int64_t>(
+      1, std::min<int64_t>({g.batch, (32 + phase_pixels - 1) / phase_pixels, ((int64_t)256 << 10) / img_floats}));
+  const int64_t blocks = (g.batch + block - 1) / block;
+  // Weights as [tap][channel panel][o][NR]: the o loop of a tile reads one
+  // contiguous stream, and a panel's weights for one phase (at most 4 taps ×
+  // O × NR) stay in L2 while every tile of the block uses them.
+  const int64_t cpanels = C / NR;
   std::vector<float> wc((size_t)(O * KK * C));
   for (int64_t o = 0; o < O; o++)
     for (int64_t c = 0; c < C; c++)
-      for (int64_t t = 0; t < KK; t++) wc[(o * KK + t) * C + c] = w[(o * C + c) * KK + t];
+      for (int64_t t = 0; t < KK; t++)
+        wc[((t * cpanels + c / NR) * O + o) * NR + c % NR] = w[(o * C + c) * KK + t];
   // For tap k and phase φ: (φ + P − k) / S when it divides exactly.
   auto tap_base = [&](int64_t phase, int64_t k, int64_t* base) {
     const int64_t num = phase + g.P - k;
@@ -594,14 +601,20 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
     *base = num >= 0 ? num / S : -((-num) / S);
     return true;
   };
-  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
-    std::vector<float> gpad((size_t)(O * plane), 0.f);
-    for (int64_t n = b; n < e; n++) {
-      for (int64_t o = 0; o < O; o++)
-        for (int64_t oh = 0; oh < g.OH; oh++)
-          std::memcpy(gpad.data() + o * plane + (oh + lead) * OWp + lead, gy + ((n * O + o) * g.OH + oh) * g.OW,
-                      sizeof(float) * g.OW);
-      float* gimg = gx + n * C * g.H * g.W;
+  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
+    std::vector<float> gpad((size_t)(block * img_floats), 0.f);
+    std::vector<int64_t> offs((size_t)(2 * block * ((g.H + S - 1) / S) * ((g.W + S - 1) / S)));
+    for (int64_t blk = b; blk < e; blk++) {
+      const int64_t n0 = blk * block, nimg = std::min(block, g.batch - n0);
+      // Rows of 2-16 floats: an inline copy (memcpy calls were 9 % of the kernel).
+      for (int64_t k = 0; k < nimg; k++)
+        for (int64_t o = 0; o < O; o++)
+          for (int64_t oh = 0; oh < g.OH; oh++) {
+            float* __restrict d = gpad.data() + k * img_floats + o * plane + (oh + lead) * OWp + lead;
+            const float* __restrict src = gy + (((n0 + k) * O + o) * g.OH + oh) * g.OW;
+            for (int64_t ow = 0; ow < g.OW; ow++) d[ow] = src[ow];
+          }
+      float* gblk = gx + n0 * C * HW;
       for (int64_t ph = 0; ph < S && ph < g.H; ph++) {
         int64_t khs[16], ohb[16], nkh = 0;
         for (int64_t kh = 0; kh < K; kh++)
@@ -611,39 +624,57 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
           int64_t kws[16], owb[16], nkw = 0;
           for (int64_t kw = 0; kw < K; kw++)
             if (tap_base(pw, kw, &owb[nkw])) kws[nkw++] = kw;
-          const int64_t nb = (g.W - pw + S - 1) / S, count = na * nb;  // pixels (ph + S·a, pw + S·b)
-          for (int64_t m0 = 0; m0 < count; m0 += TM) {
-            const int valid = (int)std::min<int64_t>(TM, count - m0);
-            int64_t poff[TM], pix[TM];
-            for (int q = 0; q < TM; q++) {
-              const int64_t m = std::min<int64_t>(m0 + q, count - 1), a = m / nb, bb = m % nb;
-              poff[q] = a * OWp + bb;
-              pix[q] = (ph + S * a) * g.W + pw + S * bb;
-            }
-            for (int64_t c0 = 0; c0 < C; c0 += NR) {
+          // pixels (ph + S·a, pw + S·b) of each image in the block
+          const int64_t nb = (g.W - pw + S - 1) / S, total = nimg * na * nb;
+          // Offsets of the phase's pixels in gpad and in gx, once per phase
+          // (computed per tile, their divisions cost a third of a small tile).
+          int64_t* goff = offs.data();
+          int64_t* xoff = offs.data() + total;
+          for (int64_t k = 0, m = 0; k < nimg; k++)
+            for (int64_t a = 0; a < na; a++)
+              for (int64_t bb = 0; bb < nb; bb++, m++) {
+                goff[m] = k * img_floats + a * OWp + bb;
+                xoff[m] = k * C * HW + (ph + S * a) * g.W + pw + S * bb;
+              }
+          for (int64_t c0 = 0; c0 < C; c0 += NR) {
+            for (int64_t m0 = 0; m0 < total; m0 += TM) {
+              const int valid = (int)std::min<int64_t>(TM, total - m0);
+              const float* gq[TM];  // gy of pixel q at tap offset 0
+              for (int q = 0; q < TM; q++) gq[q] = gpad.data() + goff[std::min<int64_t>(m0 + q, total - 1)];
               vf c0v[TM], c1v[TM];
 #pragma GCC unroll 8
               for (int q = 0; q < TM; q++) c0v[q] = c1v[q] = vf{};
               for (int64_t i = 0; i < nkh; i++) {
                 for (int64_t j = 0; j < nkw; j++) {
-                  const float* gp = gpad.data() + (ohb[i] + lead) * OWp + lead + owb[j];
-                  const float* wp = wc.data() + (khs[i] * K + kws[j]) * C + c0;
-                  for (int64_t o = 0; o < O; o++, gp += plane, wp += KK * C) {
+                  int64_t t = (ohb[i] + lead) * OWp + lead + owb[j];
+                  const float* wp = wc.data() + ((khs[i] * K + kws[j]) * cpanels + c0 / NR) * O * NR;
+                  for (int64_t o = 0; o < O; o++, t += plane, wp += NR) {
                     const vf w0 = loadu(wp), w1 = loadu(wp + V);
 #pragma GCC unroll 8
                     for (int q = 0; q < TM; q++) {
-                      const float v = gp[poff[q]];
+                      const float v = gq[q][t];
                       c0v[q] += w0 * v;
                       c1v[q] += w1 * v;
                     }
                   }
                 }
               }
-              for (int j = 0; j < NR; j++) {
-                float* d = gimg + (c0 + j) * g.H * g.W;
-                for (int q = 0; q < valid; q++) {
-                  const float v = j < V ? c0v[q][j] : c1v[q][j - V];
-                  d[pix[q]] = accumulate ? d[pix[q]] + v : v;
+              const int64_t* pix = xoff + m0;  // read after the loop (fewer live registers)
+              alignas(64) float tile[TM][NR];
+              for (int q = 0; q < TM; q++) {
+                storeu(tile[q], c0v[q]);
+                storeu(tile[q] + V, c1v[q]);
+              }
+              if (valid == TM && !accumulate) {
+                for (int j = 0; j < NR; j++) {
+                  float* d = gblk + (c0 + j) * HW;
+#pragma GCC unroll 8
+                  for (int q = 0; q < TM; q++) d[pix[q]] = tile[q][j];
+                }
+              } else {
+                for (int j = 0; j < NR; j++) {
+                  float* d = gblk + (c0 + j) * HW;
+                  for (int q = 0; q < valid; q++) d[pix[q]] = accumulate ? d[pix[q]] + tile[q][j] : tile[q][j];
                 }
               }
             }
@@ -824,7 +855,10 @@ void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const flo
     gather_transposed_small(ctx, g, gy, w, gx, accumulate);
     return;
   }
-  if ((!gybin || dense_spikes) && direct_backward_data_fits(g)) {
+  // Spikes on maps with fewer than TM pixels per stride phase (decoder.0's
+  // 2×2 input) are faster scattered event by event than multiplied densely.
+  const bool wide_phases = (g.H / g.S) * (g.W / g.S) >= TM;
+  if ((!gybin || (dense_spikes && wide_phases)) && direct_backward_data_fits(g)) {
     direct_conv_backward_data(ctx, g, gy, w, gx, accumulate);
     return;
   }
