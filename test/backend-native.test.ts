@@ -48,6 +48,8 @@ const convShapes: Array<[string, Conv2dGeometry]> = [
   ['enc0 1→32 32x32 s2', geo(3, 1, 32, 32, 3, 2, 1)],
   ['enc1 32→64 16x16 s2', geo(3, 32, 16, 64, 3, 2, 1)],
   ['enc3 128→256 4x4 s2', geo(3, 128, 4, 256, 3, 2, 1)],
+  // Register tiles that span images: several image blocks, the last one partial.
+  ['19 images 128→256 4x4 s2', geo(19, 128, 4, 256, 3, 2, 1)],
   ['dec0 256→128 2→4 (transposed, output padding 1)', geo(3, 128, 3, 256, 3, 2, 1, 1)],
   ['final 32→1 32x32 s1', geo(2, 1, 32, 32, 3, 1, 1)],
   ['final0 32→32 16→32 (transposed)', geo(2, 32, 31, 32, 3, 2, 1, 1)],

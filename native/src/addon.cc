@@ -539,6 +539,37 @@ napi_value Peak(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// memoryBandwidth(mib, threads): GB/s of a copy-and-scale over two arrays of
+// `mib` MiB each on `threads` threads (bytes read + bytes written, best of 5),
+// with ordinary stores: what a kernel that streams its input and writes a new
+// output can reach, write-allocate traffic included. The benchmarks use it
+// for the memory side of the roofline.
+napi_value Bandwidth(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  const int64_t n = get_i64(env, argv[0]) * (1 << 20) / 4;
+  const int threads = std::max(1, (int)get_i64(env, argv[1]));
+  std::vector<float> a((size_t)n, 1.f), b((size_t)n, 0.f);
+  double best = 1e30;
+  for (int rep = 0; rep < 5; rep++) {
+    std::vector<std::thread> ts;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < threads; i++)
+      ts.emplace_back([&, i] {
+        const int64_t lo = n * i / threads, hi = n * (i + 1) / threads;
+        float* __restrict d = b.data();
+        const float* __restrict src = a.data();
+        for (int64_t j = lo; j < hi; j++) d[j] = 1.5f * src[j];
+      });
+    for (auto& t : ts) t.join();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  volatile float sink = b[(size_t)n / 2];
+  (void)sink;
+  napi_value r;
+  napi_create_double(env, 2.0 * 4.0 * (double)n / best / 1e9, &r);
+  return r;
+}
+
 // ---------------------------------------------------------------- buffer pool
 //
 // Large activation and gradient arrays are allocated and dropped every
@@ -805,6 +836,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"configure", Configure},
              {"info", Info},
              {"peakGflops", Peak},
+             {"memoryBandwidth", Bandwidth},
              {"channelMeanVar", ChannelMeanVar},
              {"channelSums", ChannelSums},
              {"adamwUpdate", AdamwUpdate},

@@ -31,6 +31,7 @@ interface Addon {
   configure(isa: string, threads: number, spikeKernels: string): string;
   info(): NativeInfo;
   peakGflops(seconds: number, threads: number): number;
+  memoryBandwidth(mib: number, threads: number): number;
   allocBuffer(bytes: number, zero: boolean): ArrayBuffer;
   releaseBuffer(buffer: ArrayBuffer): boolean;
   poolStats(): PoolStats;
@@ -112,6 +113,17 @@ export function nativePeakGflops(seconds = 0.5, threads = availableParallelism()
   const a = load();
   if (!a) throw new Error(loadError ?? 'native addon unavailable');
   return a.peakGflops(seconds, threads);
+}
+
+/**
+ * GB/s (bytes read + written) of a copy-and-scale over two arrays of `mib` MiB
+ * each on `threads` threads, with ordinary stores: the memory side of the
+ * roofline in the benchmarks.
+ */
+export function nativeMemoryBandwidth(mib = 256, threads = availableParallelism()): number {
+  const a = load();
+  if (!a) throw new Error(loadError ?? 'native addon unavailable');
+  return a.memoryBandwidth(mib, threads);
 }
 
 /**
