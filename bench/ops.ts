@@ -8,11 +8,13 @@
  * Backward time is split into the input gradient and the weight gradient
  * (encoder.0's input gradient is measured, though training never needs the
  * image's gradient). The TypeScript back-end runs a smaller batch and is
- * scaled; --native-only skips it. JSON lines.
+ * scaled; --native-only skips it; --only=<text> measures the layers whose
+ * name contains the text. Each kernel is also compared with its roofline
+ * (FMA peak or measured memory bandwidth, whichever binds). JSON lines.
  */
 import { availableParallelism } from 'node:os';
 import { getNativeBackend, typescriptBackend } from '../src/engine/backend/index.js';
-import { nativePeakGflops, nativeInfo } from '../src/engine/backend/native.js';
+import { nativePeakGflops, nativeInfo, nativeMemoryBandwidth } from '../src/engine/backend/native.js';
 import type { Conv2dGeometry, KernelBackend } from '../src/engine/backend/types.js';
 import { Random } from '../src/engine/random.js';
 
@@ -33,15 +35,21 @@ function data(n: number, binary: boolean): Float32Array {
   return a;
 }
 
+// Median of 5 timing windows (each ≥ minSeconds/5 of repeated calls): one
+// mean over a single window swung ±10 % with the VM's background activity.
 function time(fn: () => void, minSeconds = quick ? 0.05 : 0.3): number {
   fn();
-  let reps = 0;
-  const t0 = performance.now();
-  do {
-    fn();
-    reps++;
-  } while (performance.now() - t0 < minSeconds * 1000);
-  return (performance.now() - t0) / 1000 / reps;
+  const windows: number[] = [];
+  for (let w = 0; w < 5; w++) {
+    let reps = 0;
+    const t0 = performance.now();
+    do {
+      fn();
+      reps++;
+    } while (performance.now() - t0 < (minSeconds * 1000) / 5);
+    windows.push((performance.now() - t0) / 1000 / reps);
+  }
+  return windows.sort((a, b) => a - b)[2];
 }
 
 interface Layer {
@@ -81,6 +89,8 @@ interface Timing {
   bwdData: number;
   bwdWeight: number;
   flops: number;
+  /** float32 values each kernel must at least read and write (weight-gradient output read and written: it accumulates) */
+  floats: { fwd: number; bwdData: number; bwdWeight: number };
 }
 
 function measure(be: KernelBackend, layer: Layer, images: number): Timing {
@@ -97,7 +107,8 @@ function measure(be: KernelBackend, layer: Layer, images: number): Timing {
     const bwdData = time(() => be.gemm(false, false, m, k, n, gy, w, gx, 0));
     const bwdWeight = time(() => be.gemm(true, false, n, k, m, gy, x, gw, 1));
     const flops = 2 * m * n * k;
-    return { fwd, bwdData, bwdWeight, flops };
+    const floats = { fwd: m * k + n * k + m * n, bwdData: m * n + n * k + m * k, bwdWeight: m * n + m * k + 2 * n * k };
+    return { fwd, bwdData, bwdWeight, flops, floats };
   }
   const g: Conv2dGeometry = { batch: images, ...layer.geo! };
   const xs = images * g.inChannels * g.inHeight * g.inWidth;
@@ -106,6 +117,7 @@ function measure(be: KernelBackend, layer: Layer, images: number): Timing {
   const w = data(ws, false);
   const gw = new Float32Array(ws);
   const flops = 2 * images * g.outHeight * g.outWidth * g.outChannels * g.inChannels * 9;
+  const floats = { fwd: xs + ws + ys, bwdData: ys + ws + xs, bwdWeight: xs + ys + 2 * ws };
   if (layer.kind === 'conv') {
     const x = data(xs, layer.binary);
     const y = new Float32Array(ys);
@@ -114,7 +126,7 @@ function measure(be: KernelBackend, layer: Layer, images: number): Timing {
     const fwd = time(() => be.conv2dForward(g, x, w, null, y, layer.binary));
     const bwdData = time(() => be.conv2dBackwardData(g, gy, w, gx, false));
     const bwdWeight = time(() => be.conv2dBackwardWeight(g, x, gy, gw, true, layer.binary));
-    return { fwd, bwdData, bwdWeight, flops };
+    return { fwd, bwdData, bwdWeight, flops, floats };
   }
   // transposed: input spikes live on the conv's output side
   const xin = data(ys, layer.binary);
@@ -124,16 +136,30 @@ function measure(be: KernelBackend, layer: Layer, images: number): Timing {
   const fwd = time(() => be.conv2dBackwardData(g, xin, w, out, false, layer.binary));
   const bwdData = time(() => be.conv2dForward(g, gout, w, null, gin));
   const bwdWeight = time(() => be.conv2dBackwardWeight(g, gout, xin, gw, true));
-  return { fwd, bwdData, bwdWeight, flops };
+  return { fwd, bwdData, bwdWeight, flops, floats };
 }
 
 const native = getNativeBackend();
 let peakAll = NaN;
 let peakOne = NaN;
+let bandwidth = NaN;
 if (native) {
   peakOne = nativePeakGflops(quick ? 0.2 : 1, 1);
   peakAll = nativePeakGflops(quick ? 0.2 : 1, availableParallelism());
-  console.log(JSON.stringify({ bench: 'peak', isa: nativeInfo()?.isa, spikeKernels: nativeInfo()?.spikeKernels, gflopsOneThread: peakOne, gflopsAllThreads: peakAll, threads: availableParallelism() }));
+  bandwidth = nativeMemoryBandwidth(quick ? 64 : 256, availableParallelism());
+  console.log(JSON.stringify({ bench: 'peak', isa: nativeInfo()?.isa, spikeKernels: nativeInfo()?.spikeKernels, gflopsOneThread: peakOne, gflopsAllThreads: peakAll, memoryGBps: bandwidth, threads: availableParallelism() }));
+}
+
+/**
+ * The roofline: the least time a kernel can take on this machine, bound by
+ * its arithmetic at the FMA peak or by reading its inputs and writing its
+ * output once at the measured copy bandwidth, whichever is longer. A kernel
+ * with few multiply-adds per value moved (the single-channel layers: 9 per
+ * output) cannot approach the FMA peak; its fraction of the roofline says how
+ * close it is to what the machine allows.
+ */
+function rooflineSeconds(flops: number, floats: number): number {
+  return Math.max(flops / (peakAll * 1e9), (4 * floats) / (bandwidth * 1e9));
 }
 const images = T * N;
 for (const layer of layers.filter((l) => l.name.includes(ONLY))) {
@@ -167,6 +193,14 @@ for (const layer of layers.filter((l) => l.name.includes(ONLY))) {
         weightGradientMs: bw * 1000,
         inputGradientFractionOfPeak: flops / bd / 1e9 / peakAll,
         weightGradientFractionOfPeak: flops / bw / 1e9 / peakAll,
+        forwardFractionOfRoofline: rooflineSeconds(flops, r.floats.fwd * scale) / f,
+        inputGradientFractionOfRoofline: rooflineSeconds(flops, r.floats.bwdData * scale) / bd,
+        weightGradientFractionOfRoofline: rooflineSeconds(flops, r.floats.bwdWeight * scale) / bw,
+        memoryBound: {
+          forward: (4 * r.floats.fwd * scale) / (bandwidth * 1e9) > flops / (peakAll * 1e9),
+          inputGradient: (4 * r.floats.bwdData * scale) / (bandwidth * 1e9) > flops / (peakAll * 1e9),
+          weightGradient: (4 * r.floats.bwdWeight * scale) / (bandwidth * 1e9) > flops / (peakAll * 1e9),
+        },
         extrapolatedFrom: scale > 1 ? n : undefined,
       }),
     );

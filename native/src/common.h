@@ -3,7 +3,9 @@
 // addon.cc picks one at load time with __builtin_cpu_supports.
 #pragma once
 #include <cstdint>
+#include <cstddef>
 #include <functional>
+#include <vector>
 
 // Elementwise kernels (LIF, batch norm, AdamW) that must round identically on
 // every instruction set are compiled once per ISA by the compiler itself and
@@ -16,6 +18,27 @@
 #endif
 
 namespace spv {
+
+// Kernel scratch memory from a per-thread cache of freed blocks (scratch.cc),
+// 64-byte aligned; scratch_vector is a std::vector that uses it.
+void* scratch_alloc(size_t bytes);
+void scratch_free(void* p, size_t bytes);
+
+template <class T>
+struct ScratchAllocator {
+  using value_type = T;
+  ScratchAllocator() = default;
+  template <class U>
+  ScratchAllocator(const ScratchAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(scratch_alloc(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) { scratch_free(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const ScratchAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const ScratchAllocator<U>&) const { return false; }
+};
+template <class T>
+using scratch_vector = std::vector<T, ScratchAllocator<T>>;
 
 struct Geo {
   int64_t batch, C, H, W, O, OH, OW, K, S, P;

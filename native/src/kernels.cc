@@ -162,10 +162,10 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     if (!accumulate) std::memset(C, 0, sizeof(float) * m * n);
     return;
   }
-  // Not a std::vector: zeroing a buffer that packing overwrites cost 6 % of a
-  // small product.
+  // (Zeroing it is cheap now that the block comes back warm from the scratch
+  // cache; a fresh 4 MiB buffer zeroed per call was 6 % of a small product.)
   const int64_t bcols = (std::min(NC, n) + NR - 1) / NR * NR;
-  std::unique_ptr<float[]> bpack(new float[(size_t)(std::min(KC, k) * bcols)]);
+  scratch_vector<float> bpack((size_t)(std::min(KC, k) * bcols));
   // Column sub-blocks so that small-M products still use every thread.
   const int64_t csub = 256;
   for (int64_t j0 = 0; j0 < n; j0 += NC) {
@@ -179,12 +179,12 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
       ctx.parallel_for(panels, [&](int64_t b, int64_t e) {
         for (int64_t q = b; q < e; q++) {
           const int64_t jb = q * NR;
-          pack_b(tb, n, k, B, p0, kc, j0 + jb, std::min<int64_t>(NR, nc - jb), bpack.get() + q * kc * NR);
+          pack_b(tb, n, k, B, p0, kc, j0 + jb, std::min<int64_t>(NR, nc - jb), bpack.data() + q * kc * NR);
         }
       });
       const bool add = accumulate || p0 > 0;
       ctx.parallel_for(mblocks * nsub, [&](int64_t b, int64_t e) {
-        std::unique_ptr<float[]> apack(ta ? new float[(size_t)(std::min(KC, k) * (MC + MR))] : nullptr);
+        scratch_vector<float> apack(ta ? (size_t)(std::min(KC, k) * (MC + MR)) : 0);
         int64_t packed_block = -1;
         for (int64_t t = b; t < e; t++) {
           const int64_t ib = t / nsub;
@@ -192,20 +192,20 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
           const int64_t i0 = ib * mcb;
           const int64_t mc = std::min(mcb, m - i0);
           if (ta && packed_block != ib) {
-            pack_a_transposed(m, A, i0, mc, p0, kc, apack.get());
+            pack_a_transposed(m, A, i0, mc, p0, kc, apack.data());
             packed_block = ib;
           }
           const int64_t js = sb * csub;
           const int64_t je = std::min(nc, js + csub);
           for (int64_t jj = js; jj < je; jj += NR) {
             const int cols = (int)std::min<int64_t>(NR, je - jj);
-            const float* bp = bpack.get() + (jj / NR) * kc * NR;
+            const float* bp = bpack.data() + (jj / NR) * kc * NR;
             for (int64_t ii = 0; ii < mc; ii += MR) {
               const int rows = (int)std::min<int64_t>(MR, mc - ii);
               const float* ar[MR];
               float* cp = C + (i0 + ii) * n + j0 + jj;
               if (ta) {
-                const float* sliver = apack.get() + (ii / MR) * kc * MR;
+                const float* sliver = apack.data() + (ii / MR) * kc * MR;
                 for (int r = 0; r < MR; r++) ar[r] = sliver + r;
                 micro_kernel<true>(kc, ar, MR, bp, cp, n, rows, cols, add);
               } else {
@@ -228,7 +228,7 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
 void gemm_binary(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A,
                  const float* B, float* C, bool accumulate) {
   if (m <= 0 || n <= 0) return;
-  std::vector<float> bt;
+  scratch_vector<float> bt;
   const float* rowsB = B;
   if (tb) {
     bt.resize((size_t)k * n);
@@ -239,8 +239,8 @@ void gemm_binary(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t
     rowsB = bt.data();
   }
   ctx.parallel_for(m, [&](int64_t b, int64_t e) {
-    std::vector<int32_t> active(k);
-    std::vector<float> acc(n);
+    scratch_vector<int32_t> active(k);
+    scratch_vector<float> acc(n);
     for (int64_t i = b; i < e; i++) {
       int64_t na = 0;
       if (!ta) {
@@ -385,17 +385,17 @@ static void direct_conv_small(const Ctx& ctx, const Geo& g, const float* x, cons
 constexpr int TM = 8;  // positions (or weight rows) per register tile
 
 // Offsets of the first tap of every output position in the padded image.
-static std::vector<int64_t> position_offsets(const Geo& g, int64_t Wp) {
-  std::vector<int64_t> off((size_t)(g.OH * g.OW));
+static scratch_vector<int64_t> position_offsets(const Geo& g, int64_t Wp) {
+  scratch_vector<int64_t> off((size_t)(g.OH * g.OW));
   for (int64_t oh = 0; oh < g.OH; oh++)
     for (int64_t ow = 0; ow < g.OW; ow++) off[oh * g.OW + ow] = oh * g.S * Wp + ow * g.S;
   return off;
 }
 
 // Offsets of every tap r = (c, kh, kw) in the padded image.
-static std::vector<int64_t> tap_offsets(const Geo& g, int64_t Hp, int64_t Wp) {
+static scratch_vector<int64_t> tap_offsets(const Geo& g, int64_t Hp, int64_t Wp) {
   const int64_t KK = g.K * g.K;
-  std::vector<int64_t> off((size_t)(g.C * KK));
+  scratch_vector<int64_t> off((size_t)(g.C * KK));
   for (int64_t r = 0; r < g.C * KK; r++) off[r] = (r / KK) * Hp * Wp + ((r % KK) / g.K) * Wp + r % g.K;
   return off;
 }
@@ -422,12 +422,12 @@ static void direct_conv_forward(const Ctx& ctx, const Geo& g, const float* x, co
   const int64_t img_floats = g.C * Hp * Wp;
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(g.batch, (32 + P - 1) / P));
   const int64_t blocks = (g.batch + block - 1) / block;
-  std::vector<float> wt((size_t)(R * O));
+  scratch_vector<float> wt((size_t)(R * O));
   for (int64_t o = 0; o < O; o++)
     for (int64_t r = 0; r < R; r++) wt[r * O + o] = w[o * R + r];
-  const std::vector<int64_t> pos = position_offsets(g, Wp), tap = tap_offsets(g, Hp, Wp);
+  const scratch_vector<int64_t> pos = position_offsets(g, Wp), tap = tap_offsets(g, Hp, Wp);
   ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
-    std::vector<float> xpad((size_t)(block * img_floats), 0.f);
+    scratch_vector<float> xpad((size_t)(block * img_floats), 0.f);
     for (int64_t blk = b; blk < e; blk++) {
       const int64_t n0 = blk * block, nimg = std::min(block, g.batch - n0), count = nimg * P;
       for (int64_t k = 0; k < nimg; k++) pad_image(g, x, n0 + k, Hp, Wp, xpad.data() + k * img_floats);
@@ -481,8 +481,8 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
   const int64_t budget = (int64_t)1 << 20;  // floats of partial sums (4 MiB)
   const int64_t groups = std::max<int64_t>(1, std::min<int64_t>({g.batch, 64, budget / (R * O)}));
   const int64_t per = (g.batch + groups - 1) / groups;
-  std::vector<float> part((size_t)(groups * R * O), 0.f);
-  const std::vector<int64_t> pos = position_offsets(g, Wp), tap = tap_offsets(g, Hp, Wp);
+  scratch_vector<float> part((size_t)(groups * R * O), 0.f);
+  const scratch_vector<int64_t> pos = position_offsets(g, Wp), tap = tap_offsets(g, Hp, Wp);
   // Images are prepared in chunks that stay in L2 (~512 KiB), and each
   // register tile sums a whole chunk before it touches memory.
   const int64_t img_floats = g.C * Hp * Wp + P * NR;
@@ -495,9 +495,9 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
   int64_t splits = 1;
   while (splits < panels && ((groups * splits) % ctx.threads != 0 || groups * splits < 2 * ctx.threads)) splits++;
   ctx.parallel_for(groups * splits, [&](int64_t b, int64_t e) {
-    std::vector<float> xpad((size_t)(chunk * g.C * Hp * Wp), 0.f);
-    std::vector<float> gyt((size_t)(chunk * P * NR));
-    std::vector<int64_t> xoff((size_t)(chunk * P));  // first tap of (image, position) in xpad
+    scratch_vector<float> xpad((size_t)(chunk * g.C * Hp * Wp), 0.f);
+    scratch_vector<float> gyt((size_t)(chunk * P * NR));
+    scratch_vector<int64_t> xoff((size_t)(chunk * P));  // first tap of (image, position) in xpad
     for (int64_t k = 0; k < chunk; k++)
       for (int64_t p = 0; p < P; p++) xoff[k * P + p] = k * g.C * Hp * Wp + pos[p];
     for (int64_t task = b; task < e; task++) {
@@ -552,7 +552,7 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
   // Groups added in order for each weight, reading the partials row by row
   // (contiguous over o), then written as [O, R].
   ctx.parallel_for(R, [&](int64_t b, int64_t e) {
-    std::vector<float> acc((size_t)O);
+    scratch_vector<float> acc((size_t)O);
     for (int64_t r = b; r < e; r++) {
       std::fill(acc.begin(), acc.end(), 0.f);
       for (int64_t grp = 0; grp < groups; grp++) {
@@ -589,7 +589,7 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
   // contiguous stream, and a panel's weights for one phase (at most 4 taps ×
   // O × NR) stay in L2 while every tile of the block uses them.
   const int64_t cpanels = C / NR;
-  std::vector<float> wc((size_t)(O * KK * C));
+  scratch_vector<float> wc((size_t)(O * KK * C));
   for (int64_t o = 0; o < O; o++)
     for (int64_t c = 0; c < C; c++)
       for (int64_t t = 0; t < KK; t++)
@@ -602,8 +602,8 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
     return true;
   };
   ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
-    std::vector<float> gpad((size_t)(block * img_floats), 0.f);
-    std::vector<int64_t> offs((size_t)(2 * block * ((g.H + S - 1) / S) * ((g.W + S - 1) / S)));
+    scratch_vector<float> gpad((size_t)(block * img_floats), 0.f);
+    scratch_vector<int64_t> offs((size_t)(2 * block * ((g.H + S - 1) / S) * ((g.W + S - 1) / S)));
     for (int64_t blk = b; blk < e; blk++) {
       const int64_t n0 = blk * block, nimg = std::min(block, g.batch - n0);
       // Rows of 2-16 floats: an inline copy (memcpy calls were 9 % of the kernel).
@@ -707,8 +707,8 @@ static void rows_conv_forward(const Ctx& ctx, const Geo& g, const float* x, cons
   const int64_t vecs = (g.OW + V - 1) / V;
   const int64_t Wq = vecs * V + (K + S - 1) / S;  // phase-row length: every vector load stays inside
   ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
-    std::vector<float> rows((size_t)(g.C * Hp * S * Wq), 0.f);
-    std::vector<int64_t> tap((size_t)R);  // offset of tap r for output (0, 0)
+    scratch_vector<float> rows((size_t)(g.C * Hp * S * Wq), 0.f);
+    scratch_vector<int64_t> tap((size_t)R);  // offset of tap r for output (0, 0)
     for (int64_t r = 0; r < R; r++) {
       const int64_t c = r / KK, kh = (r % KK) / K, kw = r % K;
       tap[r] = ((c * Hp + kh) * S + kw % S) * Wq + kw / S;
@@ -781,16 +781,16 @@ void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, 
   const int64_t P = g.OH * g.OW;
   const int64_t R = g.C * g.K * g.K;
   const int64_t chunk = chunk_images(g);
-  std::vector<float> col((size_t)R * chunk * P);
-  std::vector<float> out((size_t)g.O * chunk * P);
-  std::vector<float> wt;
+  scratch_vector<float> col((size_t)R * chunk * P);
+  scratch_vector<float> out((size_t)g.O * chunk * P);
+  scratch_vector<float> wt;
   if (xbin) {
     // W^T [R, O], rows added for active inputs.
     wt.resize((size_t)R * g.O);
     for (int64_t o = 0; o < g.O; o++)
       for (int64_t r = 0; r < R; r++) wt[r * g.O + o] = w[o * R + r];
   }
-  std::vector<float> colT;
+  scratch_vector<float> colT;
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.batch - n0);
     const int64_t cols = nb * P;
@@ -829,13 +829,13 @@ static void scatter_transposed(const Ctx& ctx, const Geo& g, const float* gy, co
                                bool accumulate) {
   const int64_t KK = g.K * g.K;
   // wt[o][kh][kw][c] = w[o][c][kh][kw]
-  std::vector<float> wt((size_t)g.O * KK * g.C);
+  scratch_vector<float> wt((size_t)g.O * KK * g.C);
   for (int64_t o = 0; o < g.O; o++)
     for (int64_t c = 0; c < g.C; c++)
       for (int64_t q = 0; q < KK; q++) wt[(o * KK + q) * g.C + c] = w[(o * g.C + c) * KK + q];
   const int64_t P = g.OH * g.OW, HW = g.H * g.W;
   ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
-    std::vector<float> acc((size_t)HW * g.C);
+    scratch_vector<float> acc((size_t)HW * g.C);
     for (int64_t n = b; n < e; n++) {
       std::fill(acc.begin(), acc.end(), 0.f);
       for (int64_t o = 0; o < g.O; o++) {
@@ -883,8 +883,8 @@ static void gather_transposed_small(const Ctx& ctx, const Geo& g, const float* g
   const int64_t Wp = nv * V + 2 * lead, Hp = g.H + 2 * lead, plane = Hp * Wp;
   constexpr int RB = 2, MAXV = 4;
   ctx.parallel_for(g.batch * g.C, [&](int64_t b, int64_t e) {
-    std::vector<float> gpad((size_t)(g.O * plane), 0.f);
-    std::vector<float> row((size_t)(nv * V));
+    scratch_vector<float> gpad((size_t)(g.O * plane), 0.f);
+    scratch_vector<float> row((size_t)(nv * V));
     int64_t padded_image = -1;
     for (int64_t t = b; t < e; t++) {
       const int64_t n = t / g.C, c = t % g.C;
@@ -952,8 +952,8 @@ void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const flo
   const int64_t P = g.OH * g.OW;
   const int64_t R = g.C * g.K * g.K;
   const int64_t chunk = chunk_images(g);
-  std::vector<float> col((size_t)R * chunk * P);
-  std::vector<float> gyc((size_t)g.O * chunk * P);
+  scratch_vector<float> col((size_t)R * chunk * P);
+  scratch_vector<float> gyc((size_t)g.O * chunk * P);
   if (!accumulate) std::memset(gx, 0, sizeof(float) * g.batch * g.C * g.H * g.W);
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.batch - n0);
@@ -1028,12 +1028,12 @@ static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
   const int64_t groups = std::min<int64_t>(g.batch, 64);
   const int64_t per = (g.batch + groups - 1) / groups;
   const int64_t slots = (nv + 1) / 2;  // pairs of vectors along a row
-  std::vector<double> part((size_t)(groups * O * R), 0.0);
+  scratch_vector<double> part((size_t)(groups * O * R), 0.0);
   ctx.parallel_for(groups, [&](int64_t b, int64_t e) {
-    std::vector<float> xpad((size_t)(g.C * Hx * Wx), 0.f);
-    std::vector<float> gpad(pad_gy ? (size_t)(g.OH * Wg) : 0, 0.f);
+    scratch_vector<float> xpad((size_t)(g.C * Hx * Wx), 0.f);
+    scratch_vector<float> gpad(pad_gy ? (size_t)(g.OH * Wg) : 0, 0.f);
     // Running sums per (o, c, slot, tap, 2 vectors), carried across the group's images.
-    std::vector<vf> accs((size_t)(O * g.C * slots * 9 * 2));
+    scratch_vector<vf> accs((size_t)(O * g.C * slots * 9 * 2));
     for (int64_t grp = b; grp < e; grp++) {
       std::fill(accs.begin(), accs.end(), vf{});
       const int64_t i1 = std::min(g.batch, (grp + 1) * per);
@@ -1114,8 +1114,8 @@ void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const fl
   const int64_t P = g.OH * g.OW;
   const int64_t R = g.C * g.K * g.K;
   const int64_t chunk = chunk_images(g);
-  std::vector<float> col((size_t)R * chunk * P);
-  std::vector<float> gyc((size_t)g.O * chunk * P);
+  scratch_vector<float> col((size_t)R * chunk * P);
+  scratch_vector<float> gyc((size_t)g.O * chunk * P);
   if (!accumulate) std::memset(gw, 0, sizeof(float) * g.O * R);
   for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.batch - n0);
