@@ -16,6 +16,10 @@
 
 #include "common.h"
 
+#if SPV_VEC_BYTES == 64
+#include <immintrin.h>
+#endif
+
 namespace spv {
 namespace SPV_ISA {
 
@@ -30,6 +34,22 @@ constexpr int64_t NC = 2048;
 
 static inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
 static inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
+// A store that bypasses the caches where the instruction set has one and p is
+// vector-aligned (no read of the line first); callers end with stream_fence().
+static inline void store_stream(float* p, vf v) {
+#if SPV_VEC_BYTES == 64
+  if ((reinterpret_cast<uintptr_t>(p) & 63) == 0) {
+    _mm512_stream_ps(p, (__m512)v);
+    return;
+  }
+#endif
+  storeu(p, v);
+}
+static inline void stream_fence() {
+#if SPV_VEC_BYTES == 64
+  _mm_sfence();
+#endif
+}
 
 // ---------------------------------------------------------------- packing
 
@@ -751,7 +771,7 @@ static void rows_conv_forward(const Ctx& ctx, const Geo& g, const float* x, cons
               const float bv = bias ? bias[o0 + j] : 0.f;
               float* out = y + (n * g.O + o0 + j) * P + oh * g.OW + ow0;
               if (width == V) {
-                storeu(out, acc[j] + bv);
+                store_stream(out, acc[j] + bv);
               } else {
                 storeu(tmp[j], acc[j] + bv);
                 for (int64_t q = 0; q < width; q++) out[q] = tmp[j][q];
@@ -761,6 +781,7 @@ static void rows_conv_forward(const Ctx& ctx, const Geo& g, const float* x, cons
         }
       }
     }
+    stream_fence();
   });
 }
 
