@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getNativeBackend, typescriptBackend } from '../src/engine/backend/index.js';
-import { configureNative, nativeInfo } from '../src/engine/backend/native.js';
+import { configureNative, nativeAllocator, nativeInfo } from '../src/engine/backend/native.js';
 import type { Conv2dGeometry, KernelBackend } from '../src/engine/backend/types.js';
 import { Random } from '../src/engine/random.js';
 
@@ -126,6 +126,27 @@ test('native gemm matches the oracle (all transposes, binary A)', (t) => {
         close(c, ref, `${name} binary tb=${tb} ${label}`);
       });
     }
+  }
+});
+
+// Outputs in aligned buffers (as a training step's pooled arrays are) take the
+// kernels' non-temporal store path, which plain arrays usually miss.
+test('native convolution forward into aligned (pooled) outputs matches the oracle', (t) => {
+  const allocator = nativeAllocator();
+  if (!native || !allocator) return t.skip('native addon not built');
+  for (const [name, g] of convShapes.filter(([n]) => /^(enc0|final 32→1|3→32 40x40|3→32 13x13)/.test(n))) {
+    const xs = g.batch * g.inChannels * g.inHeight * g.inWidth;
+    const ys = g.batch * g.outChannels * g.outHeight * g.outWidth;
+    const x = randn(xs);
+    const w = randn(g.outChannels * g.inChannels * g.kernel * g.kernel);
+    const bias = randn(g.outChannels);
+    const ref = new Float32Array(ys);
+    typescriptBackend.conv2dForward(g, x, w, bias, ref);
+    each((label, be) => {
+      const y = new Float32Array(allocator.alloc(4 * ys, false)).fill(NaN);
+      be.conv2dForward(g, x, w, bias, y);
+      close(y, ref, `${name} forward into a pooled array ${label}`);
+    });
   }
 });
 
