@@ -1053,29 +1053,40 @@ static void direct_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
   });
 }
 
-// Weight gradient of a stride-1 convolution with few taps (C·k·k ≤ 27; the
-// decoders' last layer): gw[o, (c, kh, kw)] = Σ gy[o] row · x row shifted by
-// (kh, kw), vectorised along output rows. One task per (image group, o);
-// gy and x come from zero-padded copies, so whole vectors are read and the
-// padding adds zeros; 9 taps × 2 vectors of accumulators, lanes added in a
-// fixed order at the end. Groups are fixed by the geometry, so the result does
-// not depend on the thread count. (The transposed-panel direct kernel spent
-// its time transposing gy here: 1,024 positions per image for 9 taps.)
-static bool rowdot_weight_fits(const Geo& g) { return g.S == 1 && g.K <= 3 && g.C * g.K * g.K <= 27; }
+// Weight gradient of a convolution with few taps (C·k·k ≤ 27, stride 1 or 2:
+// the encoders' first layer and the decoders' last): gw[o, (c, kh, kw)] =
+// Σ gy[o] row · the x row that tap reads, vectorised along output rows. At
+// stride 2 each padded x row is split by column phase (x[2j + φ] → row φ, j),
+// so the x values of V consecutive outputs are one load there too. One task
+// per (image group, o); gy and x come from zero-padded copies, so whole
+// vectors are read and the padding adds zeros; 9 taps × 2 vectors of
+// accumulators, lanes added in a fixed order at the end. Groups are fixed by
+// the geometry, so the result does not depend on the thread count. (The
+// transposed-panel direct kernel spent its time transposing gy here: 256-1,024
+// positions per image for 9 taps.)
+static bool rowdot_weight_fits(const Geo& g) {
+  return (g.S == 1 || g.S == 2) && g.K <= 3 && g.C * g.K * g.K <= 27;
+}
 
 static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
                                 bool accumulate) {
-  const int64_t KK = g.K * g.K, R = g.C * KK, O = g.O;
+  const int64_t S = g.S, KK = g.K * g.K, R = g.C * KK, O = g.O;
   const int64_t nv = (g.OW + V - 1) / V;
-  const int64_t Wg = nv * V;                    // gy row read as whole vectors
-  const int64_t Wx = Wg + g.K, Hx = g.OH + g.K;  // padded x: x(ih, iw) at (ih + P, iw + P)
+  const int64_t Wg = nv * V;                          // gy row read as whole vectors
+  const int64_t Wx = Wg + g.K;                        // length of a phase row of padded x
+  const int64_t Hx = std::max(g.H + 2 * g.P, (g.OH - 1) * S + g.K);  // padded x rows
   const bool pad_gy = g.OW != Wg;
   const int64_t groups = std::min<int64_t>(g.batch, 64);
   const int64_t per = (g.batch + groups - 1) / groups;
   const int64_t slots = (nv + 1) / 2;  // pairs of vectors along a row
+  int64_t tap[9];                      // offset of tap (kh, kw) from its output row's first padded row
+  for (int64_t r = 0; r < KK; r++) {
+    const int64_t kh = r / g.K, kw = r % g.K;
+    tap[r] = (kh * S + kw % S) * Wx + kw / S;
+  }
   scratch_vector<double> part((size_t)(groups * O * R), 0.0);
   ctx.parallel_for(groups, [&](int64_t b, int64_t e) {
-    scratch_vector<float> xpad((size_t)(g.C * Hx * Wx), 0.f);
+    scratch_vector<float> xpad((size_t)(g.C * Hx * S * Wx), 0.f);
     scratch_vector<float> gpad(pad_gy ? (size_t)(g.OH * Wg) : 0, 0.f);
     // Running sums per (o, c, slot, tap, 2 vectors), carried across the group's images.
     scratch_vector<vf> accs((size_t)(O * g.C * slots * 9 * 2));
@@ -1083,12 +1094,16 @@ static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
       std::fill(accs.begin(), accs.end(), vf{});
       const int64_t i1 = std::min(g.batch, (grp + 1) * per);
       for (int64_t n = grp * per; n < i1; n++) {
-        for (int64_t c = 0; c < g.C; c++) {
-          const float* xc = x + (n * g.C + c) * g.H * g.W;
-          float* xp = xpad.data() + c * Hx * Wx;
-          for (int64_t ih = 0; ih < g.H && ih + g.P < Hx; ih++)
-            std::memcpy(xp + (ih + g.P) * Wx + g.P, xc + ih * g.W, sizeof(float) * std::min<int64_t>(g.W, Wx - g.P));
-        }
+        for (int64_t c = 0; c < g.C; c++)
+          for (int64_t ih = 0; ih < g.H; ih++) {
+            const float* src = x + ((n * g.C + c) * g.H + ih) * g.W;
+            float* dst = xpad.data() + ((c * Hx + ih + g.P) * S) * Wx;
+            for (int64_t phase = 0; phase < S; phase++) {  // padded column S·j + phase
+              float* __restrict d = dst + phase * Wx;
+              for (int64_t j = (g.P - phase + S - 1) / S; S * j + phase - g.P < g.W && j < Wx; j++)
+                d[j] = src[S * j + phase - g.P];
+            }
+          }
         for (int64_t o = 0; o < O; o++) {
           const float* gplane = gy + (n * O + o) * g.OH * g.OW;
           if (pad_gy) {
@@ -1097,7 +1112,7 @@ static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
             gplane = gpad.data();
           }
           for (int64_t c = 0; c < g.C; c++) {
-            const float* xp = xpad.data() + c * Hx * Wx;
+            const float* xp = xpad.data() + c * Hx * S * Wx;
             for (int64_t sl = 0; sl < slots; sl++) {
               const int64_t vb = sl * 2;
               const bool two = vb + 1 < nv;
@@ -1107,13 +1122,10 @@ static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
               for (int64_t oh = 0; oh < g.OH; oh++) {
                 const float* grow = gplane + oh * Wg + vb * V;
                 const vf g0 = loadu(grow), g1 = two ? loadu(grow + V) : vf{};
-                for (int64_t kh = 0; kh < g.K; kh++) {
-                  const float* xrow = xp + (oh + kh) * Wx + vb * V;
-                  for (int64_t kw = 0; kw < g.K; kw++) {
-                    const int r = (int)(kh * g.K + kw);
-                    acc[r][0] += g0 * loadu(xrow + kw);
-                    if (two) acc[r][1] += g1 * loadu(xrow + kw + V);
-                  }
+                const float* xrow = xp + oh * S * S * Wx + vb * V;
+                for (int64_t r = 0; r < KK; r++) {
+                  acc[r][0] += g0 * loadu(xrow + tap[r]);
+                  if (two) acc[r][1] += g1 * loadu(xrow + tap[r] + V);
                 }
               }
               for (int r = 0; r < 9; r++) a[r * 2] = acc[r][0], a[r * 2 + 1] = acc[r][1];
