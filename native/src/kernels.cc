@@ -182,10 +182,15 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     if (!accumulate) std::memset(C, 0, sizeof(float) * m * n);
     return;
   }
-  // (Zeroing it is cheap now that the block comes back warm from the scratch
-  // cache; a fresh 4 MiB buffer zeroed per call was 6 % of a small product.)
   const int64_t bcols = (std::min(NC, n) + NR - 1) / NR * NR;
-  scratch_vector<float> bpack((size_t)(std::min(KC, k) * bcols));
+  // K blocks packed per round: all of them when the packed B stays within
+  // 4 M floats (every linear layer here), so a product costs two parallel
+  // regions instead of two per K block (thread hand-offs were a visible share
+  // of the sub-millisecond weight gradients). Each C element still adds its K
+  // blocks in order.
+  const int64_t kblocks = (k + KC - 1) / KC;
+  const int64_t round_blocks = k * bcols <= ((int64_t)4 << 20) ? kblocks : 1;
+  scratch_vector<float> bpack((size_t)(std::min(KC * round_blocks, k) * bcols));
   // Column sub-blocks so that small-M products still use every thread.
   const int64_t csub = 256;
   for (int64_t j0 = 0; j0 < n; j0 += NC) {
@@ -193,44 +198,47 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     const int64_t nsub = (nc + csub - 1) / csub;
     const int64_t mcb = row_block(m, nsub, ctx.threads);
     const int64_t mblocks = (m + mcb - 1) / mcb;
-    for (int64_t p0 = 0; p0 < k; p0 += KC) {
-      const int64_t kc = std::min(KC, k - p0);
-      const int64_t panels = (nc + NR - 1) / NR;
-      ctx.parallel_for(panels, [&](int64_t b, int64_t e) {
-        for (int64_t q = b; q < e; q++) {
+    const int64_t panels = (nc + NR - 1) / NR;
+    for (int64_t kb0 = 0; kb0 < kblocks; kb0 += round_blocks) {
+      const int64_t kb1 = std::min(kblocks, kb0 + round_blocks);
+      // Block kb's panels start at (kb − kb0)·KC·bcols; panel q of it at + q·kc·NR.
+      ctx.parallel_for((kb1 - kb0) * panels, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; t++) {
+          const int64_t kb = kb0 + t / panels, q = t % panels, p0 = kb * KC, kc = std::min(KC, k - p0);
           const int64_t jb = q * NR;
-          pack_b(tb, n, k, B, p0, kc, j0 + jb, std::min<int64_t>(NR, nc - jb), bpack.data() + q * kc * NR);
+          pack_b(tb, n, k, B, p0, kc, j0 + jb, std::min<int64_t>(NR, nc - jb),
+                 bpack.data() + (kb - kb0) * KC * bcols + q * kc * NR);
         }
       });
-      const bool add = accumulate || p0 > 0;
       ctx.parallel_for(mblocks * nsub, [&](int64_t b, int64_t e) {
         scratch_vector<float> apack(ta ? (size_t)(std::min(KC, k) * (MC + MR)) : 0);
-        int64_t packed_block = -1;
         for (int64_t t = b; t < e; t++) {
           const int64_t ib = t / nsub;
           const int64_t sb = t % nsub;
           const int64_t i0 = ib * mcb;
           const int64_t mc = std::min(mcb, m - i0);
-          if (ta && packed_block != ib) {
-            pack_a_transposed(m, A, i0, mc, p0, kc, apack.data());
-            packed_block = ib;
-          }
           const int64_t js = sb * csub;
           const int64_t je = std::min(nc, js + csub);
-          for (int64_t jj = js; jj < je; jj += NR) {
-            const int cols = (int)std::min<int64_t>(NR, je - jj);
-            const float* bp = bpack.data() + (jj / NR) * kc * NR;
-            for (int64_t ii = 0; ii < mc; ii += MR) {
-              const int rows = (int)std::min<int64_t>(MR, mc - ii);
-              const float* ar[MR];
-              float* cp = C + (i0 + ii) * n + j0 + jj;
-              if (ta) {
-                const float* sliver = apack.data() + (ii / MR) * kc * MR;
-                for (int r = 0; r < MR; r++) ar[r] = sliver + r;
-                micro_kernel<true>(kc, ar, MR, bp, cp, n, rows, cols, add);
-              } else {
-                for (int r = 0; r < MR; r++) ar[r] = A + (i0 + ii + std::min(r, rows - 1)) * k + p0;
-                micro_kernel<false>(kc, ar, 1, bp, cp, n, rows, cols, add);
+          for (int64_t kb = kb0; kb < kb1; kb++) {
+            const int64_t p0 = kb * KC, kc = std::min(KC, k - p0);
+            const bool add = accumulate || p0 > 0;
+            if (ta) pack_a_transposed(m, A, i0, mc, p0, kc, apack.data());
+            const float* bblock = bpack.data() + (kb - kb0) * KC * bcols;
+            for (int64_t jj = js; jj < je; jj += NR) {
+              const int cols = (int)std::min<int64_t>(NR, je - jj);
+              const float* bp = bblock + (jj / NR) * kc * NR;
+              for (int64_t ii = 0; ii < mc; ii += MR) {
+                const int rows = (int)std::min<int64_t>(MR, mc - ii);
+                const float* ar[MR];
+                float* cp = C + (i0 + ii) * n + j0 + jj;
+                if (ta) {
+                  const float* sliver = apack.data() + (ii / MR) * kc * MR;
+                  for (int r = 0; r < MR; r++) ar[r] = sliver + r;
+                  micro_kernel<true>(kc, ar, MR, bp, cp, n, rows, cols, add);
+                } else {
+                  for (int r = 0; r < MR; r++) ar[r] = A + (i0 + ii + std::min(r, rows - 1)) * k + p0;
+                  micro_kernel<false>(kc, ar, 1, bp, cp, n, rows, cols, add);
+                }
               }
             }
           }
