@@ -11,7 +11,6 @@
 // the thread count too.
 #include <algorithm>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 #include "common.h"
@@ -84,12 +83,12 @@ static void pack_b(bool tb, int64_t n, int64_t k, const float* B, int64_t p0, in
   }
 }
 
-// C[0:rows, 0:cols] (+)= A (MR rows x kc) · Bp (kc x NR). A is read where it
-// lies (no packing): row r's element p is ar[r][p * ps], with ps = 1 for a
-// row-major A and ps = m for a transposed one. Rows past `rows` repeat the
-// last valid row (their sums are discarded), so nothing outside A is read.
-// Packing A cost about as much as the arithmetic when n is small (128
-// columns: each packed value fed only 128 multiply-adds).
+// C[0:rows, 0:cols] (+)= A (MR rows x kc) · Bp (kc x NR), row r's element p
+// at ar[r][p] (TA false: a row-major A read where it lies) or ar[r][p · ps]
+// (TA true: the packed sliver of a transposed A, ps = MR). Rows past `rows`
+// repeat the last valid row (their sums are discarded), so nothing outside A
+// is read. Packing a row-major A cost about as much as the arithmetic when n
+// is small (128 columns: each packed value fed only 128 multiply-adds).
 template <bool TA>
 static inline void micro_kernel(int64_t kc, const float* const* ar, int64_t ps, const float* Bp, float* C,
                                 int64_t ldc, int rows, int cols, bool add) {
