@@ -162,16 +162,17 @@ static void pack_a_transposed(int64_t m, const float* A, int64_t i0, int64_t mc,
   }
 }
 
-// Rows per task: at most MC, a multiple of MR, and chosen so that the tasks
-// divide evenly among the threads where that costs little (m = 1024 in MC
-// blocks gives 11 tasks, which two threads share 6:5). Row blocking does not
-// change any sum, so results do not depend on it.
+// Rows per task: at most MC, a multiple of MR, and the rows split into a
+// number of blocks the threads can share evenly where that costs little
+// (1,024 rows in MC blocks made 11 tasks, which two threads share 6:5; 256
+// rows made 3). Blocks are sized evenly (256 rows: 4 × 66, not 3 × 84 + 4).
+// Row blocking does not change any sum, so results do not depend on it.
 static int64_t row_block(int64_t m, int64_t col_tasks, int threads) {
-  for (int64_t mc = MC; mc >= MC / 2; mc -= MR) {
-    const int64_t tasks = ((m + mc - 1) / mc) * col_tasks;
-    if (threads <= 1 || tasks % threads == 0 || tasks >= 8 * threads) return mc;
-  }
-  return MC;
+  int64_t blocks = (m + MC - 1) / MC;
+  if (threads > 1 && blocks * col_tasks < 8 * threads)
+    while ((blocks * col_tasks) % threads != 0 && blocks < m) blocks++;
+  const int64_t mc = (m + blocks - 1) / blocks;
+  return std::min<int64_t>(MC, (mc + MR - 1) / MR * MR);
 }
 
 void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* A, const float* B,
