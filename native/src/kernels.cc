@@ -182,6 +182,23 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     if (!accumulate) std::memset(C, 0, sizeof(float) * m * n);
     return;
   }
+  if (ta && !tb && m > 2 * n && n * m <= ((int64_t)4 << 20)) {
+    // A weight gradient with many more outputs than inputs (decoder_input:
+    // 1,024 × 128): as C^T = B^T·A the large operand is packed as B panels
+    // (contiguous rows) instead of gathered as transposed A slivers (strided
+    // rows), then C^T is transposed into C. Each element is the same products
+    // summed in the same order, so the result is bit-identical.
+    scratch_vector<float> ct((size_t)(n * m));
+    gemm(ctx, true, false, n, m, k, B, A, ct.data(), false);
+    ctx.parallel_for((m + 15) / 16, [&](int64_t b, int64_t e) {
+      for (int64_t i0 = b * 16; i0 < std::min(m, e * 16); i0 += 16)
+        for (int64_t j0 = 0; j0 < n; j0 += 16)
+          for (int64_t i = i0; i < std::min(m, i0 + 16); i++)
+            for (int64_t j = j0; j < std::min(n, j0 + 16); j++)
+              C[i * n + j] = accumulate ? C[i * n + j] + ct[j * m + i] : ct[j * m + i];
+    });
+    return;
+  }
   const int64_t bcols = (std::min(NC, n) + NR - 1) / NR * NR;
   // K blocks packed per round: all of them when the packed B stays within
   // 4 M floats (every linear layer here), so a product costs two parallel
