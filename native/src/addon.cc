@@ -546,9 +546,10 @@ napi_value Peak(napi_env env, napi_callback_info info) {
 // `mib` MiB each on `threads` threads (bytes read + bytes written, best of 5),
 // with ordinary stores: what a kernel that streams its input and writes a new
 // output can reach, write-allocate traffic included. The arrays are 2 MiB
-// aligned and advised for huge pages like the pool's blocks (with 4 KiB pages
-// the figure swung between 43 and 69 GB/s from run to run). The benchmarks
-// use it for the memory side of the roofline.
+// aligned and advised for huge pages like the pool's blocks, which is what
+// the kernels see. (It still varies from run to run on the VMs here: mostly
+// 42-46 GB/s, up to 69.) The benchmarks use it for the memory side of the
+// roofline.
 napi_value Bandwidth(napi_env env, napi_callback_info info) {
   ARGS(2);
   const int64_t mib = get_i64(env, argv[0]);
