@@ -618,6 +618,42 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
 // channels, and sums over the valid kh, then kw, then o, in that order,
 // reading gy from a padded copy (no bounds checks) and the weights as
 // [O, K, K, C] rows.
+// Copies image n's output gradient gy [O, OH, OW] into dst, plane o at
+// dst + o·plane, with gy(oh, ow) at (oh + lead, ow + lead) in rows of Wp (the
+// margins stay as the caller zeroed them). Rows are 2-32 floats: an inline
+// copy (memcpy calls were 9 % of a transposed convolution).
+static void pad_gy_image(const Geo& g, const float* gy, int64_t n, int64_t lead, int64_t Wp, int64_t plane,
+                         float* dst) {
+  for (int64_t o = 0; o < g.O; o++)
+    for (int64_t oh = 0; oh < g.OH; oh++) {
+      float* __restrict d = dst + o * plane + (oh + lead) * Wp + lead;
+      const float* __restrict src = gy + ((n * g.O + o) * g.OH + oh) * g.OW;
+      for (int64_t ow = 0; ow < g.OW; ow++) d[ow] = src[ow];
+    }
+}
+
+// The kernel taps k that reach pixels of stride phase φ in a transposed
+// convolution, and for each the gy offset (φ + P − k) / S (exact division).
+// Returns how many.
+static int64_t phase_taps(const Geo& g, int64_t phase, int64_t* ks, int64_t* base) {
+  int64_t n = 0;
+  for (int64_t k = 0; k < g.K; k++) {
+    const int64_t num = phase + g.P - k;
+    if (((num % g.S) + g.S) % g.S != 0) continue;
+    ks[n] = k;
+    base[n++] = num >= 0 ? num / g.S : -((-num) / g.S);
+  }
+  return n;
+}
+
+// Prefetches share `part` of `parts` of the cache lines of [p, p + floats):
+// gathers spread the next image's gy over the tiles of the current one, so
+// its copy does not wait on DRAM.
+static void prefetch_share(const float* p, int64_t floats, int64_t part, int64_t parts) {
+  const int64_t lines = floats / 16;
+  for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; l++) __builtin_prefetch(p + l * 16, 0, 3);
+}
+
 static bool direct_backward_data_fits(const Geo& g) { return g.C % NR == 0 && g.K <= 16; }
 
 static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx,
@@ -640,36 +676,20 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
     for (int64_t c = 0; c < C; c++)
       for (int64_t t = 0; t < KK; t++)
         wc[((t * cpanels + c / NR) * O + o) * NR + c % NR] = w[(o * C + c) * KK + t];
-  // For tap k and phase φ: (φ + P − k) / S when it divides exactly.
-  auto tap_base = [&](int64_t phase, int64_t k, int64_t* base) {
-    const int64_t num = phase + g.P - k;
-    if (((num % S) + S) % S != 0) return false;
-    *base = num >= 0 ? num / S : -((-num) / S);
-    return true;
-  };
   ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
     scratch_vector<float> gpad((size_t)(block * img_floats), 0.f);
     scratch_vector<int64_t> offs((size_t)(2 * block * ((g.H + S - 1) / S) * ((g.W + S - 1) / S)));
     for (int64_t blk = b; blk < e; blk++) {
       const int64_t n0 = blk * block, nimg = std::min(block, g.batch - n0);
-      // Rows of 2-16 floats: an inline copy (memcpy calls were 9 % of the kernel).
-      for (int64_t k = 0; k < nimg; k++)
-        for (int64_t o = 0; o < O; o++)
-          for (int64_t oh = 0; oh < g.OH; oh++) {
-            float* __restrict d = gpad.data() + k * img_floats + o * plane + (oh + lead) * OWp + lead;
-            const float* __restrict src = gy + (((n0 + k) * O + o) * g.OH + oh) * g.OW;
-            for (int64_t ow = 0; ow < g.OW; ow++) d[ow] = src[ow];
-          }
+      for (int64_t k = 0; k < nimg; k++) pad_gy_image(g, gy, n0 + k, lead, OWp, plane, gpad.data() + k * img_floats);
       float* gblk = gx + n0 * C * HW;
       for (int64_t ph = 0; ph < S && ph < g.H; ph++) {
-        int64_t khs[16], ohb[16], nkh = 0;
-        for (int64_t kh = 0; kh < K; kh++)
-          if (tap_base(ph, kh, &ohb[nkh])) khs[nkh++] = kh;
+        int64_t khs[16], ohb[16];
+        const int64_t nkh = phase_taps(g, ph, khs, ohb);
         const int64_t na = (g.H - ph + S - 1) / S;
         for (int64_t pw = 0; pw < S && pw < g.W; pw++) {
-          int64_t kws[16], owb[16], nkw = 0;
-          for (int64_t kw = 0; kw < K; kw++)
-            if (tap_base(pw, kw, &owb[nkw])) kws[nkw++] = kw;
+          int64_t kws[16], owb[16];
+          const int64_t nkw = phase_taps(g, pw, kws, owb);
           // pixels (ph + S·a, pw + S·b) of each image in the block
           const int64_t nb = (g.W - pw + S - 1) / S, total = nimg * na * nb;
           // Offsets of the phase's pixels in gpad and in gx, once per phase
@@ -936,16 +956,8 @@ static void gather_transposed_small_t(const Ctx& ctx, const Geo& g, const float*
     for (int64_t t = b; t < e; t++) {
       const int64_t n = t / g.C, c = t % g.C;
       if (padded_image != n) {
-        // gy(oh, ow) sits at padded (oh + lead, ow + lead); output (ih, iw)
-        // reads oh = ih + P − kh, ow = iw + P − kw.
-        // Inline row copies: a memcpy call per 32-float row cost more than
-        // the layer's arithmetic.
-        for (int64_t o = 0; o < g.O; o++)
-          for (int64_t oh = 0; oh < g.OH; oh++) {
-            float* __restrict d = gpad.data() + o * plane + (oh + lead) * Wp + lead;
-            const float* __restrict src = gy + ((n * g.O + o) * g.OH + oh) * g.OW;
-            for (int64_t ow = 0; ow < g.OW; ow++) d[ow] = src[ow];
-          }
+        // Output (ih, iw) reads gy at oh = ih + P − kh, ow = iw + P − kw.
+        pad_gy_image(g, gy, n, lead, Wp, plane, gpad.data());
         padded_image = n;
       }
       float* out = gx + (n * g.C + c) * HW;
@@ -957,15 +969,14 @@ static void gather_transposed_small_t(const Ctx& ctx, const Geo& g, const float*
           for (int r = 0; r < RB; r++)
             for (int v = 0; v < MAXV; v++) acc[r][v] = vf{};
           // The next image's gy is fetched while this one is computed (its copy
-          // into gpad otherwise waited on DRAM: 40 % of the kernel).
-          const int64_t next_lines = t + 1 < e && (t + 1) / g.C != n ? g.O * g.OH * g.OW / 16 : 0;
-          const int64_t tiles = ((g.H + RB - 1) / RB) * ((nv + MAXV - 1) / MAXV);
+          // into gpad otherwise waited on DRAM: 40 % of the kernel), a share
+          // per tile and channel: one burst per tile was 20 % slower.
+          const bool fetch_next = t + 1 < e && (t + 1) / g.C != n;
           const int64_t tile = (ih0 / RB) * ((nv + MAXV - 1) / MAXV) + v0 / MAXV;
-          const int64_t l0 = next_lines * tile / tiles, l1 = next_lines * (tile + 1) / tiles;
-          const float* next_gy = gy + (n + 1) * g.O * g.OH * g.OW;
+          const int64_t tiles = ((g.H + RB - 1) / RB) * ((nv + MAXV - 1) / MAXV);
           for (int64_t o = 0; o < g.O; o++) {
-            for (int64_t l = l0 + (l1 - l0) * o / g.O; l < l0 + (l1 - l0) * (o + 1) / g.O; l++)
-              __builtin_prefetch(next_gy + l * 16, 0, 3);
+            if (fetch_next)
+              prefetch_share(gy + (n + 1) * g.O * g.OH * g.OW, g.O * g.OH * g.OW, tile * g.O + o, tiles * g.O);
             const float* go = gpad.data() + o * plane;
             const float* wo = w + (o * g.C + c) * KK;
             for (int64_t kh = 0; kh < g.K; kh++) {
@@ -1023,15 +1034,9 @@ static void gather_transposed_small_s2(const Ctx& ctx, const Geo& g, const float
   const int64_t half = (g.W + 1) / 2, nvq = MAXQ;  // phase columns, vectors per phase row
   const int64_t lead = g.K;
   const int64_t Wp = nvq * V + 2 * lead, Hp = g.OH + 2 * lead + RB, plane = Hp * Wp;
-  // Taps of each parity and their gy offsets: (φ + P − k) / 2 when even.
-  int64_t ks[2][3], kd[2][3], nk[2] = {0, 0};
-  for (int ph = 0; ph < 2; ph++)
-    for (int64_t k = 0; k < g.K; k++) {
-      const int64_t num = ph + g.P - k;
-      if (((num % 2) + 2) % 2 != 0) continue;
-      ks[ph][nk[ph]] = k;
-      kd[ph][nk[ph]++] = num >= 0 ? num / 2 : -((-num) / 2);
-    }
+  // Taps of each parity and their gy offsets.
+  int64_t ks[2][3], kd[2][3], nk[2];
+  for (int ph = 0; ph < 2; ph++) nk[ph] = phase_taps(g, ph, ks[ph], kd[ph]);
   ctx.parallel_for(g.batch * g.C, [&](int64_t b, int64_t e) {
     scratch_vector<float> gpad((size_t)(g.O * plane), 0.f);
     alignas(64) float tmp[2][MAXQ * 16 > MAXQ * V ? MAXQ * 16 : MAXQ * V];
@@ -1039,12 +1044,7 @@ static void gather_transposed_small_s2(const Ctx& ctx, const Geo& g, const float
     for (int64_t t = b; t < e; t++) {
       const int64_t n = t / g.C, c = t % g.C;
       if (padded_image != n) {
-        for (int64_t o = 0; o < g.O; o++)
-          for (int64_t oh = 0; oh < g.OH; oh++) {
-            float* __restrict d = gpad.data() + o * plane + (oh + lead) * Wp + lead;
-            const float* __restrict src = gy + ((n * g.O + o) * g.OH + oh) * g.OW;
-            for (int64_t ow = 0; ow < g.OW; ow++) d[ow] = src[ow];
-          }
+        pad_gy_image(g, gy, n, lead, Wp, plane, gpad.data());
         padded_image = n;
       }
       float* out = gx + (n * g.C + c) * HW;
@@ -1057,13 +1057,9 @@ static void gather_transposed_small_s2(const Ctx& ctx, const Geo& g, const float
             for (int p = 0; p < 2; p++)
               for (int v = 0; v < MAXQ; v++) acc[r][p][v] = vf{};
           // The next image's gy is fetched while this one is computed, a share per tile.
-          if (t + 1 < e && (t + 1) / g.C != n) {
-            const int64_t lines = g.O * g.OH * g.OW / 16, tiles = 2 * ((na + RB - 1) / RB);
-            const int64_t tile = ph * ((na + RB - 1) / RB) + a0 / RB;
-            const float* next_gy = gy + (n + 1) * g.O * g.OH * g.OW;
-            for (int64_t l = lines * tile / tiles; l < lines * (tile + 1) / tiles; l++)
-              __builtin_prefetch(next_gy + l * 16, 0, 3);
-          }
+          if (t + 1 < e && (t + 1) / g.C != n)
+            prefetch_share(gy + (n + 1) * g.O * g.OH * g.OW, g.O * g.OH * g.OW,
+                           ph * ((na + RB - 1) / RB) + a0 / RB, 2 * ((na + RB - 1) / RB));
           for (int64_t o = 0; o < g.O; o++) {
             const float* go = gpad.data() + o * plane;
             const float* wo = w + (o * g.C + c) * KK;
