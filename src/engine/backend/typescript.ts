@@ -51,13 +51,7 @@ function gemm(
   }
 }
 
-function conv2dForward(
-  g: Conv2dGeometry,
-  x: Float32Array,
-  w: Float32Array,
-  bias: Float32Array | null,
-  y: Float32Array,
-): void {
+const conv2dForward: KernelBackend['conv2dForward'] = (g, x, w, bias, y) => {
   const { batch, inChannels: C, inHeight: H, inWidth: W, outChannels: O, outHeight: OH, outWidth: OW } = g;
   const { kernel: K, stride: S, padding: P } = g;
   const plane = OH * OW;
@@ -88,15 +82,9 @@ function conv2dForward(
       for (let i = 0; i < plane; i++) y[yo + i] = acc[i];
     }
   }
-}
+};
 
-function conv2dBackwardData(
-  g: Conv2dGeometry,
-  gy: Float32Array,
-  w: Float32Array,
-  gx: Float32Array,
-  accumulate: boolean,
-): void {
+const conv2dBackwardData: KernelBackend['conv2dBackwardData'] = (g, gy, w, gx, accumulate) => {
   const { batch, inChannels: C, inHeight: H, inWidth: W, outChannels: O, outHeight: OH, outWidth: OW } = g;
   const { kernel: K, stride: S, padding: P } = g;
   const acc = new Float64Array(H * W);
@@ -126,15 +114,9 @@ function conv2dBackwardData(
       else for (let i = 0; i < H * W; i++) gx[xo + i] = acc[i];
     }
   }
-}
+};
 
-function conv2dBackwardWeight(
-  g: Conv2dGeometry,
-  x: Float32Array,
-  gy: Float32Array,
-  gw: Float32Array,
-  accumulate: boolean,
-): void {
+const conv2dBackwardWeight: KernelBackend['conv2dBackwardWeight'] = (g, x, gy, gw, accumulate) => {
   const { batch, inChannels: C, inHeight: H, inWidth: W, outChannels: O, outHeight: OH, outWidth: OW } = g;
   const { kernel: K, stride: S, padding: P } = g;
   for (let o = 0; o < O; o++) {
@@ -161,17 +143,9 @@ function conv2dBackwardWeight(
       }
     }
   }
-}
+};
 
-function lifForward(
-  steps: number,
-  size: number,
-  x: Float32Array,
-  u: Float32Array,
-  o: Float32Array,
-  decay: number,
-  threshold: number,
-): void {
+const lifForward: KernelBackend['lifForward'] = (steps, size, x, u, o, decay, threshold) => {
   const fDecay = Math.fround(decay);
   // PyTorch compares a float32 tensor with a Python scalar in float32.
   const fThreshold = Math.fround(threshold);
@@ -189,19 +163,9 @@ function lifForward(
       oPrev = ot;
     }
   }
-}
+};
 
-function lifBackward(
-  steps: number,
-  size: number,
-  u: Float32Array,
-  o: Float32Array,
-  go: Float32Array,
-  gx: Float32Array,
-  decay: number,
-  halfWidth: number,
-  height: number,
-): void {
+const lifBackward: KernelBackend['lifBackward'] = (steps, size, u, o, go, gx, decay, halfWidth, height) => {
   for (let i = 0; i < size; i++) {
     let gNext = 0; // dL/du_{t+1}
     for (let t = steps - 1; t >= 0; t--) {
@@ -214,42 +178,19 @@ function lifBackward(
       gNext = gU;
     }
   }
-}
+};
 
 /** channelAffine, then lifForward, in full. */
-function affineLifForward(
-  steps: number,
-  size: number,
-  C: number,
-  inner: number,
-  x: Float32Array,
-  a: Float32Array,
-  b: Float32Array,
-  o: Float32Array,
-  decay: number,
-  threshold: number,
-): void {
+const affineLifForward: KernelBackend['affineLifForward'] = (steps, size, C, inner, x, a, b, o, decay, threshold) => {
   const y = new Float32Array(steps * size);
   channelAffine((steps * size) / (C * inner), C, inner, x, a, b, y);
   lifForward(steps, size, y, y, o, decay, threshold);
-}
+};
 
 /** The membrane replayed in full (affine, then the forward recurrence over the stored spikes), then lifBackward. */
-function lifBackwardRecompute(
-  steps: number,
-  size: number,
-  C: number,
-  inner: number,
-  x: Float32Array,
-  a: Float32Array,
-  b: Float32Array,
-  o: Float32Array,
-  go: Float32Array,
-  gx: Float32Array,
-  decay: number,
-  halfWidth: number,
-  height: number,
-): void {
+const lifBackwardRecompute: KernelBackend['lifBackwardRecompute'] = (
+  steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height,
+) => {
   const u = new Float32Array(steps * size);
   channelAffine((steps * size) / (C * inner), C, inner, x, a, b, u);
   const fDecay = Math.fround(decay);
@@ -261,9 +202,9 @@ function lifBackwardRecompute(
     }
   }
   lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height);
-}
+};
 
-function channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void {
+const channelMeanVar: KernelBackend['channelMeanVar'] = (outer, C, inner, x, mean, variance) => {
   const count = outer * inner;
   mean.fill(0);
   variance.fill(0);
@@ -289,20 +230,9 @@ function channelMeanVar(outer: number, C: number, inner: number, x: Float32Array
     }
   }
   for (let c = 0; c < C; c++) variance[c] /= count;
-}
+};
 
-function adamwUpdate(
-  d: Float32Array,
-  grad: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  decay: number,
-  b1: number,
-  b2: number,
-  stepSize: number,
-  bc2Sqrt: number,
-  eps: number,
-): void {
+const adamwUpdate: KernelBackend['adamwUpdate'] = (d, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => {
   for (let i = 0; i < d.length; i++) {
     const gi = grad[i];
     d[i] *= decay;
@@ -310,9 +240,9 @@ function adamwUpdate(
     v[i] = b2 * v[i] + (1 - b2) * gi * gi;
     d[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + eps);
   }
-}
+};
 
-function channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void {
+const channelSums: KernelBackend['channelSums'] = (outer, C, inner, x, sum) => {
   sum.fill(0);
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < C; c++) {
@@ -322,9 +252,9 @@ function channelSums(outer: number, C: number, inner: number, x: Float32Array, s
       sum[c] += s;
     }
   }
-}
+};
 
-function channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void {
+const channelAffine: KernelBackend['channelAffine'] = (outer, C, inner, x, a, b, y) => {
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < C; c++) {
       const base = (o * C + c) * inner;
@@ -333,19 +263,9 @@ function channelAffine(outer: number, C: number, inner: number, x: Float32Array,
       for (let i = 0; i < inner; i++) y[base + i] = av * x[base + i] + bv;
     }
   }
-}
+};
 
-function channelGradSums(
-  outer: number,
-  C: number,
-  inner: number,
-  g: Float32Array,
-  x: Float32Array,
-  mean: Float64Array,
-  invStd: Float64Array,
-  sumG: Float64Array,
-  sumGX: Float64Array,
-): void {
+const channelGradSums: KernelBackend['channelGradSums'] = (outer, C, inner, g, x, mean, invStd, sumG, sumGX) => {
   sumG.fill(0);
   sumGX.fill(0);
   for (let o = 0; o < outer; o++) {
@@ -364,23 +284,11 @@ function channelGradSums(
       sumGX[c] += s2;
     }
   }
-}
+};
 
-function channelNormBackward(
-  outer: number,
-  C: number,
-  inner: number,
-  g: Float32Array,
-  x: Float32Array,
-  a: Float32Array,
-  mean: Float64Array,
-  invStd: Float64Array,
-  sumG: Float64Array,
-  sumGX: Float64Array,
-  batchStats: boolean,
-  gx: Float32Array,
-  accumulate: boolean,
-): void {
+const channelNormBackward: KernelBackend['channelNormBackward'] = (
+  outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, batchStats, gx, accumulate,
+) => {
   if (!accumulate) gx.fill(0, 0, outer * C * inner);
   const count = outer * inner;
   for (let o = 0; o < outer; o++) {
@@ -398,7 +306,7 @@ function channelNormBackward(
       }
     }
   }
-}
+};
 
 export const typescriptBackend: KernelBackend = {
   name: 'typescript',
