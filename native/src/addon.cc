@@ -364,16 +364,22 @@ napi_value LifBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The leading arguments (steps, size, C, inner, x, a, b, o) of the fused
+// tdBN + LIF kernels, checked.
+#define FUSED_LIF_ARGS(fn)                                                                              \
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);                          \
+  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);                            \
+  if (C <= 0 || inner <= 0 || size % (C * inner) != 0)                                               \
+    return throw_error(env, std::string("native ") + fn + ": size is not a multiple of channels x inner"); \
+  F32(4, x, steps * size);                                                                            \
+  F32(5, a, C);                                                                                       \
+  F32(6, b, C);                                                                                       \
+  F32(7, o, steps * size)
+
 // affineLifForward(steps, size, C, inner, x, a, b, o, decay, threshold)
 napi_value AffineLifForward(napi_env env, napi_callback_info info) {
   ARGS(10);
-  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
-  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);
-  if (C <= 0 || inner <= 0 || size % (C * inner) != 0) return throw_error(env, "native affineLifForward: size is not a multiple of channels x inner");
-  F32(4, x, steps * size);
-  F32(5, a, C);
-  F32(6, b, C);
-  F32(7, o, steps * size);
+  FUSED_LIF_ARGS("affineLifForward");
   affine_lif_forward(g_ctx, steps, size, C, inner, x, a, b, o, (float)get_f64(env, argv[8]), (float)get_f64(env, argv[9]));
   return nullptr;
 }
@@ -381,13 +387,7 @@ napi_value AffineLifForward(napi_env env, napi_callback_info info) {
 // lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height)
 napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
   ARGS(13);
-  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
-  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);
-  if (C <= 0 || inner <= 0 || size % (C * inner) != 0) return throw_error(env, "native lifBackwardRecompute: size is not a multiple of channels x inner");
-  F32(4, x, steps * size);
-  F32(5, a, C);
-  F32(6, b, C);
-  F32(7, o, steps * size);
+  FUSED_LIF_ARGS("lifBackwardRecompute");
   F32(8, go, steps * size);
   F32(9, gx, steps * size);
   lif_backward_recompute(g_ctx, steps, size, C, inner, x, a, b, o, go, gx, (float)get_f64(env, argv[10]),
