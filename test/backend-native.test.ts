@@ -245,17 +245,92 @@ test('fused affine + LIF forward, and the LIF backward that replays the membrane
     const want = new Float32Array(steps * size);
     be.lifBackward(steps, size, u, o, go, want, 0.25, 0.5, 1);
     const got = new Float32Array(steps * size);
-    be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, got, 0.25, 0.5, 1);
+    be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, got, 0.25, 0.5, 1, false);
     assert.deepEqual(got, want, `separate output ${label}`);
     const inPlace = go.slice();
-    be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, inPlace, inPlace, 0.25, 0.5, 1);
+    be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, inPlace, inPlace, 0.25, 0.5, 1, false);
     assert.deepEqual(inPlace, want, `in place ${label}`);
     const fused = new Float32Array(steps * size).fill(NaN);
-    be.affineLifForward(steps, size, C, inner, x, a, b, fused, 0.25, 0.2);
+    be.affineLifForward(steps, size, C, inner, x, a, b, fused, 0.25, 0.2, false);
     assert.deepEqual(fused, o, `fused affine + LIF spikes ${label}`);
   };
   check('typescript', typescriptBackend);
   each(check);
+});
+
+test('fused affine + LIF with one input step repeated over time equals the kernels on the written-out repeat; its backward sums the steps (bit for bit)', (t) => {
+  if (!native) return t.skip('native addon not built');
+  // The encoder's first layer: [T, N, C, H, W] = [16, 3, 5, 7, 9] driven by one step.
+  const [steps, N, C, inner] = [16, 3, 5, 63];
+  const size = N * C * inner;
+  const x1 = rng.fillNormal(new Float32Array(size), 0.1, 1);
+  const xFull = new Float32Array(steps * size);
+  for (let s = 0; s < steps; s++) xFull.set(x1, s * size);
+  const a = rng.fillNormal(new Float32Array(C), 0.3, 0.1);
+  const b = rng.fillNormal(new Float32Array(C), 0.1, 0.1);
+  const go = randn(steps * size);
+  // The answer from the same back-end's kernels on the written-out repeat
+  // (back-ends round the affine step differently, within an ulp), the
+  // per-step gradients summed from the last step down in float64.
+  const check = (label: string, be: KernelBackend): void => {
+    const oWant = new Float32Array(steps * size);
+    be.affineLifForward(steps, size, C, inner, xFull, a, b, oWant, 0.25, 0.2, false);
+    const rate = oWant.reduce((s, v) => s + v, 0) / oWant.length;
+    assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
+    const perStep = new Float32Array(steps * size);
+    be.lifBackwardRecompute(steps, size, C, inner, xFull, a, b, oWant, go, perStep, 0.25, 0.5, 1, false);
+    const gWant = new Float32Array(size);
+    for (let i = 0; i < size; i++) {
+      let s = 0;
+      for (let st = steps - 1; st >= 0; st--) s += perStep[st * size + i];
+      gWant[i] = s;
+    }
+    assert.ok(gWant.some((v) => v !== 0));
+    const o = new Float32Array(steps * size).fill(NaN);
+    be.affineLifForward(steps, size, C, inner, x1, a, b, o, 0.25, 0.2, true);
+    assert.deepEqual(o, oWant, `spikes ${label}`);
+    const g = new Float32Array(size).fill(NaN);
+    be.lifBackwardRecompute(steps, size, C, inner, x1, a, b, o, go, g, 0.25, 0.5, 1, true);
+    assert.deepEqual(g, gWant, `summed gradient ${label}`);
+  };
+  check('typescript', typescriptBackend);
+  each(check);
+  assert.throws(() => native.lifBackwardRecompute(steps, size, C, inner, x1, a, b, new Float32Array(steps * size), go, go, 0.25, 0.5, 1, true), /cannot overwrite go/);
+});
+
+test('membrane output kernels: Σ_t coef_t·x_t and its spread back over the steps, against hand-computed values and the oracle', (t) => {
+  if (!native) return t.skip('native addon not built');
+  // Hand-computed: two steps, coefficients 0.8 and 1.
+  const small = new Float32Array(3);
+  typescriptBackend.timeWeightedSum(2, 3, Float32Array.from([1, 2, 3, 10, 20, 30]), Float32Array.from([0.5, 1]), small);
+  assert.deepEqual([...small], [10.5, 21, 31.5]);
+  const spread = new Float32Array(6).fill(1);
+  typescriptBackend.timeWeightedSpread(2, 3, Float32Array.from([2, 4, 6]), Float32Array.from([0.5, 1]), spread, true);
+  assert.deepEqual([...spread], [2, 3, 4, 3, 5, 7]);
+  // The final layer's input: [16, 3, 32, 32, 32] would be large; 16 steps of 5000 (not a multiple of the 2048-neuron block).
+  const [steps, size] = [16, 5000];
+  const coef = new Float32Array(steps);
+  for (let s = 0; s < steps; s++) coef[s] = Math.pow(0.8, steps - 1 - s);
+  const x = spikes(steps * size, 0.2);
+  const g = randn(size);
+  const base = randn(steps * size);
+  const want = new Float32Array(size);
+  typescriptBackend.timeWeightedSum(steps, size, x, coef, want);
+  const wantSet = new Float32Array(steps * size);
+  typescriptBackend.timeWeightedSpread(steps, size, g, coef, wantSet, false);
+  const wantAdd = base.slice();
+  typescriptBackend.timeWeightedSpread(steps, size, g, coef, wantAdd, true);
+  each((label, be) => {
+    const out = new Float32Array(size).fill(NaN);
+    be.timeWeightedSum(steps, size, x, coef, out);
+    assert.deepEqual(out, want, `sum ${label}`);
+    const set = new Float32Array(steps * size).fill(NaN);
+    be.timeWeightedSpread(steps, size, g, coef, set, false);
+    assert.deepEqual(set, wantSet, `spread ${label}`);
+    const add = base.slice();
+    be.timeWeightedSpread(steps, size, g, coef, add, true);
+    assert.deepEqual(add, wantAdd, `spread, accumulated ${label}`);
+  });
 });
 
 test('native batch-norm and bias kernels agree with the oracle (float64 sums in another order; affine within an ulp)', (t) => {

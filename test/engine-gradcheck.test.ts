@@ -11,8 +11,8 @@ import * as ops from '../src/engine/ops.js';
 import { Random } from '../src/engine/random.js';
 import { backend, getNativeBackend, setBackend, typescriptBackend } from '../src/engine/backend/index.js';
 import type { KernelBackend } from '../src/engine/backend/types.js';
-import { lif, membraneCoefficients, membraneOutput, psp } from '../src/snn/functional.js';
-import { TdBatchNorm } from '../src/snn/layers.js';
+import { lif, membraneCoefficients, membraneOutput, psp, repeatOverTime } from '../src/snn/functional.js';
+import { TdBatchNorm, TdConv, TdConvTranspose } from '../src/snn/layers.js';
 
 const rng = new Random(2024);
 
@@ -225,4 +225,94 @@ test('fused tdBN + LIF equals tdBN followed by LIF (spikes, gradients, running s
   assert.deepEqual(a.o, b.o);
   assert.ok(a.o.some((v) => v === 1) && a.o.some((v) => v === 0));
   for (const k of ['gx', 'gw', 'rm'] as const) a[k].forEach((v, i) => assert.ok(Math.abs(v - b[k][i]) < 1e-6, `${k}[${i}]`));
+});
+
+function maxAbs(a: Float32Array): number {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+/** max |a − b| over max |b|: float32 rounding of sums taken in another order stays near 1e-7. */
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m / maxAbs(b);
+}
+
+test('the first layer on an image repeated over time, computed once per image, equals the layer on the written-out repeat (spikes, every gradient, running statistics)', () => {
+  for (const [bname, be] of backends) {
+    if (!be) continue;
+    const prev = backend();
+    setBackend(be);
+    try {
+      // The encoder's first layer at a small batch: 1 → 8 channels, 12×12 s2, T = 5.
+      const images = new Tensor(new Random(8).fillNormal(new Float32Array(3 * 144), 0, 0.6), [3, 1, 12, 12]);
+      const run = (shared: boolean) => {
+        const layer = new TdConv(1, 8, 3, 2, 1, new Random(4), { bn: true, spike: true });
+        layer.train();
+        const out = shared ? layer.forwardRepeated(images, 5) : layer.forward(repeatOverTime(images, 5));
+        out.backward(new Random(6).fillNormal(new Float32Array(out.size)));
+        const bn = layer.bn!;
+        return {
+          shape: out.shape,
+          o: out.data.slice(),
+          w: layer.conv.weight.grad!.slice(),
+          b: layer.conv.bias!.grad!.slice(),
+          bnW: bn.weight.grad!.slice(),
+          bnB: bn.bias.grad!.slice(),
+          mean: bn.runningMean.data!.slice(),
+          var: bn.runningVar.data!.slice(),
+          tracked: bn.numBatchesTracked.counter!.value,
+        };
+      };
+      const a = run(true);
+      const b = run(false);
+      assert.deepEqual(a.shape, [5, 3, 8, 6, 6]);
+      assert.deepEqual(a.o, b.o, `${bname}: spikes`);
+      const rate = a.o.reduce((s, v) => s + v, 0) / a.o.length;
+      assert.ok(rate > 0.05 && rate < 0.9, `${bname}: firing rate ${rate}`);
+      for (const k of ['w', 'bnW', 'bnB', 'mean', 'var'] as const) {
+        assert.ok(b[k].some((v) => v !== 0), `${bname}: ${k} is all zero`);
+        assert.ok(maxRelDiff(a[k], b[k]) < 1e-5, `${bname}: ${k} differs by ${maxRelDiff(a[k], b[k])}`);
+      }
+      // A bias before batch normalisation has a zero gradient (up to rounding) either way.
+      for (const g of [a.b, b.b]) assert.ok(maxAbs(g) < 1e-5 * maxAbs(b.w), `${bname}: conv bias gradient ${maxAbs(g)}`);
+      assert.equal(a.tracked, b.tracked);
+    } finally {
+      setBackend(prev);
+    }
+  }
+});
+
+test('the last decoder layer summed over time first (convT(Σ c_t·x_t) + b·Σ c_t) equals the membrane output of the per-step layer (output and every gradient)', () => {
+  for (const [bname, be] of backends) {
+    if (!be) continue;
+    const prev = backend();
+    setBackend(be);
+    try {
+      // final_layer.1 at a small batch: 6 → 2 channels, 7×7, s1, T = 5, spike input.
+      const r = new Random(12);
+      const spikes = new Float32Array(5 * 3 * 6 * 49);
+      for (let i = 0; i < spikes.length; i++) spikes[i] = r.uniform() < 0.2 ? 1 : 0;
+      const coef = membraneCoefficients(5);
+      const run = (shared: boolean) => {
+        const x = new Tensor(spikes.slice(), [5, 3, 6, 7, 7], true);
+        x.binary = true;
+        const layer = new TdConvTranspose(6, 2, 3, 1, 1, 0, new Random(4), { bn: false, spike: false });
+        const out = shared ? layer.forwardMembraneOutput(x, coef) : membraneOutput(layer.forward(x), coef);
+        out.backward(new Random(6).fillNormal(new Float32Array(out.size)));
+        return { shape: out.shape, o: out.data.slice(), x: x.grad!.slice(), w: layer.conv.weight.grad!.slice(), b: layer.conv.bias!.grad!.slice() };
+      };
+      const a = run(true);
+      const b = run(false);
+      assert.deepEqual(a.shape, [3, 2, 7, 7]);
+      for (const k of ['o', 'x', 'w', 'b'] as const) {
+        assert.ok(b[k].some((v) => v !== 0), `${bname}: ${k} is all zero`);
+        assert.ok(maxRelDiff(a[k], b[k]) < 1e-5, `${bname}: ${k} differs by ${maxRelDiff(a[k], b[k])}`);
+      }
+    } finally {
+      setBackend(prev);
+    }
+  }
 });

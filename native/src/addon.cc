@@ -365,33 +365,59 @@ napi_value LifBackward(napi_env env, napi_callback_info info) {
 }
 
 // The leading arguments (steps, size, C, inner, x, a, b, o) of the fused
-// tdBN + LIF kernels, checked.
-#define FUSED_LIF_ARGS(fn)                                                                              \
+// tdBN + LIF kernels, checked; x holds one step when `repeated` (argument
+// `rep`) is true.
+#define FUSED_LIF_ARGS(fn, rep)                                                                         \
   const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);                          \
   const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);                            \
   if (C <= 0 || inner <= 0 || size % (C * inner) != 0)                                               \
     return throw_error(env, std::string("native ") + fn + ": size is not a multiple of channels x inner"); \
-  F32(4, x, steps * size);                                                                            \
+  const bool repeated = get_bool(env, argv[rep]);                                                     \
+  F32(4, x, (repeated ? 1 : steps) * size);                                                           \
   F32(5, a, C);                                                                                       \
   F32(6, b, C);                                                                                       \
   F32(7, o, steps * size)
 
-// affineLifForward(steps, size, C, inner, x, a, b, o, decay, threshold)
+// affineLifForward(steps, size, C, inner, x, a, b, o, decay, threshold, repeated)
 napi_value AffineLifForward(napi_env env, napi_callback_info info) {
-  ARGS(10);
-  FUSED_LIF_ARGS("affineLifForward");
-  affine_lif_forward(g_ctx, steps, size, C, inner, x, a, b, o, (float)get_f64(env, argv[8]), (float)get_f64(env, argv[9]));
+  ARGS(11);
+  FUSED_LIF_ARGS("affineLifForward", 10);
+  affine_lif_forward(g_ctx, steps, size, C, inner, x, a, b, o, (float)get_f64(env, argv[8]), (float)get_f64(env, argv[9]),
+                     repeated);
   return nullptr;
 }
 
-// lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height)
+// lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, repeated)
 napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
-  ARGS(13);
-  FUSED_LIF_ARGS("lifBackwardRecompute");
+  ARGS(14);
+  FUSED_LIF_ARGS("lifBackwardRecompute", 13);
   F32(8, go, steps * size);
-  F32(9, gx, steps * size);
+  F32(9, gx, (repeated ? 1 : steps) * size);
+  if (repeated && gx == go) return throw_error(env, "native lifBackwardRecompute: a repeated input's gradient cannot overwrite go");
   lif_backward_recompute(g_ctx, steps, size, C, inner, x, a, b, o, go, gx, (float)get_f64(env, argv[10]),
-                         (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]));
+                         (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]), repeated);
+  return nullptr;
+}
+
+// timeWeightedSum(steps, size, x, coef, out)
+napi_value TimeWeightedSum(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  F32(2, x, steps * size);
+  F32(3, coef, steps);
+  F32(4, out, size);
+  time_weighted_sum(g_ctx, steps, size, x, coef, out);
+  return nullptr;
+}
+
+// timeWeightedSpread(steps, size, g, coef, gx, accumulate)
+napi_value TimeWeightedSpread(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  F32(2, g, size);
+  F32(3, coef, steps);
+  F32(4, gx, steps * size);
+  time_weighted_spread(g_ctx, steps, size, g, coef, gx, get_bool(env, argv[5]));
   return nullptr;
 }
 
@@ -851,6 +877,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"lifBackward", LifBackward},
              {"lifBackwardRecompute", LifBackwardRecompute},
              {"affineLifForward", AffineLifForward},
+             {"timeWeightedSum", TimeWeightedSum},
+             {"timeWeightedSpread", TimeWeightedSpread},
              {"configure", Configure},
              {"info", Info},
              {"peakGflops", Peak},

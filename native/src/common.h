@@ -79,10 +79,13 @@ void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, c
                   float* gx, float decay, float half_width, float height);
 
 void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
-                        const float* a, const float* b, float* o, float decay, float threshold);
+                        const float* a, const float* b, float* o, float decay, float threshold, bool repeated);
 void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
-                            float half_width, float height);
+                            float half_width, float height, bool repeated);
+void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float* x, const float* coef, float* out);
+void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
+                          bool accumulate);
 
 void adamw_update(const Ctx& ctx, int64_t n, float* p, const float* grad, float* m, float* v, double decay, double b1,
                   double b2, double step_size, double bc2_sqrt, double eps);

@@ -51,27 +51,45 @@ void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, fl
   });
 }
 
+// One step of the backward recurrence for one neuron: dL/du_t from the
+// output gradient, the membrane, the spike and dL/du_{t+1}, in doubles like the oracle.
+static inline double lif_grad_step(double uv, double go, double o, double gn, double dd, double hw, double hh) {
+  const double g_o = go - dd * uv * gn;
+  const double sg = (uv < hw && uv > -hw) ? hh : 0.0;
+  return g_o * sg + dd * (1.0 - o) * gn;
+}
+
 // The backward recurrence over one block; the membrane of step t is at
-// u + t * ustride (the stored array, or a replay scratch).
+// u + t * ustride (the stored array, or a replay scratch). With sum_steps the
+// per-step gradients (each rounded to float, as written otherwise) are summed
+// over the steps in float64, from the last step down, into gx[i0 .. i0 + n).
 SPV_CLONES static void lif_backward_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* u,
                                           int64_t ustride, const float* o, const float* go, float* gx, double dd,
-                                          double hw, double hh) {
-  double gn[BLOCK];  // dL/du_{t+1}, in doubles like the oracle
-  for (int64_t j = 0; j < n; j++) gn[j] = 0;
+                                          double hw, double hh, bool sum_steps = false) {
+  double gn[BLOCK];  // dL/du_{t+1}
+  double acc[BLOCK];
+  for (int64_t j = 0; j < n; j++) gn[j] = acc[j] = 0;
   for (int64_t t = steps - 1; t >= 0; t--) {
     const float* ut = u + t * ustride;
     const float* ot = o + t * size + i0;
     const float* gt = go + t * size + i0;
-    float* xt = gx + t * size + i0;
-    for (int64_t j = 0; j < n; j++) {
-      const double uv = ut[j];
-      const double g_o = (double)gt[j] - dd * uv * gn[j];
-      const double sg = (uv < hw && uv > -hw) ? hh : 0.0;
-      const double g_u = g_o * sg + dd * (1.0 - (double)ot[j]) * gn[j];
-      xt[j] = (float)g_u;
-      gn[j] = g_u;
+    if (sum_steps) {
+      for (int64_t j = 0; j < n; j++) {
+        const double g_u = lif_grad_step(ut[j], gt[j], ot[j], gn[j], dd, hw, hh);
+        acc[j] += (double)(float)g_u;
+        gn[j] = g_u;
+      }
+    } else {
+      float* xt = gx + t * size + i0;
+      for (int64_t j = 0; j < n; j++) {
+        const double g_u = lif_grad_step(ut[j], gt[j], ot[j], gn[j], dd, hw, hh);
+        xt[j] = (float)g_u;
+        gn[j] = g_u;
+      }
     }
   }
+  if (sum_steps)
+    for (int64_t j = 0; j < n; j++) gx[i0 + j] = (float)acc[j];
 }
 
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
@@ -100,12 +118,13 @@ static void channel_coefficients(int64_t i0, int64_t n, int64_t C, int64_t inner
 // The fused tdBN + LIF forward over one block: y = a·x + b rounded as
 // channel_affine rounds it, then lif_forward's recurrence; only spikes are
 // written (the membrane is replayed by the backward pass).
-SPV_CLONES static void affine_lif_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* av,
-                                        const float* bv, const float* x, float* o, float decay, float threshold) {
+SPV_CLONES static void affine_lif_block(int64_t steps, int64_t size, int64_t xstride, int64_t i0, int64_t n,
+                                        const float* av, const float* bv, const float* x, float* o, float decay,
+                                        float threshold) {
   float up[BLOCK], op[BLOCK];
   for (int64_t j = 0; j < n; j++) up[j] = op[j] = 0.f;
   for (int64_t t = 0; t < steps; t++) {
-    const float* xt = x + t * size + i0;
+    const float* xt = x + t * xstride + i0;
     float* ot = o + t * size + i0;
     for (int64_t j = 0; j < n; j++) {
       const float y = av[j] * xt[j] + bv[j];
@@ -121,14 +140,14 @@ SPV_CLONES static void affine_lif_block(int64_t steps, int64_t size, int64_t i0,
 }
 
 void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
-                        const float* a, const float* b, float* o, float decay, float threshold) {
+                        const float* a, const float* b, float* o, float decay, float threshold, bool repeated) {
   const int64_t blocks = (size + BLOCK - 1) / BLOCK;
   ctx.parallel_for(blocks, [&](int64_t b0, int64_t e0) {
     float av[BLOCK], bv[BLOCK];
     for (int64_t blk = b0; blk < e0; blk++) {
       const int64_t i0 = blk * BLOCK, n = std::min(BLOCK, size - i0);
       channel_coefficients(i0, n, C, inner, a, b, av, bv);
-      affine_lif_block(steps, size, i0, n, av, bv, x, o, decay, threshold);
+      affine_lif_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, threshold);
     }
   });
 }
@@ -137,15 +156,16 @@ void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, 
 // ([steps, RB]) from the batch-norm input x and the stored spikes o, with
 // exactly the roundings of channel_affine (y = a·x + b) and lif_forward.
 static constexpr int64_t RB = 512;
-SPV_CLONES static void lif_replay_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* av,
-                                        const float* bv, const float* x, const float* o, float decay, float* us) {
+SPV_CLONES static void lif_replay_block(int64_t steps, int64_t size, int64_t xstride, int64_t i0, int64_t n,
+                                        const float* av, const float* bv, const float* x, const float* o, float decay,
+                                        float* us) {
   {
     const float* xt = x + i0;
     // u_{-1} = o_{-1} = 0, so lif_forward's first step is 0 + y.
     for (int64_t j = 0; j < n; j++) us[j] = 0.f + (av[j] * xt[j] + bv[j]);
   }
   for (int64_t t = 1; t < steps; t++) {
-    const float* xt = x + t * size + i0;
+    const float* xt = x + t * xstride + i0;
     const float* op = o + (t - 1) * size + i0;
     const float* up = us + (t - 1) * RB;
     float* ut = us + t * RB;
@@ -162,10 +182,12 @@ SPV_CLONES static void lif_replay_block(int64_t steps, int64_t size, int64_t i0,
 // without a stored membrane: each block's membrane is replayed into a small
 // scratch (this file and norm.cc are both compiled without contraction), then
 // the backward recurrence runs over it. Saves keeping an activation-sized
-// membrane from the forward to the backward pass. go and gx may be the same array.
+// membrane from the forward to the backward pass. go and gx may be the same
+// array. With `repeated`, x is one step that drove every step, and gx gets the
+// gradient summed over the steps ([size]).
 void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
-                            float half_width, float height) {
+                            float half_width, float height, bool repeated) {
   const int64_t blocks = (size + RB - 1) / RB;
   ctx.parallel_for(blocks, [&](int64_t b0, int64_t e0) {
     std::vector<float> us((size_t)steps * RB);
@@ -173,8 +195,60 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
     for (int64_t blk = b0; blk < e0; blk++) {
       const int64_t i0 = blk * RB, n = std::min(RB, size - i0);
       channel_coefficients(i0, n, C, inner, a, b, av, bv);
-      lif_replay_block(steps, size, i0, n, av, bv, x, o, decay, us.data());
-      lif_backward_block(steps, size, i0, n, us.data(), RB, o, go, gx, decay, half_width, height);
+      lif_replay_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, us.data());
+      lif_backward_block(steps, size, i0, n, us.data(), RB, o, go, gx, decay, half_width, height, repeated);
+    }
+  });
+}
+
+// The membrane output (a non-firing leaky integrator read at the last step):
+// out[i] = Σ_t coef[t]·x[t·size + i]. Each product and sum is done in float64
+// and the running sum stored as float after every step, which is how the
+// TypeScript oracle's Float32Array accumulation rounds it.
+SPV_CLONES static void time_weighted_sum_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* x,
+                                               const float* coef, float* out) {
+  float acc[BLOCK];
+  for (int64_t j = 0; j < n; j++) acc[j] = 0.f;
+  for (int64_t t = 0; t < steps; t++) {
+    const double c = coef[t];
+    const float* xt = x + t * size + i0;
+    for (int64_t j = 0; j < n; j++) acc[j] = (float)((double)acc[j] + (double)xt[j] * c);
+  }
+  for (int64_t j = 0; j < n; j++) out[i0 + j] = acc[j];
+}
+
+void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float* x, const float* coef, float* out) {
+  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
+  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
+    for (int64_t blk = b; blk < e; blk++) {
+      const int64_t i0 = blk * BLOCK;
+      time_weighted_sum_block(steps, size, i0, std::min(BLOCK, size - i0), x, coef, out);
+    }
+  });
+}
+
+// Its backward: gx[t·size + i] = coef[t]·g[i], or added to gx (each sum in
+// float64, rounded once).
+SPV_CLONES static void time_weighted_spread_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* g,
+                                                  const float* coef, float* gx, bool accumulate) {
+  for (int64_t t = 0; t < steps; t++) {
+    const double c = coef[t];
+    float* xt = gx + t * size + i0;
+    const float* gi = g + i0;
+    if (accumulate)
+      for (int64_t j = 0; j < n; j++) xt[j] = (float)((double)xt[j] + (double)gi[j] * c);
+    else
+      for (int64_t j = 0; j < n; j++) xt[j] = (float)((double)gi[j] * c);
+  }
+}
+
+void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
+                          bool accumulate) {
+  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
+  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
+    for (int64_t blk = b; blk < e; blk++) {
+      const int64_t i0 = blk * BLOCK;
+      time_weighted_spread_block(steps, size, i0, std::min(BLOCK, size - i0), g, coef, gx, accumulate);
     }
   });
 }

@@ -576,7 +576,23 @@ export interface BatchNormOptions {
    * membrane overwrites them in place), which saves one activation-sized
    * buffer per spiking layer.
    */
-  lif?: { decay: number; threshold: number; halfWidth: number; height: number };
+  lif?: FusedLifOptions;
+}
+
+export interface FusedLifOptions {
+  decay: number;
+  threshold: number;
+  halfWidth: number;
+  height: number;
+  /**
+   * x holds a single time step ([1, ...]) that is the same at every one of
+   * `repeat` steps (an image repeated over time): the output is [repeat, ...]
+   * spikes, equal to normalising the repeated input (its statistics are those
+   * of one copy; the running variance's n/(n−1) counts every step), while the
+   * normalisation and its backward run on one step. x's gradient is the sum
+   * of the repeated copies' gradients, as the repeat's backward gives it.
+   */
+  repeat?: number;
 }
 
 /**
@@ -597,6 +613,10 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const outer = sizeOf(x.shape.slice(0, ax));
   const inner = sizeOf(x.shape.slice(ax + 1));
   const count = outer * inner;
+  const repeat = opts.lif?.repeat ?? 1;
+  if (repeat !== 1 && (x.shape[0] !== 1 || ax === 0 || !Number.isInteger(repeat) || repeat < 1)) {
+    throw new ShapeError('batchNorm', `a LIF over ${repeat} repeated steps needs one time step on axis 0, got ${fmtShape(x.shape)}`);
+  }
   const be = backend();
   const meanC = new Float64Array(C);
   const invStd = new Float64Array(C);
@@ -606,7 +626,8 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     be.channelMeanVar(outer, C, inner, x.data, meanC, varC);
     for (let c = 0; c < C; c++) invStd[c] = 1 / Math.sqrt(varC[c] + eps);
     if (state && opts.training && opts.updateStats !== false) {
-      const unbias = count > 1 ? count / (count - 1) : 1;
+      const n = count * repeat;
+      const unbias = n > 1 ? n / (n - 1) : 1;
       for (let c = 0; c < C; c++) {
         state.runningMean[c] = momentum * meanC[c] + (1 - momentum) * state.runningMean[c];
         state.runningVar[c] = momentum * varC[c] * unbias + (1 - momentum) * state.runningVar[c];
@@ -632,19 +653,30 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const lifOpts = opts.lif;
   if (lifOpts) {
     if (ax === 0) throw new ShapeError('batchNorm', 'a fused LIF needs the time axis (0) before the channel axis');
-    const steps = x.shape[0];
-    const size = x.size / steps;
+    const repeated = repeat !== 1;
+    const steps = repeated ? repeat : x.shape[0];
+    const size = repeated ? x.size : x.size / steps;
     // Only the spikes are kept: the backward replays the membrane from x and
     // the spikes, which saves an activation-sized buffer per spiking layer
     // between forward and backward (and the normalised values never exist).
-    const o = allocFloat32Output(x.size);
-    be.affineLifForward(steps, size, C, inner, x.data, aC, bC, o, lifOpts.decay, lifOpts.threshold);
-    const out = makeResult('batchNormLif', o, x.shape, inputs, (g) => {
-      // g is this output's own gradient buffer (the engine drops it after this
-      // call), and the LIF backward reads and writes each element once at the
-      // same index, so it can run in place.
-      be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height);
-      normBackward(g);
+    const o = allocFloat32Output(steps * size);
+    be.affineLifForward(steps, size, C, inner, x.data, aC, bC, o, lifOpts.decay, lifOpts.threshold, repeated);
+    const out = makeResult('batchNormLif', o, [steps, ...x.shape.slice(1)], inputs, (g) => {
+      if (!repeated) {
+        // g is this output's own gradient buffer (the engine drops it after
+        // this call), and the LIF backward reads and writes each element once
+        // at the same index, so it can run in place.
+        be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height, false);
+        normBackward(g);
+        return;
+      }
+      // The normalisation's backward is linear in its output gradient, and x̂
+      // is the same at every step: summing the steps' gradients first and
+      // normalising once equals normalising each step and summing.
+      const gSum = allocFloat32Output(size);
+      be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, gSum, lifOpts.decay, lifOpts.halfWidth, lifOpts.height, true);
+      normBackward(gSum);
+      releaseFloat32(gSum);
     });
     out.binary = true;
     return out;

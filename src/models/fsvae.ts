@@ -12,7 +12,7 @@ import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import { releasingScope } from '../engine/alloc.js';
 import * as ops from '../engine/ops.js';
-import { membraneCoefficients, membraneOutput, psp } from '../snn/functional.js';
+import { membraneCoefficients, psp } from '../snn/functional.js';
 import { TdConv, TdConvTranspose, TdLinear } from '../snn/layers.js';
 import { SteppedLinearStack } from '../snn/incremental.js';
 import { TaidDecoding } from './taid.js';
@@ -195,15 +195,6 @@ export class FSVAE extends Module implements GenerativeModel {
     this.p = 0.1 + (0.2 * epoch) / epochs;
   }
 
-  /** Repeats images [N, C, H, W] over T: direct input encoding. */
-  repeatOverTime(images: Tensor): Tensor {
-    const T = this.cfg.timeSteps;
-    const n = images.size;
-    const out = new Float32Array(T * n);
-    for (let t = 0; t < T; t++) out.set(images.data, t * n);
-    return new Tensor(out, [T, ...images.shape]);
-  }
-
   checkImages(images: Tensor): void {
     const { inChannels: c, imageSize: s } = this.cfg;
     if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {
@@ -211,11 +202,16 @@ export class FSVAE extends Module implements GenerativeModel {
     }
   }
 
-  /** Encoder spikes x^E [T, N, latent] from images [N, C, H, W] in [-1, 1]. */
+  /**
+   * Encoder spikes x^E [T, N, latent] from images [N, C, H, W] in [-1, 1]
+   * (direct input: the image repeated over T, which the first layer computes
+   * once per image).
+   */
   encodeSpikes(images: Tensor): Tensor {
     this.checkImages(images);
-    let h = this.repeatOverTime(images);
-    for (const l of this.encoderLayers) h = l.forward(h);
+    const [first, ...rest] = this.encoderLayers;
+    let h = first.forwardRepeated(images, this.cfg.timeSteps);
+    for (const l of rest) h = l.forward(h);
     const [T, N] = h.shape;
     h = ops.reshape(h, [T, N, -1]);
     return this.beforeLatent.forward(h);
@@ -350,8 +346,9 @@ export class FSVAE extends Module implements GenerativeModel {
     const last = this.hiddenDims[this.hiddenDims.length - 1];
     h = ops.reshape(h, [T, N, last, 2, 2]);
     for (const l of this.decoderLayers) h = l.forward(h);
-    for (const l of this.finalLayers) h = l.forward(h);
-    return ops.tanh(this.taid ? this.taid.forward(h) : membraneOutput(h, this.coef!));
+    const [spiking, output] = this.finalLayers;
+    h = spiking.forward(h);
+    return ops.tanh(this.taid ? this.taid.forward(output.forward(h)) : output.forwardMembraneOutput(h, this.coef!));
   }
 
   forward(images: Tensor, rng: Random): ForwardResult {

@@ -82,19 +82,21 @@ export function membraneOutput(x: Tensor, coef: Float32Array): Tensor {
   const steps = x.shape[0];
   if (coef.length !== steps) throw new ShapeError('membraneOutput', `${coef.length} coefficients for ${steps} time steps`);
   const size = x.size / steps;
-  const out = allocFloat32(size);
-  const xd = x.data;
-  for (let t = 0; t < steps; t++) {
-    const c = coef[t];
-    const o = t * size;
-    for (let i = 0; i < size; i++) out[i] += xd[o + i] * c;
-  }
+  const out = allocFloat32Output(size);
+  const be = backend();
+  be.timeWeightedSum(steps, size, x.data, coef, out);
   return makeResult('membraneOutput', out, x.shape.slice(1), [x], (g) => {
-    const gx = x.gradBuffer();
-    for (let t = 0; t < steps; t++) {
-      const c = coef[t];
-      const o = t * size;
-      for (let i = 0; i < size; i++) gx[o + i] += g[i] * c;
-    }
+    if (!x.requiresGrad) return;
+    const first = x.grad === null;
+    if (first) x.grad = allocFloat32Output(x.size);
+    be.timeWeightedSpread(steps, size, g, coef, x.grad!, !first);
   });
+}
+
+/** Images [N, ...] repeated over T as [T, N, ...]: the reference's direct input encoding, written out. */
+export function repeatOverTime(images: Tensor, steps: number): Tensor {
+  const n = images.size;
+  const out = new Float32Array(steps * n);
+  for (let t = 0; t < steps; t++) out.set(images.data, t * n);
+  return new Tensor(out, [steps, ...images.shape]);
 }

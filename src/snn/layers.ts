@@ -13,7 +13,7 @@ import { Random } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { LIF_DECAY, LIF_THRESHOLD, SURROGATE_HALF_WIDTH, lif } from './functional.js';
+import { LIF_DECAY, LIF_THRESHOLD, SURROGATE_HALF_WIDTH, lif, membraneOutput, repeatOverTime } from './functional.js';
 
 /** tdBN followed by LIF as one op (the normalised values are not kept). */
 const FUSED_LIF = { decay: LIF_DECAY, threshold: LIF_THRESHOLD, halfWidth: SURROGATE_HALF_WIDTH, height: 1 / (2 * SURROGATE_HALF_WIDTH) };
@@ -100,6 +100,23 @@ export class TdConv extends SpikingLayer {
     const y = this.conv.forward(ops.reshape(x, [T * N, C, H, W]));
     return this.post(x, ops.reshape(y, [T, N, ...y.shape.slice(1)]));
   }
+
+  /**
+   * forward(images repeated over `steps` time steps) — the encoder's direct
+   * input — computed once per image instead of once per step: the convolution
+   * and the tdBN of identical steps are identical, so only the LIF runs over
+   * time (ops.batchNorm's `repeat`). Equal to the repeated forward up to the
+   * rounding of the batch statistics' sums; gradients flow to the weights as
+   * the sum over the steps, as the repeat's backward gives them.
+   */
+  forwardRepeated(images: Tensor, steps: number): Tensor {
+    if (images.ndim !== 4) throw new ShapeError('tdConv', `expects images [N, C, H, W], got ${fmtShape(images.shape)}`);
+    // The spike-cost observer counts per step, and a layer without tdBN + LIF
+    // has nothing to share: both take the literal path.
+    if (observer || !this.bn || !this.spike) return this.forward(repeatOverTime(images, steps));
+    const y = this.conv.forward(images);
+    return this.bn.forward(ops.reshape(y, [1, ...y.shape]), 2, { ...FUSED_LIF, repeat: steps });
+  }
 }
 
 export class TdConvTranspose extends SpikingLayer {
@@ -124,6 +141,22 @@ export class TdConvTranspose extends SpikingLayer {
     const [T, N, C, H, W] = x.shape;
     const y = this.conv.forward(ops.reshape(x, [T * N, C, H, W]));
     return this.post(x, ops.reshape(y, [T, N, ...y.shape.slice(1)]));
+  }
+
+  /**
+   * membraneOutput(forward(x), coef) for the decoder's last layer (no tdBN,
+   * no LIF), computed as convT(Σ_t coef_t·x_t) + bias·Σ_t coef_t: the layer is
+   * linear, so the weighted sum over time can come first and the convolution
+   * runs on N images instead of T·N. Equal up to float32 rounding.
+   */
+  forwardMembraneOutput(x: Tensor, coef: Float32Array): Tensor {
+    if (x.ndim !== 5) throw new ShapeError('tdConvTranspose', `expects [T, N, C, H, W], got ${fmtShape(x.shape)}`);
+    if (observer || this.bn || this.spike) return membraneOutput(this.forward(x), coef);
+    const c = this.conv;
+    let coefSum = 0;
+    for (const v of coef) coefSum += v;
+    const bias = c.bias ? ops.scale(c.bias, coefSum) : null;
+    return ops.convTranspose2d(membraneOutput(x, coef), c.weight, bias, c.stride, c.padding, c.outputPadding);
   }
 }
 

@@ -20,8 +20,10 @@ interface Addon {
   conv2dBackwardWeight(g: Conv2dGeometry, x: Float32Array, gy: Float32Array, gw: Float32Array, accumulate: boolean, xBinary: boolean): void;
   lifForward(steps: number, size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   lifBackward(steps: number, size: number, u: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
-  affineLifForward(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, decay: number, threshold: number): void;
-  lifBackwardRecompute(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
+  affineLifForward(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, decay: number, threshold: number, repeated: boolean): void;
+  lifBackwardRecompute(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number, repeated: boolean): void;
+  timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
+  timeWeightedSpread(steps: number, size: number, g: Float32Array, coef: Float32Array, gx: Float32Array, accumulate: boolean): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
   adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, decay: number, b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number): void;
   channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void;
@@ -163,9 +165,12 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     lifForward: (steps, size, x, u, o, decay, threshold) => a.lifForward(steps, size, x, u, o, decay, threshold),
     lifBackward: (steps, size, u, o, go, gx, decay, halfWidth, height) => a.lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height),
     channelMeanVar: (outer, C, inner, x, mean, variance) => a.channelMeanVar(outer, C, inner, x, mean, variance),
-    affineLifForward: (steps, size, C, inner, x, aC, bC, o, decay, threshold) => a.affineLifForward(steps, size, C, inner, x, aC, bC, o, decay, threshold),
-    lifBackwardRecompute: (steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height) =>
-      a.lifBackwardRecompute(steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height),
+    affineLifForward: (steps, size, C, inner, x, aC, bC, o, decay, threshold, repeated) =>
+      a.affineLifForward(steps, size, C, inner, x, aC, bC, o, decay, threshold, repeated),
+    lifBackwardRecompute: (steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height, repeated) =>
+      a.lifBackwardRecompute(steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height, repeated),
+    timeWeightedSum: (steps, size, x, coef, out) => a.timeWeightedSum(steps, size, x, coef, out),
+    timeWeightedSpread: (steps, size, g, coef, gx, accumulate) => a.timeWeightedSpread(steps, size, g, coef, gx, accumulate),
     adamwUpdate: (p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => a.adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps),
     channelSums: (outer, C, inner, x, sum) => a.channelSums(outer, C, inner, x, sum),
     channelAffine: (outer, C, inner, x, aC, bC, y) => a.channelAffine(outer, C, inner, x, aC, bC, y),

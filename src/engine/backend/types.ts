@@ -155,7 +155,8 @@ export interface KernelBackend {
    * The fused tdBN + LIF forward: spikes o of lifForward driven by
    * y = a_c * x + b_c, with y rounded exactly as channelAffine rounds it; the
    * membrane is not written. Element i of a step's [size] slice has channel
-   * floor(i / inner) mod channels.
+   * floor(i / inner) mod channels. When `repeated`, x is a single [size] step
+   * that drives every step (an input repeated over time, stored once).
    */
   affineLifForward(
     steps: number,
@@ -168,6 +169,7 @@ export interface KernelBackend {
     o: Float32Array,
     decay: number,
     threshold: number,
+    repeated: boolean,
   ): void;
 
   /**
@@ -175,7 +177,10 @@ export interface KernelBackend {
    * recomputing the membrane from x and the stored spikes o instead of reading
    * a stored one: u is replayed exactly as channelAffine followed by
    * lifForward computed it. Element i of a step's [size] slice has channel
-   * floor(i / inner) mod channels. go and gx may be the same array.
+   * floor(i / inner) mod channels. go and gx may be the same array. When
+   * `repeated` (x is one step that drove every step, as in affineLifForward),
+   * gx is [size]: the per-step gradients, each rounded to float32, summed from
+   * the last step down in float64 — the gradient of the single stored step.
    */
   lifBackwardRecompute(
     steps: number,
@@ -191,7 +196,18 @@ export interface KernelBackend {
     decay: number,
     halfWidth: number,
     height: number,
+    repeated: boolean,
   ): void;
+
+  /**
+   * The membrane output over the leading time axis: out[i] = Σ_t coef[t]·x[t·size + i],
+   * each product and sum in float64 with the running sum rounded to float32
+   * after every step (t ascending).
+   */
+  timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
+
+  /** Its backward: gx[t·size + i] = coef[t]·g[i], or added to gx when `accumulate` (in float64, rounded once). */
+  timeWeightedSpread(steps: number, size: number, g: Float32Array, coef: Float32Array, gx: Float32Array, accumulate: boolean): void;
 
   /**
    * Batch-norm statistics: x viewed as [outer, channels, inner]; per channel,

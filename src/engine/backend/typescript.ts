@@ -180,19 +180,27 @@ const lifBackward: KernelBackend['lifBackward'] = (steps, size, u, o, go, gx, de
   }
 };
 
+/** A repeated input ([size], driving every step) written out over the steps. */
+function expandSteps(steps: number, size: number, x: Float32Array, repeated: boolean): Float32Array {
+  if (!repeated) return x;
+  const full = new Float32Array(steps * size);
+  for (let t = 0; t < steps; t++) full.set(x.subarray(0, size), t * size);
+  return full;
+}
+
 /** channelAffine, then lifForward, in full. */
-const affineLifForward: KernelBackend['affineLifForward'] = (steps, size, C, inner, x, a, b, o, decay, threshold) => {
+const affineLifForward: KernelBackend['affineLifForward'] = (steps, size, C, inner, x, a, b, o, decay, threshold, repeated) => {
   const y = new Float32Array(steps * size);
-  channelAffine((steps * size) / (C * inner), C, inner, x, a, b, y);
+  channelAffine((steps * size) / (C * inner), C, inner, expandSteps(steps, size, x, repeated), a, b, y);
   lifForward(steps, size, y, y, o, decay, threshold);
 };
 
 /** The membrane replayed in full (affine, then the forward recurrence over the stored spikes), then lifBackward. */
 const lifBackwardRecompute: KernelBackend['lifBackwardRecompute'] = (
-  steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height,
+  steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, repeated,
 ) => {
   const u = new Float32Array(steps * size);
-  channelAffine((steps * size) / (C * inner), C, inner, x, a, b, u);
+  channelAffine((steps * size) / (C * inner), C, inner, expandSteps(steps, size, x, repeated), a, b, u);
   const fDecay = Math.fround(decay);
   for (let t = 1; t < steps; t++) {
     for (let i = 0; i < size; i++) {
@@ -201,7 +209,35 @@ const lifBackwardRecompute: KernelBackend['lifBackwardRecompute'] = (
       u[idx] = Math.fround(Math.fround(Math.fround(fDecay * u[prev]) * (1 - o[prev])) + u[idx]);
     }
   }
-  lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height);
+  if (!repeated) {
+    lifBackward(steps, size, u, o, go, gx, decay, halfWidth, height);
+    return;
+  }
+  const perStep = new Float32Array(steps * size);
+  lifBackward(steps, size, u, o, go, perStep, decay, halfWidth, height);
+  for (let i = 0; i < size; i++) {
+    let s = 0;
+    for (let t = steps - 1; t >= 0; t--) s += perStep[t * size + i];
+    gx[i] = s;
+  }
+};
+
+const timeWeightedSum: KernelBackend['timeWeightedSum'] = (steps, size, x, coef, out) => {
+  out.fill(0, 0, size);
+  for (let t = 0; t < steps; t++) {
+    const c = coef[t];
+    const o = t * size;
+    for (let i = 0; i < size; i++) out[i] += x[o + i] * c;
+  }
+};
+
+const timeWeightedSpread: KernelBackend['timeWeightedSpread'] = (steps, size, g, coef, gx, accumulate) => {
+  for (let t = 0; t < steps; t++) {
+    const c = coef[t];
+    const o = t * size;
+    if (accumulate) for (let i = 0; i < size; i++) gx[o + i] += g[i] * c;
+    else for (let i = 0; i < size; i++) gx[o + i] = g[i] * c;
+  }
 };
 
 const channelMeanVar: KernelBackend['channelMeanVar'] = (outer, C, inner, x, mean, variance) => {
@@ -319,6 +355,8 @@ export const typescriptBackend: KernelBackend = {
   lifBackward,
   lifBackwardRecompute,
   affineLifForward,
+  timeWeightedSum,
+  timeWeightedSpread,
   channelMeanVar,
   adamwUpdate,
   channelSums,
