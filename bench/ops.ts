@@ -1,7 +1,9 @@
 /**
  * `npm run bench:ops`: forward and backward time and GFLOP/s of every FSVAE
- * layer's kernels at batch 64 and T = 16 (1,024 images per convolution call),
- * on each back-end, against this machine's measured peak FMA throughput.
+ * layer's kernels at batch 64 and T = 16 (1,024 images per convolution call;
+ * 64 for encoder.0 and final_layer.1, which training runs once per image: on
+ * the image before it is repeated over time, and on the decoder's spikes
+ * after the membrane output's weighted sum over time), on each back-end, against this machine's measured peak FMA throughput.
  * Inputs of spiking layers are random spikes at the given firing rate, so the
  * event-driven kernels are measured as training uses them. GFLOP/s counts the
  * dense work (2·MACs), so event-driven kernels can exceed the peak.
@@ -65,6 +67,8 @@ interface Layer {
   name: string;
   kind: 'conv' | 'convT' | 'linear';
   binary: boolean;
+  /** Called on N images rather than T·N (see the header). */
+  perImage?: boolean;
   // conv: geometry in the conv2d direction; linear: m, in, out
   geo?: Omit<Conv2dGeometry, 'batch'>;
   lin?: { in: number; out: number };
@@ -76,7 +80,7 @@ function conv(C: number, H: number, O: number, s: number): Omit<Conv2dGeometry, 
 }
 
 const layers: Layer[] = [
-  { name: 'encoder.0 conv 1→32 32→16', kind: 'conv', binary: false, geo: conv(1, 32, 32, 2) },
+  { name: 'encoder.0 conv 1→32 32→16', kind: 'conv', binary: false, perImage: true, geo: conv(1, 32, 32, 2) },
   { name: 'encoder.1 conv 32→64 16→8', kind: 'conv', binary: true, geo: conv(32, 16, 64, 2) },
   { name: 'encoder.2 conv 64→128 8→4', kind: 'conv', binary: true, geo: conv(64, 8, 128, 2) },
   { name: 'encoder.3 conv 128→256 4→2', kind: 'conv', binary: true, geo: conv(128, 4, 256, 2) },
@@ -90,7 +94,7 @@ const layers: Layer[] = [
   { name: 'decoder.1 convT 128→64 4→8', kind: 'convT', binary: true, geo: { ...conv(64, 8, 128, 2), outHeight: 4, outWidth: 4 } },
   { name: 'decoder.2 convT 64→32 8→16', kind: 'convT', binary: true, geo: { ...conv(32, 16, 64, 2), outHeight: 8, outWidth: 8 } },
   { name: 'final_layer.0 convT 32→32 16→32', kind: 'convT', binary: true, geo: { ...conv(32, 32, 32, 2), outHeight: 16, outWidth: 16 } },
-  { name: 'final_layer.1 convT 32→1 s1', kind: 'convT', binary: true, geo: conv(1, 32, 32, 1) },
+  { name: 'final_layer.1 convT 32→1 s1', kind: 'convT', binary: false, perImage: true, geo: conv(1, 32, 32, 1) },
 ];
 
 interface Timing {
@@ -170,8 +174,8 @@ if (native) {
 function rooflineSeconds(flops: number, floats: number): number {
   return Math.max(flops / (peakAll * 1e9), (4 * floats) / (bandwidth * 1e9));
 }
-const images = T * N;
 for (const layer of layers.filter((l) => l.name.includes(ONLY))) {
+  const images = layer.perImage ? N : T * N;
   for (const [name, be, scale] of [
     ['native', native, 1],
     ['typescript', typescriptBackend, quick ? 64 : 16],
