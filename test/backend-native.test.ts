@@ -46,6 +46,8 @@ function geo(batch: number, C: number, H: number, O: number, k: number, s: numbe
 // (their input side is larger by the output padding), and the final s1 layer.
 const convShapes: Array<[string, Conv2dGeometry]> = [
   ['enc0 1→32 32x32 s2', geo(3, 1, 32, 32, 3, 2, 1)],
+  // Row-dot weight gradients in image groups of 19 and 18 (groups of at least 16 images).
+  ['37 images enc0 1→32 32x32 s2', geo(37, 1, 32, 32, 3, 2, 1)],
   ['enc1 32→64 16x16 s2', geo(3, 32, 16, 64, 3, 2, 1)],
   ['enc3 128→256 4x4 s2', geo(3, 128, 4, 256, 3, 2, 1)],
   // Register tiles that span images: several image blocks, the last one partial.

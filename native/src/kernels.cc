@@ -610,6 +610,27 @@ static void direct_conv_backward_weight(const Ctx& ctx, const Geo& g, const floa
   });
 }
 
+// An input row split by column phase (stride S ≤ 2): padded column S·j + φ
+// goes to dst[φ·stride + j], i.e. input column S·j + φ − P for j in
+// [j0[φ], j1[φ]) (j1 capped at `limit`). The ranges are computed once per
+// kernel call: the per-row divisions were a tenth of the first layer's forward.
+struct PhaseSplit {
+  int64_t S, P, j0[2], j1[2];
+  PhaseSplit(const Geo& g, int64_t limit) : S(g.S), P(g.P) {
+    for (int64_t phase = 0; phase < S; phase++) {
+      j0[phase] = (P - phase + S - 1) / S;
+      j1[phase] = std::min(limit, (g.W - 1 + P - phase) / S + 1);
+    }
+  }
+  void row(const float* src, float* dst, int64_t stride) const {
+    for (int64_t phase = 0; phase < S; phase++) {
+      float* __restrict d = dst + phase * stride;
+      const float* sp = src + phase - P;
+      for (int64_t j = j0[phase]; j < j1[phase]; j++) d[j] = sp[S * j];
+    }
+  }
+};
+
 // gx [C, H, W] (+)= the transposed convolution of gy [O, OH, OW] (conv2d's
 // input gradient, and the forward pass of a transposed convolution). Output
 // pixels of one stride phase (ih ≡ φh, iw ≡ φw mod S) take the same kernel
@@ -772,6 +793,7 @@ static void rows_conv_forward(const Ctx& ctx, const Geo& g, const float* x, cons
   const int64_t Hp = g.H + 2 * g.P;
   const int64_t vecs = (g.OW + V - 1) / V;
   const int64_t Wq = vecs * V + (K + S - 1) / S;  // phase-row length: every vector load stays inside
+  const PhaseSplit split(g, Wq);
   ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
     scratch_vector<float> rows((size_t)(g.C * Hp * S * Wq), 0.f);
     scratch_vector<int64_t> tap((size_t)R);  // offset of tap r for output (0, 0)
@@ -783,13 +805,7 @@ static void rows_conv_forward(const Ctx& ctx, const Geo& g, const float* x, cons
     for (int64_t n = b; n < e; n++) {
       for (int64_t c = 0; c < g.C; c++)
         for (int64_t ih = 0; ih < g.H; ih++) {
-          const float* src = x + ((n * g.C + c) * g.H + ih) * g.W;
-          float* dst = rows.data() + (c * Hp + ih + g.P) * S * Wq;
-          for (int64_t phase = 0; phase < S; phase++) {  // padded column S·j + phase
-            float* __restrict d = dst + phase * Wq;
-            for (int64_t j = (g.P - phase + S - 1) / S; S * j + phase - g.P < g.W; j++)
-              d[j] = src[S * j + phase - g.P];
-          }
+          split.row(x + ((n * g.C + c) * g.H + ih) * g.W, rows.data() + (c * Hp + ih + g.P) * S * Wq, Wq);
         }
       for (int64_t oh = 0; oh < g.OH; oh++) {
         const float* base = rows.data() + oh * S * S * Wq;  // padded row oh·S, phase 0
@@ -1200,7 +1216,12 @@ static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
   const int64_t Wx = Wg + g.K;                        // length of a phase row of padded x
   const int64_t Hx = std::max(g.H + 2 * g.P, (g.OH - 1) * S + g.K);  // padded x rows
   const bool pad_gy = g.OW != Wg;
-  const int64_t groups = std::min<int64_t>(g.batch, 64);
+  const PhaseSplit split(g, Wx);
+  // Groups of at least 16 images (at most 64 groups), fixed by the batch so
+  // the sums do not depend on the thread count: each group ends with a
+  // float64 reduction of its vector sums that costs about as much as one
+  // image's products, so one-image groups (64 images) spent half their time there.
+  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(64, g.batch / 16));
   const int64_t per = (g.batch + groups - 1) / groups;
   const int64_t slots = (nv + 1) / 2;  // pairs of vectors along a row
   int64_t tap[9];                      // offset of tap (kh, kw) from its output row's first padded row
@@ -1220,13 +1241,7 @@ static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
       for (int64_t n = grp * per; n < i1; n++) {
         for (int64_t c = 0; c < g.C; c++)
           for (int64_t ih = 0; ih < g.H; ih++) {
-            const float* src = x + ((n * g.C + c) * g.H + ih) * g.W;
-            float* dst = xpad.data() + ((c * Hx + ih + g.P) * S) * Wx;
-            for (int64_t phase = 0; phase < S; phase++) {  // padded column S·j + phase
-              float* __restrict d = dst + phase * Wx;
-              for (int64_t j = (g.P - phase + S - 1) / S; S * j + phase - g.P < g.W && j < Wx; j++)
-                d[j] = src[S * j + phase - g.P];
-            }
+            split.row(x + ((n * g.C + c) * g.H + ih) * g.W, xpad.data() + ((c * Hx + ih + g.P) * S) * Wx, Wx);
           }
         for (int64_t o = 0; o < O; o++) {
           const float* gplane = gy + (n * O + o) * g.OH * g.OW;
