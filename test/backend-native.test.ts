@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getNativeBackend, typescriptBackend } from '../src/engine/backend/index.js';
 import { configureNative, nativeAllocator, nativeInfo } from '../src/engine/backend/native.js';
-import type { Conv2dGeometry, KernelBackend } from '../src/engine/backend/types.js';
+import type { Conv2dGeometry, GradSums, KernelBackend } from '../src/engine/backend/types.js';
 import { Random } from '../src/engine/random.js';
 
 const native = getNativeBackend();
@@ -226,38 +226,67 @@ test('native LIF kernels equal the oracle bit for bit', (t) => {
   });
 });
 
+/** Per-channel statistics for the batch-norm gradient sums, and zeroed sums. */
+function gradSums(C: number): GradSums {
+  return {
+    mean: Float64Array.from({ length: C }, (_, c) => 0.1 * c - 0.2),
+    invStd: Float64Array.from({ length: C }, (_, c) => 1 + 0.3 * c),
+    sumG: new Float64Array(C).fill(NaN),
+    sumGX: new Float64Array(C).fill(NaN),
+  };
+}
+
+/** The sums lifBackwardRecompute computed on the side against channelGradSums of its gradient (float64 sums in another order). */
+function checkGradSums(be: KernelBackend, outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, sums: GradSums, label: string): void {
+  const sumG = new Float64Array(C);
+  const sumGX = new Float64Array(C);
+  be.channelGradSums(outer, C, inner, g, x, sums.mean, sums.invStd, sumG, sumGX);
+  for (let c = 0; c < C; c++) {
+    for (const [got, want, what] of [[sums.sumG[c], sumG[c], 'Σg'], [sums.sumGX[c], sumGX[c], 'Σg·x̂']] as const) {
+      assert.ok(Math.abs(got - want) <= 1e-12 * Math.max(1, Math.abs(want)), `${what}[${c}] ${got} vs ${want} ${label}`);
+    }
+  }
+}
+
 test('fused affine + LIF forward, and the LIF backward that replays the membrane from the batch-norm input, equal the separate kernels bit for bit', (t) => {
   if (!native) return t.skip('native addon not built');
   // [T, N, C, H, W] = [16, 3, 5, 7, 9]: a step's slice (945) is not a multiple
-  // of the 512-neuron replay block, and channels change inside blocks.
-  const [steps, N, C, inner] = [16, 3, 5, 63];
-  const size = N * C * inner;
-  const x = randn(steps * size);
-  const a = rng.fillNormal(new Float32Array(C), 0.3, 0.1);
-  const b = rng.fillNormal(new Float32Array(C), 0.1, 0.1);
-  const go = randn(steps * size);
-  const check = (label: string, be: KernelBackend): void => {
-    const y = new Float32Array(steps * size);
-    be.channelAffine(steps * N, C, inner, x, a, b, y);
-    const u = new Float32Array(steps * size);
-    const o = new Float32Array(steps * size);
-    be.lifForward(steps, size, y, u, o, 0.25, 0.2);
-    const rate = o.reduce((s, v) => s + v, 0) / o.length;
-    assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
-    const want = new Float32Array(steps * size);
-    be.lifBackward(steps, size, u, o, go, want, 0.25, 0.5, 1);
-    const got = new Float32Array(steps * size);
-    be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, got, 0.25, 0.5, 1, false);
-    assert.deepEqual(got, want, `separate output ${label}`);
-    const inPlace = go.slice();
-    be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, inPlace, inPlace, 0.25, 0.5, 1, false);
-    assert.deepEqual(inPlace, want, `in place ${label}`);
-    const fused = new Float32Array(steps * size).fill(NaN);
-    be.affineLifForward(steps, size, C, inner, x, a, b, fused, 0.25, 0.2, false);
-    assert.deepEqual(fused, o, `fused affine + LIF spikes ${label}`);
-  };
-  check('typescript', typescriptBackend);
-  each(check);
+  // of the 512-neuron replay block, and channels change inside blocks; and a
+  // linear layer's [T, N, F] = [16, 40, 24] (the channel changes every neuron).
+  for (const [steps, N, C, inner] of [[16, 3, 5, 63], [16, 40, 24, 1]]) {
+    const size = N * C * inner;
+    const x = randn(steps * size);
+    const a = rng.fillNormal(new Float32Array(C), 0.3, 0.1);
+    const b = rng.fillNormal(new Float32Array(C), 0.1, 0.1);
+    const go = randn(steps * size);
+    const check = (label: string, be: KernelBackend): void => {
+      const y = new Float32Array(steps * size);
+      be.channelAffine(steps * N, C, inner, x, a, b, y);
+      const u = new Float32Array(steps * size);
+      const o = new Float32Array(steps * size);
+      be.lifForward(steps, size, y, u, o, 0.25, 0.2);
+      const rate = o.reduce((s, v) => s + v, 0) / o.length;
+      assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
+      const want = new Float32Array(steps * size);
+      be.lifBackward(steps, size, u, o, go, want, 0.25, 0.5, 1);
+      const got = new Float32Array(steps * size);
+      be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, got, 0.25, 0.5, 1, false, null);
+      assert.deepEqual(got, want, `separate output ${label}`);
+      const sums = gradSums(C);
+      const withSums = new Float32Array(steps * size);
+      be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, withSums, 0.25, 0.5, 1, false, sums);
+      assert.deepEqual(withSums, want, `output with sums ${label}`);
+      checkGradSums(be, steps * N, C, inner, want, x, sums, label);
+      const inPlace = go.slice();
+      be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, inPlace, inPlace, 0.25, 0.5, 1, false, null);
+      assert.deepEqual(inPlace, want, `in place ${label}`);
+      const fused = new Float32Array(steps * size).fill(NaN);
+      be.affineLifForward(steps, size, C, inner, x, a, b, fused, 0.25, 0.2, false);
+      assert.deepEqual(fused, o, `fused affine + LIF spikes ${label}`);
+    };
+    check('typescript', typescriptBackend);
+    each(check);
+  }
 });
 
 test('fused affine + LIF with one input step repeated over time equals the kernels on the written-out repeat; its backward sums the steps (bit for bit)', (t) => {
@@ -280,7 +309,7 @@ test('fused affine + LIF with one input step repeated over time equals the kerne
     const rate = oWant.reduce((s, v) => s + v, 0) / oWant.length;
     assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
     const perStep = new Float32Array(steps * size);
-    be.lifBackwardRecompute(steps, size, C, inner, xFull, a, b, oWant, go, perStep, 0.25, 0.5, 1, false);
+    be.lifBackwardRecompute(steps, size, C, inner, xFull, a, b, oWant, go, perStep, 0.25, 0.5, 1, false, null);
     const gWant = new Float32Array(size);
     for (let i = 0; i < size; i++) {
       let s = 0;
@@ -292,12 +321,17 @@ test('fused affine + LIF with one input step repeated over time equals the kerne
     be.affineLifForward(steps, size, C, inner, x1, a, b, o, 0.25, 0.2, true);
     assert.deepEqual(o, oWant, `spikes ${label}`);
     const g = new Float32Array(size).fill(NaN);
-    be.lifBackwardRecompute(steps, size, C, inner, x1, a, b, o, go, g, 0.25, 0.5, 1, true);
+    be.lifBackwardRecompute(steps, size, C, inner, x1, a, b, o, go, g, 0.25, 0.5, 1, true, null);
     assert.deepEqual(g, gWant, `summed gradient ${label}`);
+    const sums = gradSums(C);
+    const g2 = new Float32Array(size).fill(NaN);
+    be.lifBackwardRecompute(steps, size, C, inner, x1, a, b, o, go, g2, 0.25, 0.5, 1, true, sums);
+    assert.deepEqual(g2, gWant, `summed gradient with sums ${label}`);
+    checkGradSums(be, N, C, inner, gWant, x1, sums, label);
   };
   check('typescript', typescriptBackend);
   each(check);
-  assert.throws(() => native.lifBackwardRecompute(steps, size, C, inner, x1, a, b, new Float32Array(steps * size), go, go, 0.25, 0.5, 1, true), /cannot overwrite go/);
+  assert.throws(() => native.lifBackwardRecompute(steps, size, C, inner, x1, a, b, new Float32Array(steps * size), go, go, 0.25, 0.5, 1, true, null), /cannot overwrite go/);
 });
 
 test('membrane output kernels: Σ_t coef_t·x_t and its spread back over the steps, against hand-computed values and the oracle', (t) => {

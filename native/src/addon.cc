@@ -387,15 +387,27 @@ napi_value AffineLifForward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, repeated)
+// lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, repeated,
+//                      mean, invStd, sumG, sumGX) — the last four all null, or Float64Arrays of C
 napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
-  ARGS(14);
+  ARGS(18);
   FUSED_LIF_ARGS("lifBackwardRecompute", 13);
   F32(8, go, steps * size);
   F32(9, gx, (repeated ? 1 : steps) * size);
   if (repeated && gx == go) return throw_error(env, "native lifBackwardRecompute: a repeated input's gradient cannot overwrite go");
+  napi_valuetype st;
+  napi_typeof(env, argv[14], &st);
+  double *mean = nullptr, *inv_std = nullptr, *sum_g = nullptr, *sum_gx = nullptr;
+  if (st != napi_null && st != napi_undefined) {
+    F64(14, m, C);
+    F64(15, is, C);
+    F64(16, sg, C);
+    F64(17, sgx, C);
+    mean = m, inv_std = is, sum_g = sg, sum_gx = sgx;
+  }
   lif_backward_recompute(g_ctx, steps, size, C, inner, x, a, b, o, go, gx, (float)get_f64(env, argv[10]),
-                         (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]), repeated);
+                         (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]), repeated, mean, inv_std, sum_g,
+                         sum_gx);
   return nullptr;
 }
 

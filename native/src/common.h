@@ -82,7 +82,8 @@ void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, 
                         const float* a, const float* b, float* o, float decay, float threshold, bool repeated);
 void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
-                            float half_width, float height, bool repeated);
+                            float half_width, float height, bool repeated, const double* mean, const double* inv_std,
+                            double* sum_g, double* sum_gx);
 void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float* x, const float* coef, float* out);
 void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
                           bool accumulate);

@@ -104,15 +104,30 @@ void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, c
   });
 }
 
-// The batch-norm affine coefficients of neurons [i0, i0 + n) of a step's
-// slice: neuron i belongs to channel (i / inner) mod C.
+// Calls fn(c, j0, j1) for each run [j0, j1) of neurons i0 + j of one channel
+// c, in order: neuron i of a step's slice belongs to channel (i / inner) mod C.
+// Two divisions per block instead of two per neuron.
+template <typename F>
+static inline void for_channel_runs(int64_t i0, int64_t n, int64_t C, int64_t inner, F fn) {
+  int64_t c = (i0 / inner) % C;
+  int64_t j = 0;
+  int64_t left = inner - i0 % inner;  // neurons left in the current channel
+  while (j < n) {
+    const int64_t j1 = std::min(n, j + left);
+    fn(c, j, j1);
+    j = j1;
+    left = inner;
+    if (++c == C) c = 0;
+  }
+}
+
+// The batch-norm affine coefficients of neurons [i0, i0 + n) of a step's slice.
 static void channel_coefficients(int64_t i0, int64_t n, int64_t C, int64_t inner, const float* a, const float* b,
                                  float* av, float* bv) {
-  for (int64_t j = 0; j < n; j++) {
-    const int64_t c = ((i0 + j) / inner) % C;
-    av[j] = a[c];
-    bv[j] = b[c];
-  }
+  for_channel_runs(i0, n, C, inner, [&](int64_t c, int64_t j0, int64_t j1) {
+    std::fill(av + j0, av + j1, a[c]);
+    std::fill(bv + j0, bv + j1, b[c]);
+  });
 }
 
 // The fused tdBN + LIF forward over one block: y = a·x + b rounded as
@@ -184,21 +199,77 @@ SPV_CLONES static void lif_replay_block(int64_t steps, int64_t size, int64_t xst
 // the backward recurrence runs over it. Saves keeping an activation-sized
 // membrane from the forward to the backward pass. go and gx may be the same
 // array. With `repeated`, x is one step that drove every step, and gx gets the
-// gradient summed over the steps ([size]).
+// gradient summed over the steps ([size]). With sum_g (and mean, inv_std,
+// sum_gx), the batch-norm gradient sums of gx are computed too, while each
+// block is in cache (what channel_grad_sums would compute, summed in another
+// order): the backward of the fused tdBN + LIF then reads the layer's
+// gradient and input once less.
+// The batch-norm gradient sums of one block's gradients (channelGradSums'
+// terms: Σ g and Σ g·(x − mean_c)·invstd_c, in float64), read back while the
+// block is still in cache: per neuron over the steps, then each channel's run
+// of neurons in order (in registers: a per-neuron add through memory made
+// the long runs of a convolution's channel wait on every store), added to the
+// channel's partials p[2c], p[2c+1].
+SPV_CLONES static void block_grad_sums(int64_t steps, int64_t size, int64_t i0, int64_t n, int64_t C, int64_t inner,
+                                       const float* x, const float* g, const double* mean, const double* inv_std,
+                                       double* p) {
+  double a1[RB], a2[RB], mv[RB], iv[RB];
+  for_channel_runs(i0, n, C, inner, [&](int64_t c, int64_t j0, int64_t j1) {
+    std::fill(mv + j0, mv + j1, mean[c]);
+    std::fill(iv + j0, iv + j1, inv_std[c]);
+  });
+  for (int64_t j = 0; j < n; j++) a1[j] = a2[j] = 0;
+  for (int64_t t = 0; t < steps; t++) {
+    const float* xt = x + t * size + i0;
+    const float* gt = g + t * size + i0;
+    for (int64_t j = 0; j < n; j++) {
+      const double gv = gt[j];
+      a1[j] += gv;
+      a2[j] += gv * ((double)xt[j] - mv[j]) * iv[j];
+    }
+  }
+  for_channel_runs(i0, n, C, inner, [&](int64_t c, int64_t j0, int64_t j1) {
+    double s1 = 0, s2 = 0;
+    for (int64_t j = j0; j < j1; j++) s1 += a1[j], s2 += a2[j];
+    p[c * 2] += s1;
+    p[c * 2 + 1] += s2;
+  });
+}
+
 void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
-                            float half_width, float height, bool repeated) {
+                            float half_width, float height, bool repeated, const double* mean, const double* inv_std,
+                            double* sum_g, double* sum_gx) {
   const int64_t blocks = (size + RB - 1) / RB;
-  ctx.parallel_for(blocks, [&](int64_t b0, int64_t e0) {
+  const bool sums = sum_g != nullptr;
+  // With sums, blocks are dealt in a fixed number of contiguous groups, each
+  // with its own per-channel partials added in group order: the result does
+  // not depend on the thread count.
+  const int64_t groups = sums ? std::min<int64_t>(blocks, 64) : blocks;
+  const int64_t per = (blocks + groups - 1) / groups;
+  std::vector<double> part(sums ? (size_t)(groups * C * 2) : 0, 0.0);
+  ctx.parallel_for(groups, [&](int64_t g0, int64_t g1) {
     std::vector<float> us((size_t)steps * RB);
     float av[RB], bv[RB];
-    for (int64_t blk = b0; blk < e0; blk++) {
-      const int64_t i0 = blk * RB, n = std::min(RB, size - i0);
-      channel_coefficients(i0, n, C, inner, a, b, av, bv);
-      lif_replay_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, us.data());
-      lif_backward_block(steps, size, i0, n, us.data(), RB, o, go, gx, decay, half_width, height, repeated);
+    for (int64_t grp = g0; grp < g1; grp++) {
+      for (int64_t blk = grp * per; blk < std::min(blocks, (grp + 1) * per); blk++) {
+        const int64_t i0 = blk * RB, n = std::min(RB, size - i0);
+        channel_coefficients(i0, n, C, inner, a, b, av, bv);
+        lif_replay_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, us.data());
+        lif_backward_block(steps, size, i0, n, us.data(), RB, o, go, gx, decay, half_width, height, repeated);
+        // A repeated input's gradient is one step: the sums see that step.
+        if (sums) block_grad_sums(repeated ? 1 : steps, size, i0, n, C, inner, x, gx, mean, inv_std, part.data() + grp * C * 2);
+      }
     }
   });
+  if (!sums) return;
+  std::fill(sum_g, sum_g + C, 0.0);
+  std::fill(sum_gx, sum_gx + C, 0.0);
+  for (int64_t grp = 0; grp < groups; grp++)
+    for (int64_t c = 0; c < C; c++) {
+      sum_g[c] += part[(grp * C + c) * 2];
+      sum_gx[c] += part[(grp * C + c) * 2 + 1];
+    }
 }
 
 // The membrane output (a non-firing leaky integrator read at the last step):

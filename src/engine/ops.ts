@@ -7,7 +7,7 @@
 import { allocFloat32, allocFloat32Output, releaseFloat32 } from './alloc.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { backend } from './backend/index.js';
-import type { Conv2dGeometry } from './backend/types.js';
+import type { Conv2dGeometry, GradSums } from './backend/types.js';
 import { Shape, Tensor, makeResult, sizeOf } from './tensor.js';
 
 // ---------------------------------------------------------------- helpers
@@ -666,16 +666,18 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
         // g is this output's own gradient buffer (the engine drops it after
         // this call), and the LIF backward reads and writes each element once
         // at the same index, so it can run in place.
-        be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height, false);
-        normBackward(g);
+        const sums = gradSums();
+        be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height, false, sums);
+        normBackward(g, sums);
         return;
       }
       // The normalisation's backward is linear in its output gradient, and x̂
       // is the same at every step: summing the steps' gradients first and
       // normalising once equals normalising each step and summing.
       const gSum = allocFloat32Output(size);
-      be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, gSum, lifOpts.decay, lifOpts.halfWidth, lifOpts.height, true);
-      normBackward(gSum);
+      const sums = gradSums();
+      be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, gSum, lifOpts.decay, lifOpts.halfWidth, lifOpts.height, true, sums);
+      normBackward(gSum, sums);
       releaseFloat32(gSum);
     });
     out.binary = true;
@@ -685,10 +687,14 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   be.channelAffine(outer, C, inner, x.data, aC, bC, y);
   return makeResult('batchNorm', y, x.shape, inputs, (g) => normBackward(g));
 
-  function normBackward(g: Float32Array): void {
-    const sumG = new Float64Array(C);
-    const sumGX = new Float64Array(C);
-    be.channelGradSums(outer, C, inner, g, x.data, meanC, invStd, sumG, sumGX);
+  function gradSums(): GradSums {
+    return { mean: meanC, invStd, sumG: new Float64Array(C), sumGX: new Float64Array(C) };
+  }
+
+  /** The normalisation's backward; `sums` when the LIF backward has already computed them. */
+  function normBackward(g: Float32Array, sums?: GradSums): void {
+    const { sumG, sumGX } = sums ?? gradSums();
+    if (!sums) be.channelGradSums(outer, C, inner, g, x.data, meanC, invStd, sumG, sumGX);
     if (weight && weight.requiresGrad) {
       const gw = weight.gradBuffer();
       for (let c = 0; c < C; c++) gw[c] += sc * sumGX[c];

@@ -21,7 +21,11 @@ interface Addon {
   lifForward(steps: number, size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   lifBackward(steps: number, size: number, u: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
   affineLifForward(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, decay: number, threshold: number, repeated: boolean): void;
-  lifBackwardRecompute(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number, repeated: boolean): void;
+  lifBackwardRecompute(
+    steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array,
+    decay: number, halfWidth: number, height: number, repeated: boolean,
+    mean: Float64Array | null, invStd: Float64Array | null, sumG: Float64Array | null, sumGX: Float64Array | null,
+  ): void;
   timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
   timeWeightedSpread(steps: number, size: number, g: Float32Array, coef: Float32Array, gx: Float32Array, accumulate: boolean): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
@@ -167,8 +171,9 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     channelMeanVar: (outer, C, inner, x, mean, variance) => a.channelMeanVar(outer, C, inner, x, mean, variance),
     affineLifForward: (steps, size, C, inner, x, aC, bC, o, decay, threshold, repeated) =>
       a.affineLifForward(steps, size, C, inner, x, aC, bC, o, decay, threshold, repeated),
-    lifBackwardRecompute: (steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height, repeated) =>
-      a.lifBackwardRecompute(steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height, repeated),
+    lifBackwardRecompute: (steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height, repeated, sums) =>
+      a.lifBackwardRecompute(steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height, repeated,
+        sums?.mean ?? null, sums?.invStd ?? null, sums?.sumG ?? null, sums?.sumGX ?? null),
     timeWeightedSum: (steps, size, x, coef, out) => a.timeWeightedSum(steps, size, x, coef, out),
     timeWeightedSpread: (steps, size, g, coef, gx, accumulate) => a.timeWeightedSpread(steps, size, g, coef, gx, accumulate),
     adamwUpdate: (p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => a.adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps),

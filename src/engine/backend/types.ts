@@ -42,6 +42,14 @@ export interface Conv2dGeometry {
   padding: number;
 }
 
+/** Batch-norm gradient sums per channel: Σ g and Σ g·(x − mean)·invStd (see channelGradSums). */
+export interface GradSums {
+  mean: Float64Array;
+  invStd: Float64Array;
+  sumG: Float64Array;
+  sumGX: Float64Array;
+}
+
 export interface KernelBackend {
   /** 'typescript' or 'native'; shown in logs and benchmark output. */
   readonly name: string;
@@ -181,6 +189,11 @@ export interface KernelBackend {
    * `repeated` (x is one step that drove every step, as in affineLifForward),
    * gx is [size]: the per-step gradients, each rounded to float32, summed from
    * the last step down in float64 — the gradient of the single stored step.
+   * With `sums`, the batch-norm gradient sums of gx (what channelGradSums
+   * computes, with the layer's [steps, size] or repeated [size] x viewed as
+   * [outer, channels, inner]) are written too, in float64 in a fixed order of
+   * the back-end's choosing: the fused tdBN + LIF backward then reads its
+   * gradient and input once less.
    */
   lifBackwardRecompute(
     steps: number,
@@ -197,6 +210,7 @@ export interface KernelBackend {
     halfWidth: number,
     height: number,
     repeated: boolean,
+    sums: GradSums | null,
   ): void;
 
   /**

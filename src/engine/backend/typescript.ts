@@ -195,10 +195,24 @@ const affineLifForward: KernelBackend['affineLifForward'] = (steps, size, C, inn
   lifForward(steps, size, y, y, o, decay, threshold);
 };
 
-/** The membrane replayed in full (affine, then the forward recurrence over the stored spikes), then lifBackward. */
+/**
+ * The membrane replayed in full (affine, then the forward recurrence over the
+ * stored spikes), then lifBackward; the gradient sums are channelGradSums of the result.
+ */
 const lifBackwardRecompute: KernelBackend['lifBackwardRecompute'] = (
-  steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, repeated,
+  steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, repeated, sums,
 ) => {
+  replayedLifBackward(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, repeated);
+  if (sums) {
+    const n = repeated ? size : steps * size;
+    channelGradSums(n / (C * inner), C, inner, gx, x, sums.mean, sums.invStd, sums.sumG, sums.sumGX);
+  }
+};
+
+function replayedLifBackward(
+  steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array,
+  o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number, repeated: boolean,
+): void {
   const u = new Float32Array(steps * size);
   channelAffine((steps * size) / (C * inner), C, inner, expandSteps(steps, size, x, repeated), a, b, u);
   const fDecay = Math.fround(decay);
@@ -220,7 +234,7 @@ const lifBackwardRecompute: KernelBackend['lifBackwardRecompute'] = (
     for (let t = steps - 1; t >= 0; t--) s += perStep[t * size + i];
     gx[i] = s;
   }
-};
+}
 
 const timeWeightedSum: KernelBackend['timeWeightedSum'] = (steps, size, x, coef, out) => {
   out.fill(0, 0, size);
