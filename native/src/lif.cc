@@ -193,17 +193,6 @@ SPV_CLONES static void lif_replay_block(int64_t steps, int64_t size, int64_t xst
   }
 }
 
-// lif_backward over the membrane of y = a_c·x + b_c (the fused tdBN + LIF),
-// without a stored membrane: each block's membrane is replayed into a small
-// scratch (this file and norm.cc are both compiled without contraction), then
-// the backward recurrence runs over it. Saves keeping an activation-sized
-// membrane from the forward to the backward pass. go and gx may be the same
-// array. With `repeated`, x is one step that drove every step, and gx gets the
-// gradient summed over the steps ([size]). With sum_g (and mean, inv_std,
-// sum_gx), the batch-norm gradient sums of gx are computed too, while each
-// block is in cache (what channel_grad_sums would compute, summed in another
-// order): the backward of the fused tdBN + LIF then reads the layer's
-// gradient and input once less.
 // The batch-norm gradient sums of one block's gradients (channelGradSums'
 // terms: Σ g and Σ g·(x − mean_c)·invstd_c, in float64), read back while the
 // block is still in cache: per neuron over the steps, then each channel's run
@@ -236,6 +225,17 @@ SPV_CLONES static void block_grad_sums(int64_t steps, int64_t size, int64_t i0, 
   });
 }
 
+// lif_backward over the membrane of y = a_c·x + b_c (the fused tdBN + LIF),
+// without a stored membrane: each block's membrane is replayed into a small
+// scratch (this file and norm.cc are both compiled without contraction), then
+// the backward recurrence runs over it. Saves keeping an activation-sized
+// membrane from the forward to the backward pass. go and gx may be the same
+// array. With `repeated`, x is one step that drove every step, and gx gets the
+// gradient summed over the steps ([size]). With sum_g (and mean, inv_std,
+// sum_gx), the batch-norm gradient sums of gx are computed too, while each
+// block is in cache (what channel_grad_sums would compute, summed in another
+// order): the backward of the fused tdBN + LIF then reads the layer's
+// gradient and input once less.
 void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
                             float half_width, float height, bool repeated, const double* mean, const double* inv_std,
@@ -247,9 +247,9 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
   // not depend on the thread count.
   const int64_t groups = sums ? std::min<int64_t>(blocks, 64) : blocks;
   const int64_t per = (blocks + groups - 1) / groups;
-  std::vector<double> part(sums ? (size_t)(groups * C * 2) : 0, 0.0);
+  scratch_vector<double> part(sums ? (size_t)(groups * C * 2) : 0, 0.0);
   ctx.parallel_for(groups, [&](int64_t g0, int64_t g1) {
-    std::vector<float> us((size_t)steps * RB);
+    scratch_vector<float> us((size_t)steps * RB);
     float av[RB], bv[RB];
     for (int64_t grp = g0; grp < g1; grp++) {
       for (int64_t blk = grp * per; blk < std::min(blocks, (grp + 1) * per); blk++) {
