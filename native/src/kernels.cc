@@ -9,6 +9,35 @@
 // Weight gradients (a sum over the batch) add images in groups fixed by the
 // layer's geometry and batch size, then the groups in order: independent of
 // the thread count too.
+//
+// Which convolution kernel serves which geometry (the dispatchers
+// conv_forward, conv_backward_data and conv_backward_weight; first match
+// wins). NR = 2 vectors of output (or input) channels per register tile;
+// "≤ 27 taps" means C·K·K ≤ 27 on the conv side. A transposed convolution's
+// forward is conv_backward_data, its input gradient conv_forward. When the
+// addon multiplies spikes densely (AVX-512), conv_forward sees spike inputs
+// as real ones; conv_backward_data is told both the spike flag and the mode.
+//
+//   conv_forward
+//     ≤ 27 taps, stride 1 or 2  rows_conv_forward          encoder.0; final_layer.1's input gradient
+//     O % NR == 0               direct_conv_forward        encoder.1-3; the decoders' input gradients
+//     ≤ 27 taps, other strides  direct_conv_small
+//     otherwise / spikes        im2col + GEMM (for spikes: weight rows added per active input)
+//   conv_backward_data
+//     stride 1, ≤ 27 taps       gather_transposed_small    final_layer.1's forward
+//     stride 2, ≤ 27 taps, ≤ 2 vectors per phase row
+//                               gather_transposed_small_s2 encoder.0's input gradient
+//     C % NR == 0 (spikes: dense mode and ≥ TM pixels per stride phase)
+//                               direct_conv_backward_data  the encoders' input gradients; decoder.1-2 and
+//                                                          final_layer.0 forward
+//     spikes otherwise          scatter_transposed         decoder.0 forward (its 2×2 input)
+//     otherwise                 GEMM + col2im
+//   conv_backward_weight
+//     stride 1 or 2, K ≤ 3, ≤ 27 taps
+//                               rowdot_weight_small        encoder.0, final_layer.1
+//     O % NR == 0               direct_conv_backward_weight every other FSVAE layer
+//     ≤ 27 taps                 direct_weight_small
+//     otherwise                 im2col + GEMM
 #include <algorithm>
 #include <cstring>
 #include <vector>
