@@ -3,7 +3,8 @@
  * layer's kernels at batch 64 and T = 16 (1,024 images per convolution call;
  * 64 for encoder.0 and final_layer.1, which training runs once per image: on
  * the image before it is repeated over time, and on the decoder's spikes
- * after the membrane output's weighted sum over time), on each back-end, against this machine's measured peak FMA throughput.
+ * after the membrane output's weighted sum over time), on each back-end,
+ * against this machine's measured peak FMA throughput.
  * Inputs of spiking layers are random spikes at the given firing rate, so the
  * event-driven kernels are measured as training uses them. GFLOP/s counts the
  * dense work (2·MACs), so event-driven kernels can exceed the peak.
