@@ -214,9 +214,9 @@ export interface KernelBackend {
   ): void;
 
   /**
-   * The membrane output over the leading time axis: out[i] = Σ_t coef[t]·x[t·size + i],
-   * each product and sum in float64 with the running sum rounded to float32
-   * after every step (t ascending).
+   * The membrane output over the leading time axis: out[i] = Σ_t coef[t]·x[t·size + i]
+   * in float32, t ascending, each product and each sum rounded (no fused
+   * multiply-add).
    */
   timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
 

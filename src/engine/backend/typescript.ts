@@ -241,7 +241,8 @@ const timeWeightedSum: KernelBackend['timeWeightedSum'] = (steps, size, x, coef,
   for (let t = 0; t < steps; t++) {
     const c = coef[t];
     const o = t * size;
-    for (let i = 0; i < size; i++) out[i] += x[o + i] * c;
+    // The double sum of two floats rounds on the store exactly as a float add.
+    for (let i = 0; i < size; i++) out[i] += Math.fround(x[o + i] * c);
   }
 };
 
