@@ -124,4 +124,3 @@ for (const kind of ['fsvae', 'esvae', 'ann-vae', 'fad-ae'] as const) test(`a ${k
   };
   assert.deepEqual(run(true), run(false));
 });
-
