@@ -60,6 +60,19 @@ function gradcheck(name: string, inputs: Tensor[], f: (...xs: Tensor[]) => Tenso
   }
 }
 
+function maxAbs(a: Float32Array): number {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+/** max |a − b| over max |b|: float32 rounding of sums taken in another order stays near 1e-7. */
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m / maxAbs(b);
+}
+
 const backends: Array<[string, KernelBackend | null]> = [
   ['typescript', typescriptBackend],
   ['native', getNativeBackend()],
@@ -171,6 +184,67 @@ for (const [bname, be] of backends) {
       // U1 = 1 (u1 = 0.1); O0 = 1 − 0.25·0.6·1 = 0.85; U0 = 0.85·0 + 0.25·(1−1)·1 = 0.
       assert.deepEqual(Array.from(y.grad!).map((v) => Math.round(v * 1e6) / 1e6), [0, 1]);
     }));
+
+  test(`the first layer on an image repeated over time, computed once per image, equals the layer on the written-out repeat (spikes, every gradient, running statistics) (${bname})`, (t) =>
+    withBackend(t, () => {
+      // The encoder's first layer at a small batch: 1 → 8 channels, 12×12 s2, T = 5.
+      const images = new Tensor(new Random(8).fillNormal(new Float32Array(3 * 144), 0, 0.6), [3, 1, 12, 12]);
+      const run = (shared: boolean) => {
+        const layer = new TdConv(1, 8, 3, 2, 1, new Random(4), { bn: true, spike: true });
+        layer.train();
+        const out = shared ? layer.forwardRepeated(images, 5) : layer.forward(repeatOverTime(images, 5));
+        out.backward(new Random(6).fillNormal(new Float32Array(out.size)));
+        const bn = layer.bn!;
+        return {
+          shape: out.shape,
+          o: out.data.slice(),
+          w: layer.conv.weight.grad!.slice(),
+          b: layer.conv.bias!.grad!.slice(),
+          bnW: bn.weight.grad!.slice(),
+          bnB: bn.bias.grad!.slice(),
+          mean: bn.runningMean.data!.slice(),
+          var: bn.runningVar.data!.slice(),
+          tracked: bn.numBatchesTracked.counter!.value,
+        };
+      };
+      const a = run(true);
+      const b = run(false);
+      assert.deepEqual(a.shape, [5, 3, 8, 6, 6]);
+      assert.deepEqual(a.o, b.o, 'spikes');
+      const rate = a.o.reduce((s, v) => s + v, 0) / a.o.length;
+      assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
+      for (const k of ['w', 'bnW', 'bnB', 'mean', 'var'] as const) {
+        assert.ok(b[k].some((v) => v !== 0), `${k} is all zero`);
+        assert.ok(maxRelDiff(a[k], b[k]) < 1e-5, `${k} differs by ${maxRelDiff(a[k], b[k])}`);
+      }
+      // A bias before batch normalisation has a zero gradient (up to rounding) either way.
+      for (const g of [a.b, b.b]) assert.ok(maxAbs(g) < 1e-5 * maxAbs(b.w), `conv bias gradient ${maxAbs(g)}`);
+      assert.equal(a.tracked, b.tracked);
+    }));
+
+  test(`the last decoder layer summed over time first (convT(Σ c_t·x_t) + b·Σ c_t) equals the membrane output of the per-step layer (output and every gradient) (${bname})`, (t) =>
+    withBackend(t, () => {
+      // final_layer.1 at a small batch: 6 → 2 channels, 7×7, s1, T = 5, spike input.
+      const r = new Random(12);
+      const spikes = new Float32Array(5 * 3 * 6 * 49);
+      for (let i = 0; i < spikes.length; i++) spikes[i] = r.uniform() < 0.2 ? 1 : 0;
+      const coef = membraneCoefficients(5);
+      const run = (shared: boolean) => {
+        const x = new Tensor(spikes.slice(), [5, 3, 6, 7, 7], true);
+        x.binary = true;
+        const layer = new TdConvTranspose(6, 2, 3, 1, 1, 0, new Random(4), { bn: false, spike: false });
+        const out = shared ? layer.forwardMembraneOutput(x, coef) : membraneOutput(layer.forward(x), coef);
+        out.backward(new Random(6).fillNormal(new Float32Array(out.size)));
+        return { shape: out.shape, o: out.data.slice(), x: x.grad!.slice(), w: layer.conv.weight.grad!.slice(), b: layer.conv.bias!.grad!.slice() };
+      };
+      const a = run(true);
+      const b = run(false);
+      assert.deepEqual(a.shape, [3, 2, 7, 7]);
+      for (const k of ['o', 'x', 'w', 'b'] as const) {
+        assert.ok(b[k].some((v) => v !== 0), `${k} is all zero`);
+        assert.ok(maxRelDiff(a[k], b[k]) < 1e-5, `${k} differs by ${maxRelDiff(a[k], b[k])}`);
+      }
+    }));
 }
 
 test('LIF forward: hand-computed membrane, spikes and hard reset', () => {
@@ -225,94 +299,4 @@ test('fused tdBN + LIF equals tdBN followed by LIF (spikes, gradients, running s
   assert.deepEqual(a.o, b.o);
   assert.ok(a.o.some((v) => v === 1) && a.o.some((v) => v === 0));
   for (const k of ['gx', 'gw', 'rm'] as const) a[k].forEach((v, i) => assert.ok(Math.abs(v - b[k][i]) < 1e-6, `${k}[${i}]`));
-});
-
-function maxAbs(a: Float32Array): number {
-  let m = 0;
-  for (const v of a) m = Math.max(m, Math.abs(v));
-  return m;
-}
-
-/** max |a − b| over max |b|: float32 rounding of sums taken in another order stays near 1e-7. */
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m / maxAbs(b);
-}
-
-test('the first layer on an image repeated over time, computed once per image, equals the layer on the written-out repeat (spikes, every gradient, running statistics)', () => {
-  for (const [bname, be] of backends) {
-    if (!be) continue;
-    const prev = backend();
-    setBackend(be);
-    try {
-      // The encoder's first layer at a small batch: 1 → 8 channels, 12×12 s2, T = 5.
-      const images = new Tensor(new Random(8).fillNormal(new Float32Array(3 * 144), 0, 0.6), [3, 1, 12, 12]);
-      const run = (shared: boolean) => {
-        const layer = new TdConv(1, 8, 3, 2, 1, new Random(4), { bn: true, spike: true });
-        layer.train();
-        const out = shared ? layer.forwardRepeated(images, 5) : layer.forward(repeatOverTime(images, 5));
-        out.backward(new Random(6).fillNormal(new Float32Array(out.size)));
-        const bn = layer.bn!;
-        return {
-          shape: out.shape,
-          o: out.data.slice(),
-          w: layer.conv.weight.grad!.slice(),
-          b: layer.conv.bias!.grad!.slice(),
-          bnW: bn.weight.grad!.slice(),
-          bnB: bn.bias.grad!.slice(),
-          mean: bn.runningMean.data!.slice(),
-          var: bn.runningVar.data!.slice(),
-          tracked: bn.numBatchesTracked.counter!.value,
-        };
-      };
-      const a = run(true);
-      const b = run(false);
-      assert.deepEqual(a.shape, [5, 3, 8, 6, 6]);
-      assert.deepEqual(a.o, b.o, `${bname}: spikes`);
-      const rate = a.o.reduce((s, v) => s + v, 0) / a.o.length;
-      assert.ok(rate > 0.05 && rate < 0.9, `${bname}: firing rate ${rate}`);
-      for (const k of ['w', 'bnW', 'bnB', 'mean', 'var'] as const) {
-        assert.ok(b[k].some((v) => v !== 0), `${bname}: ${k} is all zero`);
-        assert.ok(maxRelDiff(a[k], b[k]) < 1e-5, `${bname}: ${k} differs by ${maxRelDiff(a[k], b[k])}`);
-      }
-      // A bias before batch normalisation has a zero gradient (up to rounding) either way.
-      for (const g of [a.b, b.b]) assert.ok(maxAbs(g) < 1e-5 * maxAbs(b.w), `${bname}: conv bias gradient ${maxAbs(g)}`);
-      assert.equal(a.tracked, b.tracked);
-    } finally {
-      setBackend(prev);
-    }
-  }
-});
-
-test('the last decoder layer summed over time first (convT(Σ c_t·x_t) + b·Σ c_t) equals the membrane output of the per-step layer (output and every gradient)', () => {
-  for (const [bname, be] of backends) {
-    if (!be) continue;
-    const prev = backend();
-    setBackend(be);
-    try {
-      // final_layer.1 at a small batch: 6 → 2 channels, 7×7, s1, T = 5, spike input.
-      const r = new Random(12);
-      const spikes = new Float32Array(5 * 3 * 6 * 49);
-      for (let i = 0; i < spikes.length; i++) spikes[i] = r.uniform() < 0.2 ? 1 : 0;
-      const coef = membraneCoefficients(5);
-      const run = (shared: boolean) => {
-        const x = new Tensor(spikes.slice(), [5, 3, 6, 7, 7], true);
-        x.binary = true;
-        const layer = new TdConvTranspose(6, 2, 3, 1, 1, 0, new Random(4), { bn: false, spike: false });
-        const out = shared ? layer.forwardMembraneOutput(x, coef) : membraneOutput(layer.forward(x), coef);
-        out.backward(new Random(6).fillNormal(new Float32Array(out.size)));
-        return { shape: out.shape, o: out.data.slice(), x: x.grad!.slice(), w: layer.conv.weight.grad!.slice(), b: layer.conv.bias!.grad!.slice() };
-      };
-      const a = run(true);
-      const b = run(false);
-      assert.deepEqual(a.shape, [3, 2, 7, 7]);
-      for (const k of ['o', 'x', 'w', 'b'] as const) {
-        assert.ok(b[k].some((v) => v !== 0), `${bname}: ${k} is all zero`);
-        assert.ok(maxRelDiff(a[k], b[k]) < 1e-5, `${bname}: ${k} differs by ${maxRelDiff(a[k], b[k])}`);
-      }
-    } finally {
-      setBackend(prev);
-    }
-  }
 });
