@@ -2,7 +2,8 @@
  * Where one FSVAE training step's time goes: every kernel call of one step
  * (after two warm-up steps) is timed and grouped by kernel and shape; the rest
  * is JavaScript (elementwise ops, bookkeeping, allocation).
- * Usage: node dist/bench/profile.js [--batch 64] [--model fsvae]. Prints JSON lines.
+ * Usage: node dist/bench/profile.js [--batch 64] [--model fsvae]. Prints JSON lines, every
+ * kernel and shape, longest first (so any kernel's share of a step can be looked up).
  */
 import { withPool } from '../src/engine/alloc.js';
 import { AdamW } from '../src/engine/optim.js';
@@ -62,4 +63,4 @@ withPool(() => {
 const t2 = performance.now();
 const kernels = [...stats.values()].reduce((s, v) => s + v.ms, 0);
 console.log(JSON.stringify({ bench: 'profile', model: values.model, batch, stepMs: t2 - t0, forwardMs: t1 - t0, backwardMs: t2 - t1, kernelMs: kernels, otherMs: t2 - t0 - kernels, backend: (backend as () => KernelBackend)().description }));
-for (const [k, v] of [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 20)) console.log(JSON.stringify({ bench: 'profile-kernel', kernel: k, ms: v.ms, calls: v.calls }));
+for (const [k, v] of [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms)) console.log(JSON.stringify({ bench: 'profile-kernel', kernel: k, ms: v.ms, calls: v.calls }));

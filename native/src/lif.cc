@@ -275,8 +275,8 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
 // The membrane output (a non-firing leaky integrator read at the last step):
 // out[i] = Σ_t coef[t]·x[t·size + i] in float32, each product and sum
 // rounded (this file has no contraction), as the TypeScript oracle rounds it.
-// (Sums in float64 rounded per step, the first version, took 5.7 ms for the
-// last decoder layer's 134 MB input instead of 3.7.)
+// (Sums in float64 rounded per step, the first version, took 5.7-6.7 ms of a
+// batch-64 FSVAE step for the last decoder layer's 134 MB input, this 4.6.)
 SPV_CLONES static void time_weighted_sum_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* x,
                                                const float* coef, float* out) {
   float acc[BLOCK];
