@@ -59,11 +59,15 @@ if (values.sample) {
   const times: number[] = [];
   let rates: Record<string, number> = {};
   let freshAfterWarmup = 0;
+  let liveAfterStep = 0;
   for (let i = 0; i <= steps; i++) {
     if (i === 1) freshAfterWarmup = pooledMemoryStats()?.freshBytes ?? 0;
     const t0 = performance.now();
     const r = trainingStep(model, opt, x, rng);
     rates = r.rates;
+    // What the step left in the pool unreleased (held until a collection):
+    // reclaimPooledMemory collects only when this passes an eighth of the peak.
+    if (i > 0) liveAfterStep = Math.max(liveAfterStep, pooledMemoryStats()?.liveBytes ?? 0);
     await betweenTrainingSteps();
     if (i > 0) times.push((performance.now() - t0) / 1000); // step 0 is warm-up
   }
@@ -72,6 +76,6 @@ if (values.sample) {
   const stats = pooledMemoryStats();
   const freshMiBPerStep = stats ? (stats.freshBytes - freshAfterWarmup) / steps / 2 ** 20 : null;
   console.log(
-    JSON.stringify({ bench: 'train', model: kind, batch, steps, secondsPerStep: mean, imagesPerSec: batch / mean, firingRates: rates, maxRssMiB: process.resourceUsage().maxRSS / 1024, freshMiBPerStep, backend: backend().description }),
+    JSON.stringify({ bench: 'train', model: kind, batch, steps, secondsPerStep: mean, imagesPerSec: batch / mean, firingRates: rates, maxRssMiB: process.resourceUsage().maxRSS / 1024, freshMiBPerStep, liveAfterStepMiB: stats ? liveAfterStep / 2 ** 20 : null, livePeakMiB: stats ? stats.maxLiveBytes / 2 ** 20 : null, backend: backend().description }),
   );
 }
