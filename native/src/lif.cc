@@ -67,8 +67,10 @@ SPV_CLONES static void lif_backward_block(int64_t steps, int64_t size, int64_t i
                                           int64_t ustride, const float* o, const float* go, float* gx, double dd,
                                           double hw, double hh, bool sum_steps = false) {
   double gn[BLOCK];  // dL/du_{t+1}
-  double acc[BLOCK];
-  for (int64_t j = 0; j < n; j++) gn[j] = acc[j] = 0;
+  double acc[BLOCK];  // with sum_steps only
+  for (int64_t j = 0; j < n; j++) gn[j] = 0;
+  if (sum_steps)
+    for (int64_t j = 0; j < n; j++) acc[j] = 0;
   for (int64_t t = steps - 1; t >= 0; t--) {
     const float* ut = u + t * ustride;
     const float* ot = o + t * size + i0;
