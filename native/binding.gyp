@@ -8,21 +8,21 @@
     {
       "target_name": "kernels_scalar",
       "type": "static_library",
-      "sources": ["src/kernels.cc"],
+      "sources": ["src/kernels.cc", "src/smallconv.cc"],
       "defines": ["SPV_ISA=scalar", "SPV_VEC_BYTES=16"],
       "cflags_cc": ["-fPIC"]
     },
     {
       "target_name": "kernels_avx2",
       "type": "static_library",
-      "sources": ["src/kernels.cc"],
+      "sources": ["src/kernels.cc", "src/smallconv.cc"],
       "defines": ["SPV_ISA=avx2", "SPV_VEC_BYTES=32"],
       "cflags_cc": ["-fPIC", "-mavx2", "-mfma"]
     },
     {
       "target_name": "kernels_avx512",
       "type": "static_library",
-      "sources": ["src/kernels.cc"],
+      "sources": ["src/kernels.cc", "src/smallconv.cc"],
       "defines": ["SPV_ISA=avx512", "SPV_VEC_BYTES=64"],
       "cflags_cc": ["-fPIC", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma", "-mprefer-vector-width=512"]
     },

@@ -54,6 +54,13 @@ const convShapes: Array<[string, Conv2dGeometry]> = [
   ['19 images 128→256 4x4 s2', geo(19, 128, 4, 256, 3, 2, 1)],
   ['dec0 256→128 2→4 (transposed, output padding 1)', geo(3, 128, 3, 256, 3, 2, 1, 1)],
   ['final 32→1 32x32 s1', geo(2, 1, 32, 32, 3, 1, 1)],
+  // The single-channel 3×3 kernels at other row widths (one, two and four
+  // vectors on AVX-512) and with output channels that leave a partial tile.
+  ['1→20 16x16 s1', geo(3, 1, 16, 20, 3, 1, 1)],
+  ['1→17 64x64 s2', geo(2, 1, 64, 17, 3, 2, 1)],
+  ['1→9 64x64 s1', geo(2, 1, 64, 9, 3, 1, 1)],
+  ['1→32 32x32 s2, 18 rows of 16', { ...geo(2, 1, 32, 32, 3, 2, 1), inHeight: 36, outHeight: 18 }],
+  ['1→32 s1, 20 rows of 32', { ...geo(2, 1, 32, 32, 3, 1, 1), inHeight: 20, outHeight: 20 }],
   ['final0 32→32 16→32 (transposed)', geo(2, 32, 31, 32, 3, 2, 1, 1)],
   // Input-gradient tiles that run through several rows of one stride phase; odd sizes give phases of 5 and 4 rows.
   ['enc2 64→128 8x8 s2', geo(2, 64, 8, 128, 3, 2, 1)],
@@ -136,7 +143,7 @@ test('native gemm matches the oracle (all transposes, binary A)', (t) => {
 test('native convolution forward into aligned (pooled) outputs matches the oracle', (t) => {
   const allocator = nativeAllocator();
   if (!native || !allocator) return t.skip('native addon not built');
-  for (const [name, g] of convShapes.filter(([n]) => /^(enc0|final 32→1|3→32 40x40|3→32 13x13)/.test(n))) {
+  for (const [name, g] of convShapes.filter(([n]) => /^(enc0|final 32→1|1→|3→32 40x40|3→32 13x13)/.test(n))) {
     const xs = g.batch * g.inChannels * g.inHeight * g.inWidth;
     const ys = g.batch * g.outChannels * g.outHeight * g.outWidth;
     const x = randn(xs);

@@ -17,24 +17,33 @@
 // forward is conv_backward_data, its input gradient conv_forward. When the
 // addon multiplies spikes densely (AVX-512), conv_forward sees spike inputs
 // as real ones; conv_backward_data is told both the spike flag and the mode.
+// "One channel" is the family in smallconv.cc: C = 1, K = 3, padding 1,
+// stride 1 or 2, output rows of one, two or four whole vectors (on SSE2,
+// final_layer.1's 32-float rows are eight and take the general kernels).
 //
 //   conv_forward
-//     ≤ 27 taps, stride 1 or 2  rows_conv_forward          encoder.0; final_layer.1's input gradient
+//     one channel               single_channel_forward     encoder.0; final_layer.1's input gradient
+//     ≤ 27 taps, stride 1 or 2  rows_conv_forward          the RGB first layers (CIFAR-10, CelebA)
 //     O % NR == 0               direct_conv_forward        encoder.1-3; the decoders' input gradients
 //     ≤ 27 taps, other strides  direct_conv_small
 //     otherwise / spikes        im2col + GEMM (for spikes: weight rows added per active input)
 //   conv_backward_data
-//     stride 1, ≤ 27 taps       gather_transposed_small    final_layer.1's forward
+//     one channel (spikes: dense mode)
+//                               single_channel_backward_data
+//                                                          final_layer.1's forward; encoder.0's input gradient
+//     stride 1, ≤ 27 taps       gather_transposed_small    the RGB last layers' forward
 //     stride 2, ≤ 27 taps, ≤ 2 vectors per phase row
-//                               gather_transposed_small_s2 encoder.0's input gradient
+//                               gather_transposed_small_s2 the RGB first layers' input gradient
 //     C % NR == 0 (spikes: dense mode and ≥ TM pixels per stride phase)
 //                               direct_conv_backward_data  the encoders' input gradients; decoder.1-2 and
 //                                                          final_layer.0 forward
 //     spikes otherwise          scatter_transposed         decoder.0 forward (its 2×2 input)
 //     otherwise                 GEMM + col2im
 //   conv_backward_weight
+//     one channel               single_channel_backward_weight
+//                                                          encoder.0, final_layer.1
 //     stride 1 or 2, K ≤ 3, ≤ 27 taps
-//                               rowdot_weight_small        encoder.0, final_layer.1
+//                               rowdot_weight_small        the RGB first and last layers
 //     O % NR == 0               direct_conv_backward_weight every other FSVAE layer
 //     ≤ 27 taps                 direct_weight_small
 //     otherwise                 im2col + GEMM
@@ -43,6 +52,7 @@
 #include <vector>
 
 #include "common.h"
+#include "smallconv.h"
 
 #if SPV_VEC_BYTES == 64
 #include <immintrin.h>
@@ -878,6 +888,7 @@ static void rows_conv_forward(const Ctx& ctx, const Geo& g, const float* x, cons
 
 void conv_forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias, float* y,
                   bool xbin) {
+  if (!xbin && single_channel_forward(ctx, g, x, w, bias, y)) return;
   if (!xbin && rows_forward_fits(g)) {
     rows_conv_forward(ctx, g, x, w, bias, y);
     return;
@@ -1141,6 +1152,7 @@ static void gather_transposed_small_s2(const Ctx& ctx, const Geo& g, const float
 
 void conv_backward_data(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx, bool accumulate,
                         bool gybin, bool dense_spikes) {
+  if ((!gybin || dense_spikes) && single_channel_backward_data(ctx, g, gy, w, gx, accumulate)) return;
   if (g.S == 1 && g.C * g.K * g.K <= 27) {
     gather_transposed_small(ctx, g, gy, w, gx, accumulate);
     return;
@@ -1223,7 +1235,7 @@ static void direct_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
 }
 
 // Weight gradient of a convolution with few taps (C·k·k ≤ 27, stride 1 or 2:
-// the encoders' first layer and the decoders' last): gw[o, (c, kh, kw)] =
+// the encoders' first layer and the decoders' last on RGB images): gw[o, (c, kh, kw)] =
 // Σ gy[o] row · the x row that tap reads, vectorised along output rows. At
 // stride 2 each padded x row is split by column phase (x[2j + φ] → row φ, j),
 // so the x values of V consecutive outputs are one load there too. One task
@@ -1324,6 +1336,7 @@ static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
 void conv_backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw,
                           bool accumulate, bool xbin) {
   (void)xbin;
+  if (single_channel_backward_weight(ctx, g, x, gy, gw, accumulate)) return;
   if (rowdot_weight_fits(g)) {
     rowdot_weight_small(ctx, g, x, gy, gw, accumulate);
     return;
