@@ -103,26 +103,47 @@ inline void image_variants(const Geo& g, const float* img, vf* dst) {
 }
 
 // ---- forward: y[n, o] = bias[o] + Σ_taps w[o, tap] · x[n] under the tap ----
-
-template <int NV, int OB>
-__attribute__((always_inline)) inline void forward_tile(const vf* xv, const float* wp, float* y, int64_t plane) {
-  vf acc[OB][NV];
+//
+// Per image: its row variants to scratch (L1-sized), then channel tiles
+// outermost, each writing its planes row block after row block. (All
+// channels of one row at a time, the first version, put 32 stores 4 KiB
+// apart into one L1 set at 32×32 maps: final_layer.1's input gradient ran at
+// half the speed.) A tile is RB output rows × OB channels × NV vectors; xv:
+// the variants from the tile's first row on, wp: its packed weights.
+template <int S, int NV, int OB, int RB>
+__attribute__((always_inline)) inline void forward_tile(const vf* xv, const float* wp, float* y, int64_t ow,
+                                                        int64_t plane) {
+  vf acc[RB][OB][NV];
 #pragma GCC unroll 16
-  for (int j = 0; j < OB; j++)
+  for (int j = 0; j < OB; j++) {
+    const vf b = vf{} + wp[9 * OB + j];
 #pragma GCC unroll 4
-    for (int k = 0; k < NV; k++) acc[j][k] = vf{} + wp[9 * OB + j];
+    for (int rr = 0; rr < RB; rr++)
+#pragma GCC unroll 4
+      for (int k = 0; k < NV; k++) acc[rr][j][k] = b;
+  }
 #pragma GCC unroll 9
-  for (int tap = 0; tap < 9; tap++)
+  for (int tap = 0; tap < 9; tap++) {
+    vf x[RB][NV];
+#pragma GCC unroll 4
+    for (int rr = 0; rr < RB; rr++)
+#pragma GCC unroll 4
+      for (int k = 0; k < NV; k++) x[rr][k] = xv[rr * S * 3 * NV + tap * NV + k];
 #pragma GCC unroll 16
     for (int j = 0; j < OB; j++) {
-      const float wv = wp[tap * OB + j];
+      const vf wv = vf{} + wp[tap * OB + j];
 #pragma GCC unroll 4
-      for (int k = 0; k < NV; k++) acc[j][k] += xv[tap * NV + k] * wv;
+      for (int rr = 0; rr < RB; rr++)
+#pragma GCC unroll 4
+        for (int k = 0; k < NV; k++) acc[rr][j][k] += x[rr][k] * wv;
     }
+  }
 #pragma GCC unroll 16
   for (int j = 0; j < OB; j++)
 #pragma GCC unroll 4
-    for (int k = 0; k < NV; k++) storeu(y + j * plane + k * V, acc[j][k]);
+    for (int rr = 0; rr < RB; rr++)
+#pragma GCC unroll 4
+      for (int k = 0; k < NV; k++) storeu(y + j * plane + rr * ow + k * V, acc[rr][j][k]);
 }
 
 // Weights and biases of OB consecutive output channels, packed tap-major
@@ -138,9 +159,12 @@ void pack_forward_weights(const Geo& g, const float* w, const float* bias, int64
 
 template <int S, int NV>
 void forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const float* bias, float* y) {
-  // Output channels per register tile: OB·NV accumulators next to the 9·NV
-  // row variants (AVX-512: 16 + 9 or 8 + 18 of its 32 registers).
-  constexpr int OB = NV == 1 ? 16 : NV == 2 ? 4 : 2;
+  // A tile: OB channels × RB rows × NV vectors of accumulators, half the
+  // vector registers (16 of AVX-512's 32, 8 of AVX2's 16), each weight
+  // broadcast once for RB rows.
+  constexpr int ACC = V == 16 ? 16 : 8;
+  constexpr int OB = NV == 4 ? 2 : 4;
+  constexpr int RB = std::max(1, ACC / (OB * NV));
   constexpr int TILE = 10 * OB;  // packed floats per tile
   const int64_t plane = g.OH * g.OW;
   const int64_t full = g.O / OB, tail = g.O % OB;
@@ -148,47 +172,25 @@ void forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const
   for (int64_t t = 0; t < full; t++) pack_forward_weights<OB>(g, w, bias, t * OB, OB, wp.data() + t * TILE);
   for (int64_t t = 0; t < tail; t++)
     pack_forward_weights<1>(g, w, bias, full * OB + t, 1, wp.data() + full * TILE + t * 10);
-  if (plane * sizeof(float) < 4096) {
-    // Small planes: one output row at a time, its variants built in registers
-    // and used for every channel.
-    ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
-      for (int64_t n = b; n < e; n++) {
-        const float* img = x + n * g.H * g.W;
-        for (int64_t oh = 0; oh < g.OH; oh++) {
-          vf xv[3][3][NV];
-          for (int kh = 0; kh < 3; kh++) {
-            const int64_t ih = oh * S - 1 + kh;
-            row_variants<S, NV>(ih >= 0 && ih < g.H ? img + ih * g.W : nullptr, xv[kh]);
-          }
-          float* out = y + n * g.O * plane + oh * g.OW;
-          for (int64_t t = 0; t < full; t++)
-            forward_tile<NV, OB>(&xv[0][0][0], wp.data() + t * TILE, out + t * OB * plane, plane);
-          for (int64_t t = 0; t < tail; t++)
-            forward_tile<NV, 1>(&xv[0][0][0], wp.data() + full * TILE + t * 10, out + (full * OB + t) * plane, plane);
-        }
-      }
-    });
-    return;
-  }
-  // Planes of 4 KiB or more: all channels of one row would put every store in
-  // one L1 set, so channel tiles go outermost and write their planes row
-  // after row, from the image's variants in scratch.
   ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
     scratch_vector<vf> variants((size_t)((g.H + 2) * 3 * NV));
     for (int64_t n = b; n < e; n++) {
       image_variants<S, NV>(g, x + n * g.H * g.W, variants.data());
       float* out = y + n * g.O * plane;
-      for (int64_t t = 0; t < full; t++) {
-        const float* wt = wp.data() + t * TILE;
-        float* ot = out + t * OB * plane;
-        for (int64_t oh = 0; oh < g.OH; oh++)
-          forward_tile<NV, OB>(variants.data() + oh * S * 3 * NV, wt, ot + oh * g.OW, plane);
-      }
-      for (int64_t t = 0; t < tail; t++) {
-        const float* wt = wp.data() + full * TILE + t * 10;
-        float* ot = out + (full * OB + t) * plane;
-        for (int64_t oh = 0; oh < g.OH; oh++)
-          forward_tile<NV, 1>(variants.data() + oh * S * 3 * NV, wt, ot + oh * g.OW, plane);
+      for (int64_t t = 0; t < full + tail; t++) {
+        const bool whole = t < full;
+        const float* wt = wp.data() + (whole ? t * TILE : full * TILE + (t - full) * 10);
+        float* ot = out + (whole ? t * OB : full * OB + (t - full)) * plane;
+        int64_t oh = 0;
+        if (whole) {
+          for (; oh + RB <= g.OH; oh += RB)
+            forward_tile<S, NV, OB, RB>(variants.data() + oh * S * 3 * NV, wt, ot + oh * g.OW, g.OW, plane);
+          for (; oh < g.OH; oh++)
+            forward_tile<S, NV, OB, 1>(variants.data() + oh * S * 3 * NV, wt, ot + oh * g.OW, g.OW, plane);
+        } else {
+          for (; oh < g.OH; oh++)
+            forward_tile<S, NV, 1, 1>(variants.data() + oh * S * 3 * NV, wt, ot + oh * g.OW, g.OW, plane);
+        }
       }
     }
   });
