@@ -564,9 +564,10 @@ static void prefetch_share(const float* p, int64_t floats, int64_t part, int64_t
   for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; l++) __builtin_prefetch(p + l * 16, 0, 3);
 }
 
-// In-register transpose of V vectors (r[j][p] → r[p][j]): stage D swaps bit
-// D of the vector index with bit D of the lane, one two-input shuffle per
-// vector and stage (4 stages of 16 on AVX-512 instead of 256 scalar moves).
+// In-register transpose of V vectors (r[j][p] → r[p][j]): stage D (1, 2, 4,
+// …) swaps the bit of value D in the vector index with the same bit of the
+// lane, one two-input shuffle per vector and stage (4 stages of 16 shuffles
+// on AVX-512 instead of 256 scalar moves).
 typedef int32_t vi __attribute__((vector_size(SPV_VEC_BYTES)));
 template <int D, size_t... I>
 constexpr vi transpose_low(std::index_sequence<I...>) {
