@@ -196,6 +196,15 @@ void forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const
   });
 }
 
+// The input-gradient kernels' outer loop: body(gy of image n, gx of image n)
+// for every image, images split over the threads.
+template <class Body>
+inline void for_each_image(const Ctx& ctx, const Geo& g, const float* gy, float* gx, Body body) {
+  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
+    for (int64_t n = b; n < e; n++) body(gy + n * g.O * g.OH * g.OW, gx + n * g.H * g.W);
+  });
+}
+
 // ---- input gradient, stride 2: gx[n] = Σ_o the transposed convolution of gy[n, o] ----
 //
 // Output pixel (2i + φh, 2j + φw) takes gy row i (and i + 1 for φh = 1) at
@@ -244,32 +253,28 @@ inline void s2_channels(const Geo& g, const float* gimg, int64_t i0, const float
 
 template <int NV, int IB>
 void backward_data_s2(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx, bool accumulate) {
-  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
-    for (int64_t n = b; n < e; n++) {
-      const float* gimg = gy + n * g.O * g.OH * g.OW;
-      float* ximg = gx + n * g.H * g.W;
-      for (int64_t i0 = 0; i0 < g.OH; i0 += IB) {
-        vf acc[IB][kS2Phases][NV];
-        for (int r = 0; r < IB; r++)
-          for (int p = 0; p < kS2Phases; p++)
-            for (int k = 0; k < NV; k++) acc[r][p][k] = vf{};
-        if (i0 + IB < g.OH)
-          s2_channels<NV, IB, false>(g, gimg, i0, w, acc);
-        else
-          s2_channels<NV, IB, true>(g, gimg, i0, w, acc);
-        for (int r = 0; r < IB && i0 + r < g.OH; r++)
-          for (int half = 0; half < 2; half++) {
-            float* row = ximg + (2 * (i0 + r) + half) * g.W;
-            for (int k = 0; k < NV; k++) {
-              const vf even = acc[r][2 * half][k];
-              const vf odd = half ? acc[r][3][k] + acc[r][4][k] : acc[r][1][k];
-              vf lo = shuffle(even, odd, kZipLow), hi = shuffle(even, odd, kZipHigh);
-              if (accumulate) lo += loadu(row + 2 * k * V), hi += loadu(row + 2 * k * V + V);
-              storeu(row + 2 * k * V, lo);
-              storeu(row + 2 * k * V + V, hi);
-            }
+  for_each_image(ctx, g, gy, gx, [&](const float* gimg, float* ximg) {
+    for (int64_t i0 = 0; i0 < g.OH; i0 += IB) {
+      vf acc[IB][kS2Phases][NV];
+      for (int r = 0; r < IB; r++)
+        for (int p = 0; p < kS2Phases; p++)
+          for (int k = 0; k < NV; k++) acc[r][p][k] = vf{};
+      if (i0 + IB < g.OH)
+        s2_channels<NV, IB, false>(g, gimg, i0, w, acc);
+      else
+        s2_channels<NV, IB, true>(g, gimg, i0, w, acc);
+      for (int r = 0; r < IB && i0 + r < g.OH; r++)
+        for (int half = 0; half < 2; half++) {
+          float* row = ximg + (2 * (i0 + r) + half) * g.W;
+          for (int k = 0; k < NV; k++) {
+            const vf even = acc[r][2 * half][k];
+            const vf odd = half ? acc[r][3][k] + acc[r][4][k] : acc[r][1][k];
+            vf lo = shuffle(even, odd, kZipLow), hi = shuffle(even, odd, kZipHigh);
+            if (accumulate) lo += loadu(row + 2 * k * V), hi += loadu(row + 2 * k * V + V);
+            storeu(row + 2 * k * V, lo);
+            storeu(row + 2 * k * V + V, hi);
           }
-      }
+        }
     }
   });
 }
@@ -305,22 +310,18 @@ inline void s1_channels(const Geo& g, const float* gimg, int64_t y0, const float
 
 template <int NV, int IB>
 void backward_data_s1(const Ctx& ctx, const Geo& g, const float* gy, const float* w, float* gx, bool accumulate) {
-  ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
-    for (int64_t n = b; n < e; n++) {
-      const float* gimg = gy + n * g.O * g.OH * g.OW;
-      float* ximg = gx + n * g.H * g.W;
-      for (int64_t y0 = 0; y0 < g.H; y0 += IB) {
-        vf acc[IB][NV];
-        for (int t = 0; t < IB; t++)
-          for (int k = 0; k < NV; k++) acc[t][k] = vf{};
-        if (y0 > 0 && y0 + IB < g.OH)
-          s1_channels<NV, IB, false>(g, gimg, y0, w, acc);
-        else
-          s1_channels<NV, IB, true>(g, gimg, y0, w, acc);
-        for (int t = 0; t < IB && y0 + t < g.H; t++) {
-          float* row = ximg + (y0 + t) * g.W;
-          for (int k = 0; k < NV; k++) storeu(row + k * V, accumulate ? acc[t][k] + loadu(row + k * V) : acc[t][k]);
-        }
+  for_each_image(ctx, g, gy, gx, [&](const float* gimg, float* ximg) {
+    for (int64_t y0 = 0; y0 < g.H; y0 += IB) {
+      vf acc[IB][NV];
+      for (int t = 0; t < IB; t++)
+        for (int k = 0; k < NV; k++) acc[t][k] = vf{};
+      if (y0 > 0 && y0 + IB < g.OH)
+        s1_channels<NV, IB, false>(g, gimg, y0, w, acc);
+      else
+        s1_channels<NV, IB, true>(g, gimg, y0, w, acc);
+      for (int t = 0; t < IB && y0 + t < g.H; t++) {
+        float* row = ximg + (y0 + t) * g.W;
+        for (int k = 0; k < NV; k++) storeu(row + k * V, accumulate ? acc[t][k] + loadu(row + k * V) : acc[t][k]);
       }
     }
   });
