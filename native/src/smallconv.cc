@@ -104,11 +104,11 @@ inline void image_variants(const Geo& g, const float* img, vf* dst) {
 
 // ---- forward: y[n, o] = bias[o] + Σ_taps w[o, tap] · x[n] under the tap ----
 //
-// Per image: its row variants to scratch (L1-sized), then channel tiles
-// outermost, each writing its planes row block after row block. (All
-// channels of one row at a time, the first version, put 32 stores 4 KiB
-// apart into one L1 set at 32×32 maps: final_layer.1's input gradient ran at
-// half the speed.) A tile is RB output rows × OB channels × NV vectors; xv:
+// Per image: its row variants to scratch (6.5-13 KiB for MNIST), then
+// channel tiles outermost, each writing its planes row block after row
+// block. (All channels of one row at a time, the first version, put 32
+// stores 4 KiB apart into one L1 set at 32×32 maps: final_layer.1's input
+// gradient ran at half the speed.) A tile is RB output rows × OB channels × NV vectors; xv:
 // the variants from the tile's first row on, wp: its packed weights.
 template <int S, int NV, int OB, int RB>
 __attribute__((always_inline)) inline void forward_tile(const vf* xv, const float* wp, float* y, int64_t ow,
@@ -150,7 +150,7 @@ __attribute__((always_inline)) inline void forward_tile(const vf* xv, const floa
 // ([tap][j], then the biases) so a tile's broadcasts are constant offsets
 // from one pointer.
 template <int OB>
-void pack_forward_weights(const Geo& g, const float* w, const float* bias, int64_t o0, int64_t ob, float* wp) {
+void pack_forward_weights(const float* w, const float* bias, int64_t o0, int64_t ob, float* wp) {
   for (int64_t j = 0; j < ob; j++) {
     for (int tap = 0; tap < 9; tap++) wp[tap * OB + j] = w[(o0 + j) * 9 + tap];
     wp[9 * OB + j] = bias ? bias[o0 + j] : 0.f;
@@ -169,9 +169,9 @@ void forward(const Ctx& ctx, const Geo& g, const float* x, const float* w, const
   const int64_t plane = g.OH * g.OW;
   const int64_t full = g.O / OB, tail = g.O % OB;
   scratch_vector<float> wp((size_t)((full + tail) * TILE));
-  for (int64_t t = 0; t < full; t++) pack_forward_weights<OB>(g, w, bias, t * OB, OB, wp.data() + t * TILE);
+  for (int64_t t = 0; t < full; t++) pack_forward_weights<OB>(w, bias, t * OB, OB, wp.data() + t * TILE);
   for (int64_t t = 0; t < tail; t++)
-    pack_forward_weights<1>(g, w, bias, full * OB + t, 1, wp.data() + full * TILE + t * 10);
+    pack_forward_weights<1>(w, bias, full * OB + t, 1, wp.data() + full * TILE + t * 10);
   ctx.parallel_for(g.batch, [&](int64_t b, int64_t e) {
     scratch_vector<vf> variants((size_t)((g.H + 2) * 3 * NV));
     for (int64_t n = b; n < e; n++) {
