@@ -800,6 +800,13 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
     for (int64_t blk = b; blk < e; blk++) {
       const int64_t n0 = blk * block, nimg = std::min(block, g.batch - n0);
       for (int64_t k = 0; k < nimg; k++) pad_gy_image(g, gy, n0 + k, lead, OWp, plane, gpad.data() + k * img_floats);
+      // The next block's gy is read from memory in slices while this block's
+      // tiles run (its copy above otherwise waits on DRAM). steps counts this
+      // block's tiles (an upper bound when the map is not a multiple of S).
+      const int64_t next_n0 = n0 + block, next_nimg = blk + 1 < e ? std::min(block, g.batch - next_n0) : 0;
+      const int64_t steps =
+          S * S * cpanels * ((nimg * ((g.H + S - 1) / S) * ((g.W + S - 1) / S) + TM - 1) / TM);
+      int64_t step = 0;
       float* gblk = gx + n0 * C * HW;
       for (int64_t ph = 0; ph < S && ph < g.H; ph++) {
         int64_t khs[16], ohb[16];
@@ -821,7 +828,8 @@ static void direct_conv_backward_data(const Ctx& ctx, const Geo& g, const float*
                 xoff[m] = k * C * HW + (ph + S * a) * g.W + pw + S * bb;
               }
           for (int64_t c0 = 0; c0 < C; c0 += NR) {
-            for (int64_t m0 = 0; m0 < total; m0 += TM) {
+            for (int64_t m0 = 0; m0 < total; m0 += TM, step++) {
+              if (next_nimg > 0) prefetch_share(gy + next_n0 * O * g.OH * g.OW, next_nimg * O * g.OH * g.OW, step, steps);
               const int valid = (int)std::min<int64_t>(TM, total - m0);
               const float* gq[TM];  // gy of pixel q at tap offset 0
               for (int q = 0; q < TM; q++) gq[q] = gpad.data() + goff[std::min<int64_t>(m0 + q, total - 1)];
