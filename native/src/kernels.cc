@@ -49,11 +49,11 @@
 //     otherwise                 im2col + GEMM
 #include <algorithm>
 #include <cstring>
-#include <utility>
 #include <vector>
 
 #include "common.h"
 #include "smallconv.h"
+#include "vec.h"
 
 #if SPV_VEC_BYTES == 64
 #include <immintrin.h>
@@ -62,17 +62,12 @@
 namespace spv {
 namespace SPV_ISA {
 
-typedef float vf __attribute__((vector_size(SPV_VEC_BYTES)));
-typedef float vfu __attribute__((vector_size(SPV_VEC_BYTES), aligned(4)));
-constexpr int V = SPV_VEC_BYTES / 4;
 constexpr int MR = 6;
 constexpr int NR = 2 * V;
 constexpr int64_t KC = 512;
 constexpr int64_t MC = 96;
 constexpr int64_t NC = 2048;
 
-static inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
-static inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
 // A store that bypasses the caches where the instruction set has one and p is
 // vector-aligned (no read of the line first); callers end with stream_fence().
 static inline void store_stream(float* p, vf v) {
@@ -562,34 +557,6 @@ static void direct_conv_forward(const Ctx& ctx, const Geo& g, const float* x, co
 static void prefetch_share(const float* p, int64_t floats, int64_t part, int64_t parts) {
   const int64_t lines = floats / 16;
   for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; l++) __builtin_prefetch(p + l * 16, 0, 3);
-}
-
-// In-register transpose of V vectors (r[j][p] → r[p][j]): stage D (1, 2, 4,
-// …) swaps the bit of value D in the vector index with the same bit of the
-// lane, one two-input shuffle per vector and stage (4 stages of 16 shuffles
-// on AVX-512 instead of 256 scalar moves).
-typedef int32_t vi __attribute__((vector_size(SPV_VEC_BYTES)));
-template <int D, size_t... I>
-constexpr vi transpose_low(std::index_sequence<I...>) {
-  return vi{(int32_t)((I & D) == 0 ? I : V + I - D)...};
-}
-template <int D, size_t... I>
-constexpr vi transpose_high(std::index_sequence<I...>) {
-  return vi{(int32_t)((I & D) == 0 ? I + D : V + I)...};
-}
-template <int D>
-static inline void transpose_stage(vf* r) {
-  if constexpr (D < V) {
-    constexpr vi lo = transpose_low<D>(std::make_index_sequence<V>{});
-    constexpr vi hi = transpose_high<D>(std::make_index_sequence<V>{});
-    for (int j = 0; j < V; j++)
-      if ((j & D) == 0) {
-        const vf a = r[j], b = r[j | D];
-        r[j] = __builtin_shuffle(a, b, lo);
-        r[j | D] = __builtin_shuffle(a, b, hi);
-      }
-    transpose_stage<2 * D>(r);
-  }
 }
 
 // gW [O, R] (+)= Σ_images gy [O, P] · col [R, P]^T, without col. Images are

@@ -24,29 +24,13 @@
 
 #include "common.h"
 #include "smallconv.h"
+#include "vec.h"
 
 namespace spv {
 namespace SPV_ISA {
 
 namespace {
 
-typedef float vf __attribute__((vector_size(SPV_VEC_BYTES)));
-typedef float vfu __attribute__((vector_size(SPV_VEC_BYTES), aligned(4)));
-typedef int32_t vi __attribute__((vector_size(SPV_VEC_BYTES)));
-constexpr int V = SPV_VEC_BYTES / 4;
-
-inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
-inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
-
-// Shuffle masks over the lanes of two vectors a (0..V-1) and b (V..2V-1).
-template <size_t... I>
-constexpr vi affine_lanes(int first, int step, std::index_sequence<I...>) {
-  return vi{(int32_t)(first + step * (int)I)...};
-}
-template <size_t... I>
-constexpr vi zip_lanes(int first, std::index_sequence<I...>) {
-  return vi{(int32_t)(((I & 1) ? V : 0) + first + (int)(I >> 1))...};
-}
 constexpr auto kLanes = std::make_index_sequence<V>{};
 constexpr vi kEven = affine_lanes(0, 2, kLanes);      // a0 a2 … b0 b2 …: even columns of 2V
 constexpr vi kOdd = affine_lanes(1, 2, kLanes);       // odd columns of 2V
@@ -54,8 +38,6 @@ constexpr vi kBack = affine_lanes(V - 1, 1, kLanes);  // a(V-1) b0 … b(V-2): b
 constexpr vi kAhead = affine_lanes(1, 1, kLanes);     // a1 … a(V-1) b0: a one lane earlier
 constexpr vi kZipLow = zip_lanes(0, kLanes);          // a0 b0 a1 b1 …
 constexpr vi kZipHigh = zip_lanes(V / 2, kLanes);     // the upper halves interleaved
-
-inline vf shuffle(vf a, vf b, vi mask) { return __builtin_shuffle(a, b, mask); }
 
 // The three column variants of one input row for NV vectors of outputs:
 // out[kw][k] holds, for outputs k·V … k·V+V-1, the input under tap kw
