@@ -1,6 +1,7 @@
-// Shared declarations of the native kernels. kernels.cc is compiled three
-// times (scalar/SSE2 baseline, AVX2+FMA, AVX-512) into separate namespaces;
-// addon.cc picks one at load time with __builtin_cpu_supports.
+// Shared declarations of the native kernels. kernels.cc and smallconv.cc are
+// compiled three times (scalar/SSE2 baseline, AVX2+FMA, AVX-512) into
+// separate namespaces; addon.cc picks one at load time with
+// __builtin_cpu_supports.
 #pragma once
 #include <cstdint>
 #include <cstddef>
