@@ -13,6 +13,7 @@ import { backend, getNativeBackend, setBackend, typescriptBackend } from '../src
 import type { KernelBackend } from '../src/engine/backend/types.js';
 import { lif, membraneCoefficients, membraneOutput, psp, repeatOverTime } from '../src/snn/functional.js';
 import { TdBatchNorm, TdConv, TdConvTranspose } from '../src/snn/layers.js';
+import { maxAbs, maxRelDiff } from './compare.js';
 
 const rng = new Random(2024);
 
@@ -58,19 +59,6 @@ function gradcheck(name: string, inputs: Tensor[], f: (...xs: Tensor[]) => Tenso
     assert.ok(rel < tol, `${name}: input ${k} gradient relative error ${rel.toExponential(2)} (tolerance ${tol})`);
     x.grad = null;
   }
-}
-
-function maxAbs(a: Float32Array): number {
-  let m = 0;
-  for (const v of a) m = Math.max(m, Math.abs(v));
-  return m;
-}
-
-/** max |a − b| over max |b|: float32 rounding of sums taken in another order stays near 1e-7. */
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m / maxAbs(b);
 }
 
 const backends: Array<[string, KernelBackend | null]> = [
