@@ -492,12 +492,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, stride: number, p
   const y = allocFloat32Output(N * O * OH * OW);
   be.conv2dForward(geo, x.data, w.data, b ? b.data : null, y, x.binary);
   return makeResult('conv2d', y, [N, O, OH, OW], b ? [x, w, b] : [x, w], (g) => {
-    if (x.requiresGrad) {
-      if (x.grad === null) {
-        x.grad = allocFloat32Output(x.size);
-        be.conv2dBackwardData(geo, g, w.data, x.grad, false);
-      } else be.conv2dBackwardData(geo, g, w.data, x.grad, true);
-    }
+    if (x.requiresGrad) x.addGradWith((gx, accumulate) => be.conv2dBackwardData(geo, g, w.data, gx, accumulate));
     if (w.requiresGrad) be.conv2dBackwardWeight(geo, x.data, g, w.gradBuffer(), true, x.binary);
     if (b && b.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, O, OH * OW);
   });
@@ -536,15 +531,14 @@ export function convTranspose2d(
   if (b) addChannelBias(y, b.data, N, Co, OH * OW);
   return makeResult('convTranspose2d', y, [N, Co, OH, OW], b ? [x, w, b] : [x, w], (g) => {
     if (x.requiresGrad) {
-      if (x.grad === null) {
-        x.grad = allocFloat32Output(x.size);
-        be.conv2dForward(geo, g, w.data, null, x.grad);
-      } else {
+      // conv2dForward only writes: a later gradient goes through a temporary.
+      x.addGradWith((gx, accumulate) => {
+        if (!accumulate) return be.conv2dForward(geo, g, w.data, null, gx);
         const tmp = allocFloat32Output(x.size);
         be.conv2dForward(geo, g, w.data, null, tmp);
-        accumulateInto(x.grad, tmp);
+        accumulateInto(gx, tmp);
         releaseFloat32(tmp);
-      }
+      });
     }
     if (w.requiresGrad) be.conv2dBackwardWeight(geo, g, x.data, w.gradBuffer(), true);
     if (b && b.requiresGrad) channelBiasGrad(g, b.gradBuffer(), N, Co, OH * OW);
@@ -703,11 +697,11 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       const gb = bias.gradBuffer();
       for (let c = 0; c < C; c++) gb[c] += sumG[c];
     }
-    if (!x.requiresGrad) return;
-    // The input's first gradient is written, not added to a cleared buffer.
-    const first = x.grad === null;
-    if (first) x.grad = allocFloat32Output(x.size);
-    be.channelNormBackward(outer, C, inner, g, x.data, aC, meanC, invStd, sumG, sumGX, useBatch, x.grad!, !first);
+    if (x.requiresGrad) {
+      x.addGradWith((gx, accumulate) =>
+        be.channelNormBackward(outer, C, inner, g, x.data, aC, meanC, invStd, sumG, sumGX, useBatch, gx, accumulate),
+      );
+    }
   }
 }
 

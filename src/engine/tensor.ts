@@ -14,7 +14,7 @@
  * call; the LIF neuron walks the leading T axis. PyTorch's reference keeps
  * time last ([N, C, H, W, T]); checkpoints are converted at load/save.
  */
-import { allocFloat32, releaseFloat32 } from './alloc.js';
+import { allocFloat32, allocFloat32Output, releaseFloat32 } from './alloc.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 
 export type Shape = readonly number[];
@@ -136,6 +136,19 @@ export class Tensor {
   takeGrad(g: Float32Array): void {
     if (this.grad === null && g.length === this.data.length) this.grad = g;
     else this.accumulateGrad(g);
+  }
+
+  /**
+   * Adds a gradient that a kernel writes straight into the buffer:
+   * write(grad, false) for the first gradient (a fresh buffer, not zeroed:
+   * the kernel overwrites it), write(grad, true) to add to an existing one.
+   * For kernels with a write-or-add switch; saves clearing a buffer first.
+   */
+  addGradWith(write: (grad: Float32Array, accumulate: boolean) => void): void {
+    if (this.grad === null) {
+      this.grad = allocFloat32Output(this.data.length);
+      write(this.grad, false);
+    } else write(this.grad, true);
   }
 
   /** Returns this tensor's gradient buffer, allocating zeros if needed (for in-place accumulation by ops). */

@@ -86,10 +86,7 @@ export function membraneOutput(x: Tensor, coef: Float32Array): Tensor {
   const be = backend();
   be.timeWeightedSum(steps, size, x.data, coef, out);
   return makeResult('membraneOutput', out, x.shape.slice(1), [x], (g) => {
-    if (!x.requiresGrad) return;
-    const first = x.grad === null;
-    if (first) x.grad = allocFloat32Output(x.size);
-    be.timeWeightedSpread(steps, size, g, coef, x.grad!, !first);
+    if (x.requiresGrad) x.addGradWith((gx, accumulate) => be.timeWeightedSpread(steps, size, g, coef, gx, accumulate));
   });
 }
 
