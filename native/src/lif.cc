@@ -19,6 +19,15 @@ namespace spv {
 
 static constexpr int64_t BLOCK = 2048;
 
+// Runs fn(i0, n) over the neurons [0, size) in blocks of BLOCK (the last one
+// shorter), blocks shared out over the threads.
+template <typename F>
+static void for_each_block(const Ctx& ctx, int64_t size, F fn) {
+  ctx.parallel_for((size + BLOCK - 1) / BLOCK, [&](int64_t b, int64_t e) {
+    for (int64_t blk = b; blk < e; blk++) fn(blk * BLOCK, std::min(BLOCK, size - blk * BLOCK));
+  });
+}
+
 SPV_CLONES static void lif_forward_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* x, float* u,
                                          float* o, float decay, float threshold) {
   float up[BLOCK], op[BLOCK];
@@ -42,12 +51,8 @@ SPV_CLONES static void lif_forward_block(int64_t steps, int64_t size, int64_t i0
 
 void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, float* u, float* o, float decay,
                  float threshold) {
-  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
-  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
-    for (int64_t blk = b; blk < e; blk++) {
-      const int64_t i0 = blk * BLOCK;
-      lif_forward_block(steps, size, i0, std::min(BLOCK, size - i0), x, u, o, decay, threshold);
-    }
+  for_each_block(ctx, size, [&](int64_t i0, int64_t n) {
+    lif_forward_block(steps, size, i0, n, x, u, o, decay, threshold);
   });
 }
 
@@ -96,13 +101,8 @@ SPV_CLONES static void lif_backward_block(int64_t steps, int64_t size, int64_t i
 
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
                   float* gx, float decay, float half_width, float height) {
-  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
-  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
-    for (int64_t blk = b; blk < e; blk++) {
-      const int64_t i0 = blk * BLOCK;
-      lif_backward_block(steps, size, i0, std::min(BLOCK, size - i0), u + i0, size, o, go, gx, decay, half_width,
-                         height);
-    }
+  for_each_block(ctx, size, [&](int64_t i0, int64_t n) {
+    lif_backward_block(steps, size, i0, n, u + i0, size, o, go, gx, decay, half_width, height);
   });
 }
 
@@ -158,14 +158,10 @@ SPV_CLONES static void affine_lif_block(int64_t steps, int64_t size, int64_t xst
 
 void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
                         const float* a, const float* b, float* o, float decay, float threshold, bool repeated) {
-  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
-  ctx.parallel_for(blocks, [&](int64_t b0, int64_t e0) {
+  for_each_block(ctx, size, [&](int64_t i0, int64_t n) {
     float av[BLOCK], bv[BLOCK];
-    for (int64_t blk = b0; blk < e0; blk++) {
-      const int64_t i0 = blk * BLOCK, n = std::min(BLOCK, size - i0);
-      channel_coefficients(i0, n, C, inner, a, b, av, bv);
-      affine_lif_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, threshold);
-    }
+    channel_coefficients(i0, n, C, inner, a, b, av, bv);
+    affine_lif_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, threshold);
   });
 }
 
@@ -292,13 +288,7 @@ SPV_CLONES static void time_weighted_sum_block(int64_t steps, int64_t size, int6
 }
 
 void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float* x, const float* coef, float* out) {
-  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
-  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
-    for (int64_t blk = b; blk < e; blk++) {
-      const int64_t i0 = blk * BLOCK;
-      time_weighted_sum_block(steps, size, i0, std::min(BLOCK, size - i0), x, coef, out);
-    }
-  });
+  for_each_block(ctx, size, [&](int64_t i0, int64_t n) { time_weighted_sum_block(steps, size, i0, n, x, coef, out); });
 }
 
 // Its backward: gx[t·size + i] = coef[t]·g[i], or added to gx (each sum in
@@ -318,12 +308,8 @@ SPV_CLONES static void time_weighted_spread_block(int64_t steps, int64_t size, i
 
 void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
                           bool accumulate) {
-  const int64_t blocks = (size + BLOCK - 1) / BLOCK;
-  ctx.parallel_for(blocks, [&](int64_t b, int64_t e) {
-    for (int64_t blk = b; blk < e; blk++) {
-      const int64_t i0 = blk * BLOCK;
-      time_weighted_spread_block(steps, size, i0, std::min(BLOCK, size - i0), g, coef, gx, accumulate);
-    }
+  for_each_block(ctx, size, [&](int64_t i0, int64_t n) {
+    time_weighted_spread_block(steps, size, i0, n, g, coef, gx, accumulate);
   });
 }
 
