@@ -45,6 +45,16 @@ struct Geo {
   int64_t batch, C, H, W, O, OH, OW, K, S, P;
 };
 
+// Image groups of the small-layer weight gradients (row-dot, single-channel):
+// at least 16 images each, at most 64 groups, fixed by the batch so the sums
+// do not depend on the thread count. Each group ends with a float64
+// reduction of its vector sums that costs about as much as one image's
+// products, so one-image groups (64 images) spent half their time there.
+inline int64_t weight_gradient_groups(int64_t batch) {
+  const int64_t groups = batch / 16 < 64 ? batch / 16 : 64;
+  return groups > 1 ? groups : 1;
+}
+
 // Runs fn(begin, end) over [0, n) split into chunks on the thread pool and
 // waits. Every index is processed by exactly one call, so kernels that give
 // each output element to one index are deterministic for any thread count.

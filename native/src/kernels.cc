@@ -1291,11 +1291,7 @@ static void rowdot_weight_small(const Ctx& ctx, const Geo& g, const float* x, co
   const int64_t Hx = std::max(g.H + 2 * g.P, (g.OH - 1) * S + g.K);  // padded x rows
   const bool pad_gy = g.OW != Wg;
   const PhaseSplit split(g, Wx);
-  // Groups of at least 16 images (at most 64 groups), fixed by the batch so
-  // the sums do not depend on the thread count: each group ends with a
-  // float64 reduction of its vector sums that costs about as much as one
-  // image's products, so one-image groups (64 images) spent half their time there.
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(64, g.batch / 16));
+  const int64_t groups = weight_gradient_groups(g.batch);
   const int64_t per = (g.batch + groups - 1) / groups;
   const int64_t slots = (nv + 1) / 2;  // pairs of vectors along a row
   int64_t tap[9];                      // offset of tap (kh, kw) from its output row's first padded row

@@ -311,10 +311,10 @@ void backward_data_s1(const Ctx& ctx, const Geo& g, const float* gy, const float
 
 // ---- weight gradient: gw[o, kh, kw] (+)= Σ_n Σ_(oh, ow) gy[n, o](oh, ow) · x[n] under tap (kh, kw) ----
 //
-// Images in fixed groups of at least 16 (at most 64 groups), one task per
-// group. For each image the task writes the row variants (every padded input
-// row: three columns × NV vectors, a few KiB) to scratch, then walks the
-// image's gy planes in order, output channels in pairs and one output-vector
+// Images in fixed groups (weight_gradient_groups), one task per group. For
+// each image the task writes the row variants (every padded input row: three
+// columns × NV vectors, a few KiB) to scratch, then walks the image's gy
+// planes in order, output channels in pairs and one output-vector
 // slot at a time, with the pair's 9 × 2 vector sums in registers; the sums
 // live in a per-task array between images. Reading gy image by image keeps
 // its reads sequential (channel pairs outermost jumped 32 KiB every plane and
@@ -348,7 +348,7 @@ inline void weight_tile(const Geo& g, const float* gp, const vf* xv, vf* sums) {
 template <int S, int NV>
 void backward_weight(const Ctx& ctx, const Geo& g, const float* x, const float* gy, float* gw, bool accumulate) {
   constexpr int OB = 2;
-  const int64_t groups = std::max<int64_t>(1, std::min<int64_t>(64, g.batch / 16));
+  const int64_t groups = weight_gradient_groups(g.batch);
   const int64_t per = (g.batch + groups - 1) / groups;
   const int64_t plane = g.OH * g.OW;
   scratch_vector<double> part((size_t)(groups * g.O * 9));
