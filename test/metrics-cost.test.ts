@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/engine/tensor.js';
 import { Random } from '../src/engine/random.js';
-import { TdConv } from '../src/snn/layers.js';
+import { TdConv, setTimeSharing } from '../src/snn/layers.js';
 import { correctCost, fanOut, annCost, spikingCost } from '../src/metrics/cost.js';
 import { createModel } from '../src/models/index.js';
 import { AnnVAE } from '../src/models/annvae.js';
@@ -56,4 +56,22 @@ test('FSVAE reconstruction cost: counts every layer once per step and reports fi
   assert.equal(enc1.neuronSteps, 4 * 64 * 8 * 8, 'neuron-steps per image');
   const ref = spikingCost(m, x, 0, true);
   assert.equal(ref.counting, 'reference');
+});
+
+test('the cost of the first layer computed once per image equals the per-step layer\'s (both counting methods)', () => {
+  const m = createModel('fsvae', 'mnist', { timeSteps: 4, latentDim: 16, k: 4 }, 0) as FSVAE;
+  const x = new Tensor(new Random(1).fillUniform(new Float32Array(2 * 1024)).map((v) => v * 2 - 1), [2, 1, 32, 32]);
+  for (const reference of [false, true]) {
+    const shared = spikingCost(m, x, 0, reference);
+    setTimeSharing(false);
+    let literal;
+    try {
+      literal = spikingCost(m, x, 0, reference);
+    } finally {
+      setTimeSharing(true);
+    }
+    const enc0 = shared.layers.find((l) => l.layer === 'encoder.0')!;
+    assert.ok(enc0.mac > 0 && enc0.spikes > 0, 'encoder.0 is counted');
+    assert.deepEqual(shared, literal);
+  }
 });

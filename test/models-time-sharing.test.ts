@@ -3,16 +3,16 @@
  * computed after the time sum (snn/layers.ts forwardRepeated,
  * forwardMembraneOutput) against the literal per-step layers, through a whole
  * training step of FSVAE and ESVAE: same loss, same spikes, and every
- * parameter gradient equal up to float32 rounding. Installing a layer
- * observer (the spike-cost analysis's hook) makes both layers take the
- * literal path, so one model is run both ways with the same random draws.
+ * parameter gradient equal up to float32 rounding. setTimeSharing(false)
+ * makes both layers take the literal path, so one model is run both ways
+ * with the same random draws.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createModel } from '../src/models/index.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
-import { setLayerObserver } from '../src/snn/layers.js';
+import { setTimeSharing } from '../src/snn/layers.js';
 import { maxAbs, maxRelDiff } from './compare.js';
 
 for (const kind of ['fsvae', 'esvae'] as const) {
@@ -22,7 +22,7 @@ for (const kind of ['fsvae', 'esvae'] as const) {
       const model = createModel(kind, 'mnist', { timeSteps: 6, latentDim: 16 }, 5);
       model.train();
       model.beginEpoch(0, 10);
-      if (literal) setLayerObserver(() => {});
+      setTimeSharing(!literal);
       try {
         const r = model.lossOnBatch(images, new Random(11));
         r.loss.backward();
@@ -32,7 +32,7 @@ for (const kind of ['fsvae', 'esvae'] as const) {
           grads: [...model.namedParameters()].map(([name, p]) => [name, p.grad ? p.grad.slice() : null] as const),
         };
       } finally {
-        setLayerObserver(null);
+        setTimeSharing(true);
       }
     };
     const shared = run(false);

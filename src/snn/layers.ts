@@ -46,6 +46,19 @@ export function setLayerObserver(fn: ((e: LayerEvent) => void) | null): void {
   observer = fn;
 }
 
+let timeSharing = true;
+
+/**
+ * Whether the first encoder layer runs once per image (forwardRepeated) and
+ * the last decoder layer after the time sum (forwardMembraneOutput), the
+ * default, or both take the literal per-step path of the reference code: the
+ * results agree up to float32 rounding (test/models-time-sharing.test.ts
+ * compares the two).
+ */
+export function setTimeSharing(on: boolean): void {
+  timeSharing = on;
+}
+
 /** Lets code that evaluates a layer step by step (snn/incremental.ts) report like forward() does. */
 export function notifyLayerObserver(e: LayerEvent): void {
   observer?.(e);
@@ -111,11 +124,17 @@ export class TdConv extends SpikingLayer {
    */
   forwardRepeated(images: Tensor, steps: number): Tensor {
     if (images.ndim !== 4) throw new ShapeError('tdConv', `expects images [N, C, H, W], got ${fmtShape(images.shape)}`);
-    // The spike-cost observer counts per step, and a layer without tdBN + LIF
-    // has nothing to share: both take the literal path.
-    if (observer || !this.bn || !this.spike) return this.forward(repeatOverTime(images, steps));
+    // A layer without tdBN + LIF has nothing to share.
+    if (!timeSharing || !this.bn || !this.spike) return this.forward(repeatOverTime(images, steps));
     const y = this.conv.forward(images);
-    return this.bn.forward(ops.reshape(y, [1, ...y.shape]), 2, { ...FUSED_LIF, repeat: steps });
+    const out = this.bn.forward(ops.reshape(y, [1, ...y.shape]), 2, { ...FUSED_LIF, repeat: steps });
+    // An observer (the spike-cost analysis) sees what the per-step layer
+    // reports: its input and pre-activation are the same at every step.
+    if (observer) {
+      const input = repeatOverTime(images, steps);
+      observer({ layer: this, kind: this.kind, input, preActivation: repeatOverTime(y, steps), spikes: out });
+    }
+    return out;
   }
 }
 
@@ -151,7 +170,9 @@ export class TdConvTranspose extends SpikingLayer {
    */
   forwardMembraneOutput(x: Tensor, coef: Float32Array): Tensor {
     if (x.ndim !== 5) throw new ShapeError('tdConvTranspose', `expects [T, N, C, H, W], got ${fmtShape(x.shape)}`);
-    if (observer || this.bn || this.spike) return membraneOutput(this.forward(x), coef);
+    // An observer needs the per-step pre-activation, which this form never
+    // computes; a layer with tdBN or LIF is not linear.
+    if (!timeSharing || observer || this.bn || this.spike) return membraneOutput(this.forward(x), coef);
     const c = this.conv;
     let coefSum = 0;
     for (const v of coef) coefSum += v;
