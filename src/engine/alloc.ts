@@ -99,9 +99,10 @@ let collect: (() => void) | null | undefined;
 /**
  * Lets the pool take back the previous step's arrays before the next step
  * allocates. Backward releases nearly every array of a step explicitly (FSVAE
- * at batch 64 leaves ~40 MiB of a 770 MiB peak live: bench/fsvae-step.ts
- * reports it as liveAfterStepMiB); the rest is held by small wrappers that V8
- * collects late, since it does not see the large external buffers behind them. So when what is still live passes an
+ * at batch 64 leaves ~40 MiB of a 770 MiB peak live, at batch 250 ~36 MiB of
+ * 3 GiB: bench/fsvae-step.ts reports it as liveAfterStepMiB); the rest is
+ * held by small wrappers that V8 collects late, since it does not see the
+ * large external buffers behind them. So when what is still live passes an
  * eighth of the live peak, a full garbage collection runs (a few
  * milliseconds to tens of them); call it between training steps, then yield
  * to the event loop so the finalizers return the blocks. Collecting after
