@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getNativeBackend, typescriptBackend } from '../src/engine/backend/index.js';
 import { configureNative, nativeAllocator, nativeInfo } from '../src/engine/backend/native.js';
-import type { Conv2dGeometry, GradSums, KernelBackend } from '../src/engine/backend/types.js';
+import type { Conv2dGeometry, GradSums, KernelBackend, NeuronAffine } from '../src/engine/backend/types.js';
 import { Random } from '../src/engine/random.js';
 
 const native = getNativeBackend();
@@ -339,6 +339,95 @@ test('fused affine + LIF with one input step repeated over time equals the kerne
   check('typescript', typescriptBackend);
   each(check);
   assert.throws(() => native.lifBackwardRecompute(steps, size, C, inner, x1, a, b, new Float32Array(steps * size), go, go, 0.25, 0.5, 1, true, null), /cannot overwrite go/);
+});
+
+test('PLIF-family kernels: spikes and input gradients equal the oracle bit for bit (plain, fused affine, per-step affine, repeated input); dL/dk and dL/dV_th agree', (t) => {
+  if (!native) return t.skip('native addon not built');
+  // [T, N, C, H·W] = [8, 3, 5, 63] (a step's slice of 945 is not a multiple of the
+  // 512-neuron block, channels change inside blocks), and a linear layer's [8, 40, 24].
+  const [k, threshold, alpha] = [Math.fround(1 / (1 + Math.exp(-0.3))), 0.45, 2];
+  for (const [steps, N, C, inner] of [[8, 3, 5, 63], [8, 40, 24, 1]]) {
+    const size = N * C * inner;
+    const x = rng.fillNormal(new Float32Array(steps * size), 0.3, 0.8);
+    const x1 = x.slice(0, size);
+    const go = randn(steps * size);
+    const coef = (n: number, mean: number) => rng.fillNormal(new Float32Array(n), mean, 0.2);
+    const cases: Array<[string, NeuronAffine | null, boolean, Float32Array]> = [
+      ['plain', null, false, x],
+      ['affine', { channels: C, inner, a: coef(C, 1), b: coef(C, 0.1), perStep: false }, false, x],
+      ['per-step affine', { channels: C, inner, a: coef(steps * C, 1), b: coef(steps * C, 0.1), perStep: true }, false, x],
+      ['repeated, affine', { channels: C, inner, a: coef(C, 1), b: coef(C, 0.1), perStep: false }, true, x1],
+      ['repeated', null, true, x1],
+    ];
+    for (const [name, affine, repeated, input] of cases) {
+      const gSize = repeated ? size : steps * size;
+      const o0 = new Float32Array(steps * size);
+      typescriptBackend.plifForward(steps, size, input, o0, k, threshold, affine, repeated);
+      const rate = o0.reduce((s, v) => s + v, 0) / o0.length;
+      assert.ok(rate > 0.05 && rate < 0.9, `${name}: firing rate ${rate}`);
+      const g0 = new Float32Array(gSize);
+      const sums0 = new Float64Array(2);
+      typescriptBackend.plifBackward(steps, size, input, o0, go, g0, k, threshold, alpha, affine, repeated, sums0);
+      assert.ok(g0.some((v) => v !== 0) && sums0[0] !== 0 && sums0[1] !== 0, name);
+      const check = (label: string, be: KernelBackend) => {
+        const o = new Float32Array(steps * size).fill(NaN);
+        be.plifForward(steps, size, input, o, k, threshold, affine, repeated);
+        const g = new Float32Array(gSize).fill(NaN);
+        const sums = new Float64Array(2).fill(NaN);
+        be.plifBackward(steps, size, input, o, go, g, k, threshold, alpha, affine, repeated, sums);
+        // The parameter gradients are float64 sums in an order of the back-end's choosing.
+        let sumsWant = sums0;
+        if (!affine) {
+          assert.deepEqual(o, o0, `${name} spikes ${label}`);
+          assert.deepEqual(g, g0, `${name} gradient ${label}`);
+        }
+        // With an affine input, each back-end equals its own affine followed by the plain kernel
+        // (the back-ends round a·x + b differently, within an ulp).
+        if (affine) {
+          const y = new Float32Array(steps * size);
+          const full = repeated ? Float32Array.from({ length: steps * size }, (_, i) => input[i % size]) : input;
+          for (let s = 0; s < steps; s++) {
+            const at = (arr: Float32Array, n: number) => (affine.perStep ? arr.subarray(s * n, (s + 1) * n) : arr.subarray(0, n));
+            be.channelAffine(size / (C * inner), C, inner, full.subarray(s * size, (s + 1) * size), at(affine.a, C), at(affine.b, C), y.subarray(s * size, (s + 1) * size));
+          }
+          const oSep = new Float32Array(steps * size);
+          be.plifForward(steps, size, y, oSep, k, threshold, null, false);
+          assert.deepEqual(o, oSep, `${name} spikes against the separate affine ${label}`);
+          const gSep = new Float32Array(steps * size);
+          sumsWant = new Float64Array(2);
+          be.plifBackward(steps, size, y, oSep, go, gSep, k, threshold, alpha, null, false, sumsWant);
+          const gWant = repeated ? new Float32Array(size) : gSep;
+          if (repeated) {
+            for (let i = 0; i < size; i++) {
+              let acc = 0;
+              for (let s = steps - 1; s >= 0; s--) acc += gSep[s * size + i];
+              gWant[i] = acc;
+            }
+          }
+          assert.deepEqual(g, gWant, `${name} gradient against the separate affine ${label}`);
+        }
+        for (let j = 0; j < 2; j++) {
+          const want = sumsWant[j];
+          assert.ok(Math.abs(sums[j] - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${name} ${j ? 'dL/dV_th' : 'dL/dk'} ${sums[j]} vs ${want} ${label}`);
+        }
+        if (!repeated) {
+          const inPlace = go.slice();
+          be.plifBackward(steps, size, input, o, inPlace, inPlace, k, threshold, alpha, affine, false, new Float64Array(2));
+          assert.deepEqual(inPlace, g, `${name} in place ${label}`);
+        }
+        return { o, g, sums };
+      };
+      check('typescript', typescriptBackend);
+      // The kernels are chosen per CPU at load (target_clones), so the instruction
+      // sets compared here are the machine's widest; 1 and 2 threads give identical bits.
+      const runs: Array<{ o: Float32Array; g: Float32Array; sums: Float64Array }> = [];
+      each((label, be) => runs.push(check(label, be)));
+      for (let i = 0; i + 1 < runs.length; i += 2) assert.deepEqual(runs[i], runs[i + 1], `${name}: 1 and 2 threads`);
+    }
+  }
+  const go80 = new Float32Array(80);
+  assert.throws(() => native.plifBackward(8, 10, new Float32Array(10), new Float32Array(80), go80, go80, 0.5, 0.5, 2, null, true, new Float64Array(2)), /cannot overwrite go/);
+  assert.throws(() => native.plifForward(8, 10, new Float32Array(70), new Float32Array(80), 0.5, 0.5, null, false), /x has 70 elements/);
 });
 
 test('membrane output kernels: Σ_t coef_t·x_t and its spread back over the steps, against hand-computed values and the oracle', (t) => {

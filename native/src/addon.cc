@@ -411,6 +411,65 @@ napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The input arguments of the PLIF-family kernels at argv[i..i+5]: C, inner,
+// a | null, b | null, perStep, repeated (C = 0: no affine), with x already
+// read. Returns an error message, or "".
+std::string read_plif_input(napi_env env, napi_value* argv, int i, int64_t steps, int64_t size, const float* x,
+                            size_t x_len, PlifInput* in) {
+  in->x = x;
+  in->C = get_i64(env, argv[i]);
+  in->inner = get_i64(env, argv[i + 1]);
+  in->per_step = get_bool(env, argv[i + 4]);
+  in->repeated = get_bool(env, argv[i + 5]);
+  in->a = in->b = nullptr;
+  if ((int64_t)x_len < (in->repeated ? 1 : steps) * size) return "x has " + std::to_string(x_len) + " elements, too few";
+  if (in->C == 0) return "";
+  if (in->C < 0 || in->inner <= 0 || size % (in->C * in->inner) != 0) return "size is not a multiple of channels x inner";
+  const int64_t coefs = (in->per_step ? steps : 1) * in->C;
+  float* ab[2];
+  for (int j = 0; j < 2; j++) {
+    size_t len = 0;
+    if (!get_f32(env, argv[i + 2 + j], &ab[j], &len) || (int64_t)len < coefs)
+      return std::string(j ? "b" : "a") + " must be a Float32Array of " + std::to_string(coefs) + " coefficients";
+  }
+  in->a = ab[0];
+  in->b = ab[1];
+  return "";
+}
+
+// plifForward(steps, size, x, o, k, threshold, C, inner, a, b, perStep, repeated)
+napi_value PlifForward(napi_env env, napi_callback_info info) {
+  ARGS(12);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  if (steps < 0 || size < 0) return throw_error(env, "native plifForward: negative size");
+  F32(2, x, 0);
+  F32(3, o, steps * size);
+  PlifInput in;
+  const std::string err = read_plif_input(env, argv, 6, steps, size, x, x_len, &in);
+  if (!err.empty()) return throw_error(env, "native plifForward: " + err);
+  plif_forward(g_ctx, steps, size, in, o, (float)get_f64(env, argv[4]), (float)get_f64(env, argv[5]));
+  return nullptr;
+}
+
+// plifBackward(steps, size, x, o, go, gx, k, threshold, alpha, C, inner, a, b, perStep, repeated, sums)
+napi_value PlifBackward(napi_env env, napi_callback_info info) {
+  ARGS(16);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  if (steps < 0 || size < 0) return throw_error(env, "native plifBackward: negative size");
+  F32(2, x, 0);
+  F32(3, o, steps * size);
+  F32(4, go, steps * size);
+  PlifInput in;
+  const std::string err = read_plif_input(env, argv, 9, steps, size, x, x_len, &in);
+  if (!err.empty()) return throw_error(env, "native plifBackward: " + err);
+  F32(5, gx, (in.repeated ? 1 : steps) * size);
+  if (in.repeated && gx == go) return throw_error(env, "native plifBackward: a repeated input's gradient cannot overwrite go");
+  F64(15, sums, 2);
+  plif_backward(g_ctx, steps, size, in, o, go, gx, (float)get_f64(env, argv[6]), (float)get_f64(env, argv[7]),
+                (float)get_f64(env, argv[8]), sums);
+  return nullptr;
+}
+
 // timeWeightedSum(steps, size, x, coef, out)
 napi_value TimeWeightedSum(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -902,6 +961,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"lifBackward", LifBackward},
              {"lifBackwardRecompute", LifBackwardRecompute},
              {"affineLifForward", AffineLifForward},
+             {"plifForward", PlifForward},
+             {"plifBackward", PlifBackward},
              {"timeWeightedSum", TimeWeightedSum},
              {"timeWeightedSpread", TimeWeightedSpread},
              {"configure", Configure},

@@ -95,6 +95,24 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
                             float half_width, float height, bool repeated, const double* mean, const double* inv_std,
                             double* sum_g, double* sum_gx);
+// The input of a PLIF-family layer (plif.cc): x itself, or y = a·x + b per
+// channel (C > 0; element i of a step's slice has channel (i / inner) mod C;
+// a and b hold steps·C coefficients with per_step). With `repeated`, x is one
+// step that drives every step.
+struct PlifInput {
+  const float* x;
+  bool repeated;
+  int64_t C, inner;
+  const float* a;
+  const float* b;
+  bool per_step;
+};
+
+void plif_forward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput& in, float* o, float k, float vth);
+// gx gets dL/dy ([steps, size], or [size] summed over the steps when repeated;
+// it may be go itself unless repeated); sums[0] = dL/dk, sums[1] = dL/dV_th.
+void plif_backward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput& in, const float* o, const float* go,
+                   float* gx, float k, float vth, float alpha, double* sums);
 void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float* x, const float* coef, float* out);
 void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
                           bool accumulate);

@@ -13,20 +13,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "blocks.h"
 #include "common.h"
 
 namespace spv {
 
 static constexpr int64_t BLOCK = 2048;
-
-// Runs fn(i0, n) over the neurons [0, size) in blocks of BLOCK (the last one
-// shorter), blocks shared out over the threads.
-template <typename F>
-static void for_each_block(const Ctx& ctx, int64_t size, F fn) {
-  ctx.parallel_for((size + BLOCK - 1) / BLOCK, [&](int64_t b, int64_t e) {
-    for (int64_t blk = b; blk < e; blk++) fn(blk * BLOCK, std::min(BLOCK, size - blk * BLOCK));
-  });
-}
 
 SPV_CLONES static void lif_forward_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* x, float* u,
                                          float* o, float decay, float threshold) {
@@ -51,7 +43,7 @@ SPV_CLONES static void lif_forward_block(int64_t steps, int64_t size, int64_t i0
 
 void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, float* u, float* o, float decay,
                  float threshold) {
-  for_each_block(ctx, size, [&](int64_t i0, int64_t n) {
+  for_each_block<BLOCK>(ctx, size, [&](int64_t i0, int64_t n) {
     lif_forward_block(steps, size, i0, n, x, u, o, decay, threshold);
   });
 }
@@ -101,34 +93,8 @@ SPV_CLONES static void lif_backward_block(int64_t steps, int64_t size, int64_t i
 
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
                   float* gx, float decay, float half_width, float height) {
-  for_each_block(ctx, size, [&](int64_t i0, int64_t n) {
+  for_each_block<BLOCK>(ctx, size, [&](int64_t i0, int64_t n) {
     lif_backward_block(steps, size, i0, n, u + i0, size, o, go, gx, decay, half_width, height);
-  });
-}
-
-// Calls fn(c, j0, j1) for each run [j0, j1) of neurons i0 + j of one channel
-// c, in order: neuron i of a step's slice belongs to channel (i / inner) mod C.
-// Two divisions per block instead of two per neuron.
-template <typename F>
-static inline void for_channel_runs(int64_t i0, int64_t n, int64_t C, int64_t inner, F fn) {
-  int64_t c = (i0 / inner) % C;
-  int64_t j = 0;
-  int64_t left = inner - i0 % inner;  // neurons left in the current channel
-  while (j < n) {
-    const int64_t j1 = std::min(n, j + left);
-    fn(c, j, j1);
-    j = j1;
-    left = inner;
-    if (++c == C) c = 0;
-  }
-}
-
-// The batch-norm affine coefficients of neurons [i0, i0 + n) of a step's slice.
-static void channel_coefficients(int64_t i0, int64_t n, int64_t C, int64_t inner, const float* a, const float* b,
-                                 float* av, float* bv) {
-  for_channel_runs(i0, n, C, inner, [&](int64_t c, int64_t j0, int64_t j1) {
-    std::fill(av + j0, av + j1, a[c]);
-    std::fill(bv + j0, bv + j1, b[c]);
   });
 }
 
@@ -158,7 +124,7 @@ SPV_CLONES static void affine_lif_block(int64_t steps, int64_t size, int64_t xst
 
 void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
                         const float* a, const float* b, float* o, float decay, float threshold, bool repeated) {
-  for_each_block(ctx, size, [&](int64_t i0, int64_t n) {
+  for_each_block<BLOCK>(ctx, size, [&](int64_t i0, int64_t n) {
     float av[BLOCK], bv[BLOCK];
     channel_coefficients(i0, n, C, inner, a, b, av, bv);
     affine_lif_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, threshold);
@@ -288,7 +254,7 @@ SPV_CLONES static void time_weighted_sum_block(int64_t steps, int64_t size, int6
 }
 
 void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float* x, const float* coef, float* out) {
-  for_each_block(ctx, size, [&](int64_t i0, int64_t n) { time_weighted_sum_block(steps, size, i0, n, x, coef, out); });
+  for_each_block<BLOCK>(ctx, size, [&](int64_t i0, int64_t n) { time_weighted_sum_block(steps, size, i0, n, x, coef, out); });
 }
 
 // Its backward: gx[t·size + i] = coef[t]·g[i], or added to gx (each sum in
@@ -308,7 +274,7 @@ SPV_CLONES static void time_weighted_spread_block(int64_t steps, int64_t size, i
 
 void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
                           bool accumulate) {
-  for_each_block(ctx, size, [&](int64_t i0, int64_t n) {
+  for_each_block<BLOCK>(ctx, size, [&](int64_t i0, int64_t n) {
     time_weighted_spread_block(steps, size, i0, n, g, coef, gx, accumulate);
   });
 }

@@ -26,6 +26,14 @@ interface Addon {
     decay: number, halfWidth: number, height: number, repeated: boolean,
     mean: Float64Array | null, invStd: Float64Array | null, sumG: Float64Array | null, sumGX: Float64Array | null,
   ): void;
+  plifForward(
+    steps: number, size: number, x: Float32Array, o: Float32Array, k: number, threshold: number,
+    C: number, inner: number, a: Float32Array | null, b: Float32Array | null, perStep: boolean, repeated: boolean,
+  ): void;
+  plifBackward(
+    steps: number, size: number, x: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, k: number, threshold: number, alpha: number,
+    C: number, inner: number, a: Float32Array | null, b: Float32Array | null, perStep: boolean, repeated: boolean, sums: Float64Array,
+  ): void;
   timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
   timeWeightedSpread(steps: number, size: number, g: Float32Array, coef: Float32Array, gx: Float32Array, accumulate: boolean): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
@@ -174,6 +182,10 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     lifBackwardRecompute: (steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height, repeated, sums) =>
       a.lifBackwardRecompute(steps, size, C, inner, x, aC, bC, o, go, gx, decay, halfWidth, height, repeated,
         sums?.mean ?? null, sums?.invStd ?? null, sums?.sumG ?? null, sums?.sumGX ?? null),
+    plifForward: (steps, size, x, o, k, threshold, af, repeated) =>
+      a.plifForward(steps, size, x, o, k, threshold, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated),
+    plifBackward: (steps, size, x, o, go, gx, k, threshold, alpha, af, repeated, sums) =>
+      a.plifBackward(steps, size, x, o, go, gx, k, threshold, alpha, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated, sums),
     timeWeightedSum: (steps, size, x, coef, out) => a.timeWeightedSum(steps, size, x, coef, out),
     timeWeightedSpread: (steps, size, g, coef, gx, accumulate) => a.timeWeightedSpread(steps, size, g, coef, gx, accumulate),
     adamwUpdate: (p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => a.adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps),

@@ -50,6 +50,21 @@ export interface GradSums {
   sumGX: Float64Array;
 }
 
+/**
+ * The input y of a PLIF-family layer when it follows a batch norm fused into
+ * it: y = a_c·x + b_c, rounded as channelAffine rounds it. Element i of a
+ * step's [size] slice has channel floor(i / inner) mod channels; with
+ * `perStep`, a and b hold steps·channels coefficients (step t uses
+ * a[t·channels + c]: a batch norm with statistics per time step).
+ */
+export interface NeuronAffine {
+  channels: number;
+  inner: number;
+  a: Float32Array;
+  b: Float32Array;
+  perStep: boolean;
+}
+
 export interface KernelBackend {
   /** 'typescript' or 'native'; shown in logs and benchmark output. */
   readonly name: string;
@@ -211,6 +226,54 @@ export interface KernelBackend {
     height: number,
     repeated: boolean,
     sums: GradSums | null,
+  ): void;
+
+  /**
+   * The PLIF-family neuron (PLIF, ALIF, and the classifiers' LIF with fixed
+   * parameters; reference-semantics §4.3), time-major: o is [steps, size]. For
+   * each neuron, with v_{-1} = 0 and float32 rounding of every operation:
+   *   d_t = y_t − v_{t−1};  h_t = v_{t−1} + d_t·k;  o_t = h_t ≥ threshold ? 1 : 0;
+   *   v_t = o_t ? 0 : h_t
+   * where y is x ([steps, size]), or the affine of x when `affine` is given.
+   * When `repeated`, x is a single [size] step that drives every step. Only
+   * the spikes are written.
+   */
+  plifForward(
+    steps: number,
+    size: number,
+    x: Float32Array,
+    o: Float32Array,
+    k: number,
+    threshold: number,
+    affine: NeuronAffine | null,
+    repeated: boolean,
+  ): void;
+
+  /**
+   * Backward of plifForward through time, replaying the membrane from x and
+   * the stored spikes o, with the reset detached and the arctangent surrogate
+   * do/dh = (α/2) / (1 + (π/2·α·(h − threshold))²). In float64, running
+   * backwards with V = dL/dv_t (0 after the last step):
+   *   gs = go_t·surrogate(h_t);  H = gs + V·(1 − o_t);  gx_t = H·k (rounded to float32);
+   *   dL/dk += H·d_t;  dL/dthreshold −= gs;  V ← H·(1 − k)
+   * gx receives dL/dy ([steps, size]; go itself may be passed as gx), or, when
+   * `repeated`, the [size] sum over the steps of those float32 values, added
+   * in float64 from the last step down. sums[0] ← dL/dk, sums[1] ←
+   * dL/dthreshold, in float64 in an order of the back-end's choosing.
+   */
+  plifBackward(
+    steps: number,
+    size: number,
+    x: Float32Array,
+    o: Float32Array,
+    go: Float32Array,
+    gx: Float32Array,
+    k: number,
+    threshold: number,
+    alpha: number,
+    affine: NeuronAffine | null,
+    repeated: boolean,
+    sums: Float64Array,
   ): void;
 
   /**

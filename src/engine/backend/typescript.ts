@@ -4,7 +4,7 @@
  * here; it is still written with cache-friendly loop orders so the library
  * stays usable when the addon is missing.
  */
-import type { Conv2dGeometry, KernelBackend } from './types.js';
+import type { Conv2dGeometry, KernelBackend, NeuronAffine } from './types.js';
 
 function gemm(
   transA: boolean,
@@ -236,6 +236,79 @@ function replayedLifBackward(
   }
 }
 
+/** The input y of a PLIF-family layer written out over the steps: x or its repeat, or the affine of it. */
+function neuronInput(steps: number, size: number, x: Float32Array, affine: NeuronAffine | null, repeated: boolean): Float32Array {
+  const full = expandSteps(steps, size, x, repeated);
+  if (!affine) return full;
+  const { channels: C, inner, a, b, perStep } = affine;
+  const y = new Float32Array(steps * size);
+  if (!perStep) channelAffine((steps * size) / (C * inner), C, inner, full, a, b, y);
+  else {
+    for (let t = 0; t < steps; t++) {
+      const step = (arr: Float32Array) => arr.subarray(t * size, (t + 1) * size);
+      channelAffine(size / (C * inner), C, inner, step(full), a.subarray(t * C, (t + 1) * C), b.subarray(t * C, (t + 1) * C), step(y));
+    }
+  }
+  return y;
+}
+
+const plifForward: KernelBackend['plifForward'] = (steps, size, x, o, k, threshold, affine, repeated) => {
+  const y = neuronInput(steps, size, x, affine, repeated);
+  const fk = Math.fround(k);
+  const th = Math.fround(threshold);
+  for (let i = 0; i < size; i++) {
+    let v = 0;
+    for (let t = 0; t < steps; t++) {
+      const idx = t * size + i;
+      const d = Math.fround(y[idx] - v);
+      const h = Math.fround(v + Math.fround(d * fk));
+      const s = h >= th ? 1 : 0;
+      o[idx] = s;
+      v = s ? 0 : h;
+    }
+  }
+};
+
+const plifBackward: KernelBackend['plifBackward'] = (steps, size, x, o, go, gx, k, threshold, alpha, affine, repeated, sums) => {
+  const y = neuronInput(steps, size, x, affine, repeated);
+  // The kernel's parameters are float32 values.
+  const fk = Math.fround(k);
+  const th = Math.fround(threshold);
+  const fa = Math.fround(alpha);
+  const c = (Math.PI / 2) * fa;
+  const halfAlpha = fa / 2;
+  const h = new Float32Array(steps);
+  const d = new Float32Array(steps);
+  let dk = 0;
+  let dth = 0;
+  for (let i = 0; i < size; i++) {
+    let v = 0;
+    for (let t = 0; t < steps; t++) {
+      const idx = t * size + i;
+      d[t] = y[idx] - v;
+      h[t] = v + Math.fround(d[t] * fk);
+      v = o[idx] ? 0 : h[t];
+    }
+    let dv = 0; // dL/dv_t
+    let acc = 0;
+    for (let t = steps - 1; t >= 0; t--) {
+      const idx = t * size + i;
+      const cz = c * (h[t] - th);
+      const gs = go[idx] * (halfAlpha / (1 + cz * cz));
+      const dh = gs + dv * (1 - o[idx]);
+      const g = Math.fround(dh * fk);
+      if (repeated) acc += g;
+      else gx[idx] = g;
+      dk += dh * d[t];
+      dth -= gs;
+      dv = dh * (1 - fk);
+    }
+    if (repeated) gx[i] = acc;
+  }
+  sums[0] = dk;
+  sums[1] = dth;
+};
+
 const timeWeightedSum: KernelBackend['timeWeightedSum'] = (steps, size, x, coef, out) => {
   out.fill(0, 0, size);
   for (let t = 0; t < steps; t++) {
@@ -370,6 +443,8 @@ export const typescriptBackend: KernelBackend = {
   lifBackward,
   lifBackwardRecompute,
   affineLifForward,
+  plifForward,
+  plifBackward,
   timeWeightedSum,
   timeWeightedSpread,
   channelMeanVar,
