@@ -147,6 +147,10 @@ for (const [bname, be] of backends) {
       bn.weight.data.set([0.7, 1.2, -0.4]);
       const x = param([4, 3, 3]);
       gradcheck('tdBN train (alpha 2)', [x, bn.weight, bn.bias], (xx) => bn.forward(xx, 2));
+      // A BatchNorm2d called once per time step: statistics per step of a [T, N, C, H, W] tensor.
+      gradcheck('batchNorm statistics per step', [param([3, 2, 3, 2, 2]), param([3], 0.3, 1), param([3])], (x, w, b) =>
+        ops.batchNorm(x, w, b, state(), { axis: 2, training: true, perStep: true }),
+      );
     }));
 
   test(`LIF surrogate gradient, PSP and membrane output (${bname})`, (t) =>
@@ -261,6 +265,17 @@ test('tdBN: hand-computed output and running statistics after one training call'
   assert.ok(Math.abs(bn.runningMean.data![0] - 0.3) < 1e-7);
   assert.ok(Math.abs(bn.runningVar.data![0] - (0.1 * 14 / 3 + 0.9)) < 1e-6);
   assert.equal(bn.numBatchesTracked.counter!.value, 1);
+});
+
+test('batch norm with statistics per step: hand-computed output and running statistics (one update per step)', () => {
+  // [T, N, C] = [2, 2, 1]: step 0 holds 1, 3 (mean 2, biased var 1), step 1 holds 2, 6 (mean 4, var 4).
+  const state = { runningMean: new Float32Array(1), runningVar: new Float32Array([1]), numBatchesTracked: { value: 0 } };
+  const y = ops.batchNorm(Tensor.from([1, 3, 2, 6], [2, 2, 1]), null, null, state, { axis: 2, training: true, perStep: true });
+  const want = [-1, 1, -1, 1].map((v, i) => v * (i < 2 ? 1 / Math.sqrt(1 + 1e-5) : 2 / Math.sqrt(4 + 1e-5)));
+  for (const [i, v] of want.entries()) assert.ok(Math.abs(y.data[i] - v) < 1e-6, `y[${i}] = ${y.data[i]}, want ${v}`);
+  // mean: 0.1·2 = 0.2, then 0.1·4 + 0.9·0.2 = 0.58; var (unbiased, n = 2): 0.1·2 + 0.9 = 1.1, then 0.1·8 + 0.9·1.1 = 1.79.
+  assert.ok(Math.abs(state.runningMean[0] - 0.58) < 1e-6 && Math.abs(state.runningVar[0] - 1.79) < 1e-6, `${state.runningMean[0]} ${state.runningVar[0]}`);
+  assert.equal(state.numBatchesTracked.value, 2);
 });
 
 test('shape mismatches name the op and both shapes', () => {

@@ -96,12 +96,23 @@ export class BatchNorm extends Module {
   }
   /** Normalises over every axis but `axis` (the channel axis); `lif` fuses a LIF neuron after it. */
   forward(x: Tensor, axis: number, lif?: ops.BatchNormOptions['lif']): Tensor {
-    return ops.batchNorm(
-      x,
-      this.weight,
-      this.bias,
-      { runningMean: this.runningMean.data!, runningVar: this.runningVar.data!, numBatchesTracked: this.numBatchesTracked.counter! },
-      { axis, training: this.training, momentum: this.momentum, eps: this.eps, scale: this.normScale, lif },
-    );
+    return ops.batchNorm(x, this.weight, this.bias, this.state(), { ...this.options(axis), lif });
+  }
+
+  /**
+   * Normalises as forward() does, then runs `neuron` over the leading time
+   * axis; only its spikes are kept. `perStep`: statistics per time step;
+   * `repeat`: x is one step repeated over that many (ops.BatchNormOptions).
+   */
+  forwardNeuron(x: Tensor, axis: number, neuron: ops.FusedNeuron, opts: { perStep?: boolean; repeat?: number } = {}): Tensor {
+    return ops.batchNorm(x, this.weight, this.bias, this.state(), { ...this.options(axis), neuron, ...opts });
+  }
+
+  private state(): ops.BatchNormState {
+    return { runningMean: this.runningMean.data!, runningVar: this.runningVar.data!, numBatchesTracked: this.numBatchesTracked.counter! };
+  }
+
+  private options(axis: number): ops.BatchNormOptions {
+    return { axis, training: this.training, momentum: this.momentum, eps: this.eps, scale: this.normScale };
   }
 }

@@ -7,7 +7,7 @@
 import { allocFloat32, allocFloat32Output, releaseFloat32 } from './alloc.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { backend } from './backend/index.js';
-import type { Conv2dGeometry, GradSums } from './backend/types.js';
+import type { Conv2dGeometry, GradSums, NeuronAffine } from './backend/types.js';
 import { Shape, Tensor, makeResult, sizeOf } from './tensor.js';
 
 // ---------------------------------------------------------------- helpers
@@ -565,12 +565,30 @@ export interface BatchNormOptions {
   /** When false in training, running statistics are left alone. */
   updateStats?: boolean;
   /**
+   * Statistics per index of axis 0 (the time axis): each time step is
+   * normalised as a batch of its own, as a BatchNorm2d called once per step
+   * of a step-by-step network does (the running statistics are then updated
+   * once per step, in step order). Not with `lif`, whose tdBN normalises over
+   * time.
+   */
+  perStep?: boolean;
+  /**
    * Fuse a LIF neuron over the leading (time) axis after the normalisation:
    * the output is spikes, and the normalised values are never kept (the LIF
    * membrane overwrites them in place), which saves one activation-sized
    * buffer per spiking layer.
    */
   lif?: FusedLifOptions;
+  /**
+   * Fuse another neuron (one with parameters of its own, snn/plif.ts) after
+   * the normalisation in the same way: only its spikes are kept.
+   */
+  neuron?: FusedNeuron;
+  /**
+   * With `neuron`: x holds a single time step ([1, ...]) that is the same at
+   * every one of `repeat` steps, as FusedLifOptions.repeat describes.
+   */
+  repeat?: number;
 }
 
 export interface FusedLifOptions {
@@ -590,6 +608,22 @@ export interface FusedLifOptions {
 }
 
 /**
+ * A neuron run over time on the output y = a_c·x + b_c of a batch norm,
+ * without y ever being stored (the kernels take x and the coefficients).
+ */
+export interface FusedNeuron {
+  /** The neuron's own tensors that may need gradients (inputs of the fused op). */
+  readonly params: Tensor[];
+  /** Spikes [steps, size] of the neuron driven by y. */
+  forward(steps: number, size: number, x: Float32Array, affine: NeuronAffine, repeated: boolean): Float32Array;
+  /**
+   * Writes dL/dy into gy ([steps, size], which may be go itself; [size] summed
+   * over the steps when repeated) and adds the gradients of `params`.
+   */
+  backward(steps: number, size: number, x: Float32Array, o: Float32Array, go: Float32Array, gy: Float32Array, affine: NeuronAffine, repeated: boolean): void;
+}
+
+/**
  * Batch normalisation over every axis but `axis`:
  * y = scale * (x - mean) / sqrt(var + eps) * weight + bias. In training the
  * batch statistics (biased variance) are used and the running statistics
@@ -606,62 +640,92 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const sc = opts.scale ?? 1;
   const outer = sizeOf(x.shape.slice(0, ax));
   const inner = sizeOf(x.shape.slice(ax + 1));
-  const count = outer * inner;
-  const repeat = opts.lif?.repeat ?? 1;
+  const repeat = opts.lif?.repeat ?? opts.repeat ?? 1;
   if (repeat !== 1 && (x.shape[0] !== 1 || ax === 0 || !Number.isInteger(repeat) || repeat < 1)) {
-    throw new ShapeError('batchNorm', `a LIF over ${repeat} repeated steps needs one time step on axis 0, got ${fmtShape(x.shape)}`);
+    throw new ShapeError('batchNorm', `a neuron over ${repeat} repeated steps needs one time step on axis 0, got ${fmtShape(x.shape)}`);
   }
+  if (opts.perStep && (ax === 0 || opts.lif)) {
+    throw new ShapeError('batchNorm', ax === 0 ? 'statistics per step need the time axis (0) before the channel axis' : 'a fused LIF (tdBN) normalises over time, not per step');
+  }
+  if (opts.lif && opts.neuron) throw new ShapeError('batchNorm', 'fuses one neuron, not a LIF and another');
+  // Statistics groups: every step of axis 0 on its own (perStep), or the whole input.
+  const groups = opts.perStep ? x.shape[0] : 1;
+  const gOuter = outer / groups;
+  const gSize = gOuter * C * inner;
+  const count = gOuter * inner;
   const be = backend();
-  const meanC = new Float64Array(C);
-  const invStd = new Float64Array(C);
+  const meanC = new Float64Array(groups * C);
+  const invStd = new Float64Array(groups * C);
   const useBatch = opts.training || !state;
   if (useBatch) {
-    const varC = new Float64Array(C);
-    be.channelMeanVar(outer, C, inner, x.data, meanC, varC);
-    for (let c = 0; c < C; c++) invStd[c] = 1 / Math.sqrt(varC[c] + eps);
-    if (state && opts.training && opts.updateStats !== false) {
-      const n = count * repeat;
-      const unbias = n > 1 ? n / (n - 1) : 1;
-      for (let c = 0; c < C; c++) {
-        state.runningMean[c] = momentum * meanC[c] + (1 - momentum) * state.runningMean[c];
-        state.runningVar[c] = momentum * varC[c] * unbias + (1 - momentum) * state.runningVar[c];
+    const varC = new Float64Array(groups * C);
+    for (let g = 0; g < groups; g++) {
+      const mean = meanC.subarray(g * C, (g + 1) * C);
+      const variance = varC.subarray(g * C, (g + 1) * C);
+      be.channelMeanVar(gOuter, C, inner, x.data.subarray(g * gSize, (g + 1) * gSize), mean, variance);
+      for (let c = 0; c < C; c++) invStd[g * C + c] = 1 / Math.sqrt(variance[c] + eps);
+      if (state && opts.training && opts.updateStats !== false) {
+        const n = count * repeat;
+        const unbias = n > 1 ? n / (n - 1) : 1;
+        for (let c = 0; c < C; c++) {
+          state.runningMean[c] = momentum * mean[c] + (1 - momentum) * state.runningMean[c];
+          state.runningVar[c] = momentum * variance[c] * unbias + (1 - momentum) * state.runningVar[c];
+        }
+        state.numBatchesTracked.value += 1;
       }
-      state.numBatchesTracked.value += 1;
     }
   } else {
-    for (let c = 0; c < C; c++) {
-      meanC[c] = state!.runningMean[c];
-      invStd[c] = 1 / Math.sqrt(state!.runningVar[c] + eps);
+    for (let i = 0; i < groups * C; i++) {
+      meanC[i] = state!.runningMean[i % C];
+      invStd[i] = 1 / Math.sqrt(state!.runningVar[i % C] + eps);
     }
   }
   const wd = weight?.data;
   const bd = bias?.data;
   // y = a_c * x + b_c with a_c = sc * w_c * invStd_c, b_c = bias_c - a_c * mean_c.
-  const aC = allocFloat32(C);
-  const bC = allocFloat32(C);
-  for (let c = 0; c < C; c++) {
-    aC[c] = sc * (wd ? wd[c] : 1) * invStd[c];
-    bC[c] = (bd ? bd[c] : 0) - aC[c] * meanC[c];
+  const aC = allocFloat32(groups * C);
+  const bC = allocFloat32(groups * C);
+  for (let i = 0; i < groups * C; i++) {
+    const c = i % C;
+    aC[i] = sc * (wd ? wd[c] : 1) * invStd[i];
+    bC[i] = (bd ? bd[c] : 0) - aC[i] * meanC[i];
   }
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const lifOpts = opts.lif;
-  if (lifOpts) {
-    if (ax === 0) throw new ShapeError('batchNorm', 'a fused LIF needs the time axis (0) before the channel axis');
+  const neuron = opts.neuron;
+  if (lifOpts || neuron) {
+    if (ax === 0) throw new ShapeError('batchNorm', 'a fused neuron needs the time axis (0) before the channel axis');
     const repeated = repeat !== 1;
     const steps = repeated ? repeat : x.shape[0];
     const size = repeated ? x.size : x.size / steps;
+    const shape = [steps, ...x.shape.slice(1)];
+    if (neuron) {
+      const affine: NeuronAffine = { channels: C, inner, a: aC, b: bC, perStep: groups > 1 };
+      const o = neuron.forward(steps, size, x.data, affine, repeated);
+      const out = makeResult('batchNormNeuron', o, shape, [...inputs, ...neuron.params], (g) => {
+        // As with the LIF: g is this output's own buffer, overwritten in place
+        // with dL/dy (a repeated input's gradient is one step, summed).
+        const gy = repeated ? allocFloat32Output(size) : g;
+        neuron.backward(steps, size, x.data, o, g, gy, affine, repeated);
+        normBackward(gy);
+        if (repeated) releaseFloat32(gy);
+      });
+      out.binary = true;
+      return out;
+    }
+    const lo = lifOpts!;
     // Only the spikes are kept: the backward replays the membrane from x and
     // the spikes, which saves an activation-sized buffer per spiking layer
     // between forward and backward (and the normalised values never exist).
     const o = allocFloat32Output(steps * size);
-    be.affineLifForward(steps, size, C, inner, x.data, aC, bC, o, lifOpts.decay, lifOpts.threshold, repeated);
-    const out = makeResult('batchNormLif', o, [steps, ...x.shape.slice(1)], inputs, (g) => {
+    be.affineLifForward(steps, size, C, inner, x.data, aC, bC, o, lo.decay, lo.threshold, repeated);
+    const out = makeResult('batchNormLif', o, shape, inputs, (g) => {
       if (!repeated) {
         // g is this output's own gradient buffer (the engine drops it after
         // this call), and the LIF backward reads and writes each element once
         // at the same index, so it can run in place.
         const sums = gradSums();
-        be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, g, lifOpts.decay, lifOpts.halfWidth, lifOpts.height, false, sums);
+        be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, g, lo.decay, lo.halfWidth, lo.height, false, sums);
         normBackward(g, sums);
         return;
       }
@@ -670,7 +734,7 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       // normalising once equals normalising each step and summing.
       const gSum = allocFloat32Output(size);
       const sums = gradSums();
-      be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, gSum, lifOpts.decay, lifOpts.halfWidth, lifOpts.height, true, sums);
+      be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, gSum, lo.decay, lo.halfWidth, lo.height, true, sums);
       normBackward(gSum, sums);
       releaseFloat32(gSum);
     });
@@ -678,29 +742,40 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     return out;
   }
   const y = allocFloat32Output(x.size);
-  be.channelAffine(outer, C, inner, x.data, aC, bC, y);
+  for (let g = 0; g < groups; g++) {
+    const step = g * gSize;
+    be.channelAffine(gOuter, C, inner, x.data.subarray(step, step + gSize), aC.subarray(g * C, (g + 1) * C), bC.subarray(g * C, (g + 1) * C), y.subarray(step, step + gSize));
+  }
   return makeResult('batchNorm', y, x.shape, inputs, (g) => normBackward(g));
 
   function gradSums(): GradSums {
-    return { mean: meanC, invStd, sumG: new Float64Array(C), sumGX: new Float64Array(C) };
+    return { mean: meanC, invStd, sumG: new Float64Array(groups * C), sumGX: new Float64Array(groups * C) };
   }
 
   /** The normalisation's backward; `sums` when the LIF backward has already computed them. */
   function normBackward(g: Float32Array, sums?: GradSums): void {
     const { sumG, sumGX } = sums ?? gradSums();
-    if (!sums) be.channelGradSums(outer, C, inner, g, x.data, meanC, invStd, sumG, sumGX);
+    const group = (a: Float64Array, k: number) => a.subarray(k * C, (k + 1) * C);
+    if (!sums) {
+      for (let k = 0; k < groups; k++) {
+        be.channelGradSums(gOuter, C, inner, g.subarray(k * gSize, (k + 1) * gSize), x.data.subarray(k * gSize, (k + 1) * gSize), group(meanC, k), group(invStd, k), group(sumG, k), group(sumGX, k));
+      }
+    }
     if (weight && weight.requiresGrad) {
       const gw = weight.gradBuffer();
-      for (let c = 0; c < C; c++) gw[c] += sc * sumGX[c];
+      for (let i = 0; i < groups * C; i++) gw[i % C] += sc * sumGX[i];
     }
     if (bias && bias.requiresGrad) {
       const gb = bias.gradBuffer();
-      for (let c = 0; c < C; c++) gb[c] += sumG[c];
+      for (let i = 0; i < groups * C; i++) gb[i % C] += sumG[i];
     }
     if (x.requiresGrad) {
-      x.addGradWith((gx, accumulate) =>
-        be.channelNormBackward(outer, C, inner, g, x.data, aC, meanC, invStd, sumG, sumGX, useBatch, gx, accumulate),
-      );
+      x.addGradWith((gx, accumulate) => {
+        for (let k = 0; k < groups; k++) {
+          const at = (a: Float32Array) => a.subarray(k * gSize, (k + 1) * gSize);
+          be.channelNormBackward(gOuter, C, inner, at(g), at(x.data), aC.subarray(k * C, (k + 1) * C), group(meanC, k), group(invStd, k), group(sumG, k), group(sumGX, k), useBatch, at(gx), accumulate);
+        }
+      });
     }
   }
 }
