@@ -118,6 +118,14 @@ for (const [bname, be] of backends) {
       gradcheck('transpose', [a], (x) => ops.square(ops.transpose(x, 0, 2)));
       gradcheck('concat', [a, b], (x, y) => ops.square(ops.concat([x, y], 1)));
       gradcheck('slice', [b], (x) => ops.square(ops.slice(x, 1, 1, 4)));
+      // Distinct values, so each window has one maximum and small steps do not change it.
+      const distinct = (shape: number[]) => {
+        const n = shape.reduce((p, q) => p * q, 1);
+        const perm = rng.permutation(n);
+        return new Tensor(Float32Array.from(perm, (v) => v * 0.1 - 2), shape, true);
+      };
+      gradcheck('maxPool2d 2x2 s2 (odd size: the last row and column are dropped)', [distinct([2, 3, 5, 4])], (x) => ops.square(ops.maxPool2d(x, 2)), 1e-3);
+      gradcheck('maxPool2d 3x3 s2 (overlapping windows)', [distinct([1, 2, 7, 7])], (x) => ops.maxPool2d(x, 3, 2), 1e-3);
       const idx = Int32Array.from({ length: 6 }, (_, i) => i % 4);
       gradcheck('pickLastAxis', [a], (x) => ops.square(ops.pickLastAxis(x, idx)));
       gradcheck('mseLoss', [a, param([2, 3, 4])], (x, y) => ops.mseLoss(x, y));
@@ -265,6 +273,17 @@ test('tdBN: hand-computed output and running statistics after one training call'
   assert.ok(Math.abs(bn.runningMean.data![0] - 0.3) < 1e-7);
   assert.ok(Math.abs(bn.runningVar.data![0] - (0.1 * 14 / 3 + 0.9)) < 1e-6);
   assert.equal(bn.numBatchesTracked.counter!.value, 1);
+});
+
+test('maxPool2d on spikes: ties send the gradient to the first maximum of the window (row-major), as PyTorch does', () => {
+  // Two 2×2 windows of a 2×4 plane: [0 1 | 0 0] over [1 0 | 0 0].
+  const x = Tensor.from([0, 1, 0, 0, 1, 0, 0, 0], [1, 1, 2, 4], true);
+  x.binary = true;
+  const y = ops.maxPool2d(x, 2);
+  assert.deepEqual(Array.from(y.data), [1, 0]);
+  assert.ok(y.binary);
+  y.backward(new Float32Array([3, 5]));
+  assert.deepEqual(Array.from(x.grad!), [0, 3, 5, 0, 0, 0, 0, 0]);
 });
 
 test('batch norm with statistics per step: hand-computed output and running statistics (one update per step)', () => {

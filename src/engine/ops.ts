@@ -545,6 +545,64 @@ export function convTranspose2d(
   });
 }
 
+/**
+ * Max pooling over k×k windows with stride s (no padding, floor mode):
+ * x [N, C, H, W] → [N, C, ⌊(H − k)/s⌋ + 1, ⌊(W − k)/s⌋ + 1]. The gradient goes
+ * to the first maximum of each window in row-major order, as PyTorch's CPU
+ * kernel picks it (strict >, starting from −∞): with spikes, a window of ties
+ * (all 0 or several 1) sends it to its first element or its first spike.
+ */
+export function maxPool2d(x: Tensor, k: number, s = k): Tensor {
+  if (x.ndim !== 4) throw new ShapeError('maxPool2d', `expects [N, C, H, W], got ${fmtShape(x.shape)}`);
+  const [N, C, H, W] = x.shape;
+  if (!(k >= 1 && k <= 15 && s >= 1) || H < k || W < k) throw new ShapeError('maxPool2d', `window ${k} stride ${s} does not fit ${fmtShape(x.shape)}`);
+  const OH = Math.floor((H - k) / s) + 1;
+  const OW = Math.floor((W - k) / s) + 1;
+  const planes = N * C;
+  const y = allocFloat32Output(planes * OH * OW);
+  // The winning tap (kh·k + kw) of every output, for the backward.
+  const arg = new Uint8Array(planes * OH * OW);
+  const xd = x.data;
+  for (let p = 0; p < planes; p++) {
+    const xo = p * H * W;
+    const yo = p * OH * OW;
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        let best = -Infinity;
+        let at = 0;
+        for (let kh = 0; kh < k; kh++) {
+          const row = xo + (oh * s + kh) * W + ow * s;
+          for (let kw = 0; kw < k; kw++) {
+            const v = xd[row + kw];
+            if (v > best || Number.isNaN(v)) {
+              best = v;
+              at = kh * k + kw;
+            }
+          }
+        }
+        y[yo + oh * OW + ow] = best;
+        arg[yo + oh * OW + ow] = at;
+      }
+    }
+  }
+  const out = makeResult('maxPool2d', y, [N, C, OH, OW], [x], (g) => {
+    const gx = x.gradBuffer();
+    for (let p = 0; p < planes; p++) {
+      const xo = p * H * W;
+      const yo = p * OH * OW;
+      for (let oh = 0; oh < OH; oh++) {
+        for (let ow = 0; ow < OW; ow++) {
+          const i = yo + oh * OW + ow;
+          const a = arg[i];
+          gx[xo + (oh * s + ((a / k) | 0)) * W + ow * s + (a % k)] += g[i];
+        }
+      }
+    }
+  });
+  out.binary = x.binary;
+  return out;
+}
+
 // ---------------------------------------------------------------- normalisation
 
 export interface BatchNormState {

@@ -4,7 +4,8 @@
  *   m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g²
  *   p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)
  * Parameter groups carry their own lr and weight decay (ESVAE trains its
- * prior bottleneck at 10× the learning rate).
+ * prior bottleneck at 10× the learning rate). With weight decay 0 this is
+ * torch.optim.Adam exactly (the decay factor is 1).
  */
 import { backend } from './backend/index.js';
 import { Tensor } from './tensor.js';
@@ -25,6 +26,8 @@ export interface AdamWState {
 
 export class AdamW {
   readonly groups: Required<ParamGroup>[];
+  /** Each group's learning rate as constructed (what a schedule scales). */
+  readonly baseLrs: number[];
   /** Per-parameter state in group order, then parameter order. */
   private readonly m: Float32Array[];
   private readonly v: Float32Array[];
@@ -32,6 +35,7 @@ export class AdamW {
 
   constructor(groups: ParamGroup[]) {
     this.groups = groups.map((g) => ({ betas: [0.9, 0.999], eps: 1e-8, ...g }) as Required<ParamGroup>);
+    this.baseLrs = this.groups.map((g) => g.lr);
     const all = this.groups.flatMap((g) => g.params);
     this.m = all.map((p) => new Float32Array(p.size));
     this.v = all.map((p) => new Float32Array(p.size));
@@ -65,6 +69,11 @@ export class AdamW {
     }
   }
 
+  /** Sets every group's learning rate to its base rate times `factor` (a schedule's value). */
+  scaleLearningRates(factor: number): void {
+    this.groups.forEach((g, i) => (g.lr = this.baseLrs[i] * factor));
+  }
+
   zeroGrad(): void {
     for (const p of this.params) p.grad = null;
   }
@@ -79,4 +88,15 @@ export class AdamW {
     s.v.forEach((a, i) => this.v[i].set(a));
     this.stepCount = s.step;
   }
+}
+
+/**
+ * torch.optim.lr_scheduler.CosineAnnealingLR with eta_min = 0, stepped once
+ * per epoch: the factor on the base rate at `epoch` is (1 + cos(π·epoch/tMax))/2.
+ * Past tMax it rises again (period 2·tMax), as PyTorch's chained form does
+ * when training runs longer than T_max (the TAID classifiers: T_max 64,
+ * 1000 epochs).
+ */
+export function cosineAnnealingFactor(epoch: number, tMax: number): number {
+  return (1 + Math.cos((Math.PI * epoch) / tMax)) / 2;
 }

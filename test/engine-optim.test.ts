@@ -1,0 +1,33 @@
+/** The optimizer as the classifiers use it: Adam (AdamW without decay) and the cosine schedule. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AdamW, cosineAnnealingFactor } from '../src/engine/optim.js';
+import { Tensor } from '../src/engine/tensor.js';
+
+test('cosine annealing equals PyTorch\'s chained CosineAnnealingLR (T_max 64, eta_min 0), also past T_max', () => {
+  // torch.optim.lr_scheduler.CosineAnnealingLR.get_lr, written out (eta_min = 0).
+  const tMax = 64;
+  let lr = 1;
+  for (let e = 1; e <= 300; e++) {
+    if ((e - 1 - tMax) % (2 * tMax) === 0) lr = lr + (1 - Math.cos(Math.PI / tMax)) / 2;
+    else lr = ((1 + Math.cos((Math.PI * e) / tMax)) / (1 + Math.cos((Math.PI * (e - 1)) / tMax))) * lr;
+    assert.ok(Math.abs(cosineAnnealingFactor(e, tMax) - lr) < 1e-9, `epoch ${e}: ${cosineAnnealingFactor(e, tMax)} vs ${lr}`);
+  }
+  assert.equal(cosineAnnealingFactor(0, tMax), 1);
+  assert.ok(Math.abs(cosineAnnealingFactor(32, tMax) - 0.5) < 1e-15);
+  assert.ok(cosineAnnealingFactor(64, tMax) < 1e-15);
+});
+
+test('Adam (weight decay 0): the first step moves each parameter by lr against the sign of its gradient; schedules scale the base rates', () => {
+  const p = Tensor.from([1, -2, 3], [3], true);
+  const opt = new AdamW([{ params: [p], lr: 0.01, weightDecay: 0 }]);
+  p.grad = Float32Array.from([0.5, -4, 1e-3]);
+  opt.step();
+  // m̂ = g, v̂ = g²: p − lr·g/(|g| + 1e-8).
+  const want = [1 - 0.01, -2 + 0.01, 3 - (0.01 * 1e-3) / (1e-3 + 1e-8)];
+  for (let i = 0; i < 3; i++) assert.ok(Math.abs(p.data[i] - want[i]) < 1e-6, `p[${i}] = ${p.data[i]}`);
+  opt.scaleLearningRates(0.25);
+  assert.equal(opt.groups[0].lr, 0.0025);
+  opt.scaleLearningRates(1);
+  assert.equal(opt.groups[0].lr, 0.01);
+});
