@@ -16,6 +16,7 @@ import { readIdx } from './idx.js';
 import { PlaneResizer } from './resize.js';
 import { openCifar10, CIFAR10_FILES } from './cifar10.js';
 import { openCelebA, CELEBA_FILES } from './celeba.js';
+import { CLASSIFIER_NORMALIZATION, ClassifierDataset } from './classifier.js';
 
 export type DatasetName = 'mnist' | 'fashion' | 'cifar10' | 'celeba';
 export type Split = 'train' | 'test' | 'valid';
@@ -37,6 +38,12 @@ export interface OpenOptions {
   onWarning?: (message: string) => void;
   /** CelebA decoder threads (default: cores − 1, at least 1; 0 decodes on the calling thread). */
   threads?: number;
+  /**
+   * 'vae' (default): the VAEs' pipeline above. 'classifier': the spiking
+   * classifiers' (classifier.ts): own resolution (MNIST 28×28), Normalize
+   * with the dataset's mean and std, and the training split augmented.
+   */
+  preprocessing?: 'vae' | 'classifier';
 }
 
 export interface Dataset {
@@ -51,8 +58,18 @@ export interface Dataset {
   readonly source: string;
   /** Whether the reference applies a random horizontal flip to this dataset/split. */
   readonly augmentFlip: boolean;
-  /** Writes images indices[i] (flipped where flip[i]) as [-1,1] float32 NCHW at out[i·C·H·W]. */
-  readBatch(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array): Promise<void>;
+  /**
+   * Uniform random numbers per image that the dataset's own augmentation
+   * takes (the classifiers' affine or crop); the DataLoader draws them with
+   * the epoch's flips. Absent or 0: none.
+   */
+  readonly augmentDraws?: number;
+  /**
+   * Writes images indices[i] (flipped where flip[i]; augmented with
+   * draws[i·augmentDraws ...]) as float32 NCHW at out[i·C·H·W]: [-1, 1] for
+   * the VAEs' pipeline, normalised for the classifiers'.
+   */
+  readBatch(indices: ArrayLike<number>, flip: ArrayLike<boolean> | null, out: Float32Array, labels?: Int32Array, draws?: ArrayLike<number>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -139,7 +156,13 @@ export function locateIdx(name: 'mnist' | 'fashion', split: 'train' | 'test', da
   throw notFound(name, [img, lab], dirs);
 }
 
-function openIdxDataset(name: 'mnist' | 'fashion', split: Split, opts: OpenOptions): InMemoryDataset {
+/** The classifiers' pipeline over images held at their own resolution. */
+function classifierPipeline(images: InMemoryDataset, split: Split): Dataset {
+  const augmentation = split !== 'train' ? null : images.name === 'cifar10' ? 'crop-flip' : 'affine';
+  return new ClassifierDataset(images, augmentation, CLASSIFIER_NORMALIZATION[images.name as 'mnist' | 'fashion' | 'cifar10']);
+}
+
+function openIdxDataset(name: 'mnist' | 'fashion', split: Split, opts: OpenOptions): Dataset {
   if (split === 'valid') throw new UserError(`${name}: has no validation split (train and test only)`);
   const files = locateIdx(name, split, opts.dataDir);
   const images = readIdx(files.images, 3);
@@ -151,6 +174,10 @@ function openIdxDataset(name: 'mnist' | 'fashion', split: Split, opts: OpenOptio
     if (labels.data[i] > 9) throw new UserError(`${files.labels}: label ${labels.data[i]} at index ${i} is outside the class range 0-9`);
   }
   const count = Math.min(n, opts.limit ?? n);
+  if (opts.preprocessing === 'classifier') {
+    const own = new InMemoryDataset(name, split, images.data.slice(0, count * 784), labels.data.slice(0, count), 1, 28, 28, 10, dirname(files.images), false);
+    return classifierPipeline(own, split);
+  }
   const out = new Uint8Array(count * 32 * 32);
   const resizer = new PlaneResizer(28, 28, 32, 32, 'bilinear');
   for (let i = 0; i < count; i++) resizer.resize(images.data.subarray(i * 784, (i + 1) * 784), out, i * 1024);
@@ -171,9 +198,14 @@ export async function openDataset(name: DatasetName | string, split: Split, opts
     case 'mnist':
     case 'fashion':
       return openIdxDataset(ds, split, opts);
-    case 'cifar10':
-      return openCifar10(split, opts, searchDirs('cifar10', opts.dataDir), (files, dirs) => notFound('cifar10', files, dirs, ''));
+    case 'cifar10': {
+      const classifier = opts.preprocessing === 'classifier';
+      // The classifier draws its flip with its crop, so the VAE loader's flip is off.
+      const images = openCifar10(split, classifier ? { ...opts, forAnn: true } : opts, searchDirs('cifar10', opts.dataDir), (files, dirs) => notFound('cifar10', files, dirs, ''));
+      return classifier ? classifierPipeline(images, split) : images;
+    }
     case 'celeba':
+      if (opts.preprocessing === 'classifier') throw new UserError('celeba: has no classes; the classifiers train on mnist, fashion or cifar10');
       return openCelebA(split, opts, searchDirs('celeba', opts.dataDir), (files, dirs) => notFound('celeba', files, dirs, ''));
   }
 }
@@ -221,6 +253,9 @@ export class DataLoader {
       flips = new Uint8Array(n);
       for (let i = 0; i < n; i++) flips[i] = rng.uniform() < 0.5 ? 1 : 0;
     }
+    const perImage = ds.augmentDraws ?? 0;
+    const draws = perImage > 0 ? new Float64Array(n * perImage) : null;
+    if (draws) for (let i = 0; i < draws.length; i++) draws[i] = rng.uniform();
     const bs = this.opts.batchSize;
     const per = ds.channels * ds.height * ds.width;
     const prefetch = Math.max(1, this.opts.prefetch ?? 2);
@@ -231,7 +266,8 @@ export class DataLoader {
       const flip = flips ? Array.from(flips.subarray(start, start + size), (v) => v === 1) : null;
       const images = new Float32Array(size * per);
       const labels = new Int32Array(size);
-      return ds.readBatch(idx, flip, images, labels).then(() => ({ images, labels, size, index: b }));
+      const batchDraws = draws ? draws.subarray(start * perImage, (start + size) * perImage) : undefined;
+      return ds.readBatch(idx, flip, images, labels, batchDraws).then(() => ({ images, labels, size, index: b }));
     };
     const queue: Promise<Batch>[] = [];
     const enqueue = (b: number) => {
