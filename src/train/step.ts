@@ -8,15 +8,16 @@ import { reclaimPooledMemory, withPool } from '../engine/alloc.js';
 import type { AdamW } from '../engine/optim.js';
 import type { Random } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { BatchLoss, GenerativeModel } from '../models/types.js';
+import type { BatchLoss, TrainableModel } from '../models/types.js';
 
 /**
  * Loss, backward, AdamW update. `check` sees the loss terms before backward
- * (the trainer stops on a non-finite loss there).
+ * (the trainer stops on a non-finite loss there). `labels`: the batch's
+ * classes, for the classifiers.
  */
-export function trainingStep(model: GenerativeModel, optimizer: AdamW, images: Tensor, rng: Random, check?: (r: BatchLoss) => void): BatchLoss {
+export function trainingStep(model: TrainableModel, optimizer: AdamW, images: Tensor, rng: Random, check?: (r: BatchLoss) => void, labels?: Int32Array): BatchLoss {
   return withPool(() => {
-    const r = model.lossOnBatch(images, rng);
+    const r = model.lossOnBatch(images, rng, labels);
     check?.(r);
     r.loss.backward(undefined, { releaseActivations: true });
     optimizer.step();

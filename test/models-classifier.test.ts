@@ -1,0 +1,97 @@
+/**
+ * The spiking classifiers (models/classifier.ts): the official state_dict
+ * names and shapes, the forward pass's shapes and statistics, the loss by
+ * hand, and a few training steps that fit one batch.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AlifClassifier, defaultClassifierConfig, predictions } from '../src/models/classifier.js';
+import { Random } from '../src/engine/random.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { AdamW } from '../src/engine/optim.js';
+import { openDataset } from '../src/data/index.js';
+import { trainingStep } from '../src/train/step.js';
+
+const neuronParams = (prefix: string) => [`${prefix}.w []`, `${prefix}.v_threshold []`];
+
+test('state_dict names and shapes are those of the official MNISTNet and Cifar10Net (models.py)', () => {
+  const names = (dataset: string, neuron: 'alif' | 'plif' | 'lif' = 'alif') => {
+    const m = new AlifClassifier(defaultClassifierConfig(dataset, { neuron }), new Random(0));
+    return [...m.namedParameters()].map(([k, v]) => `${k} ${JSON.stringify(v.shape)}`.replace(/,/g, ', ').replace(/\[\]/, '[]'));
+  };
+  const bn = (p: string) => [`${p}.weight [128]`, `${p}.bias [128]`];
+  assert.deepEqual(names('mnist'), [
+    'static_conv.0.weight [128, 1, 3, 3]',
+    ...bn('static_conv.1'),
+    ...neuronParams('conv.0'),
+    'conv.2.weight [128, 128, 3, 3]',
+    ...bn('conv.3'),
+    ...neuronParams('conv.4'),
+    'fc.2.weight [2048, 6272]',
+    ...neuronParams('fc.3'),
+    'fc.5.weight [100, 2048]',
+    ...neuronParams('fc.6'),
+  ]);
+  assert.deepEqual(names('mnist', 'plif').filter((n) => n.includes('.w ') || n.includes('v_threshold')), ['conv.0.w []', 'conv.4.w []', 'fc.3.w []', 'fc.6.w []']);
+  assert.deepEqual(names('mnist', 'lif').filter((n) => n.includes('.w ') || n.includes('v_threshold')), []);
+  const cifar = names('cifar10');
+  const convs = cifar.filter((n) => /^conv\.\d+\.weight \[256, 256/.test(n)).map((n) => n.split('.')[1]);
+  assert.deepEqual(convs, ['1', '4', '8', '11', '14']);
+  const neurons = cifar.filter((n) => n.includes('v_threshold')).map((n) => n.split('.v_')[0]);
+  assert.deepEqual(neurons, ['conv.0', 'conv.3', 'conv.6', 'conv.10', 'conv.13', 'conv.16', 'fc.3', 'fc.5']);
+  assert.ok(cifar.includes('static_conv.0.weight [256, 3, 3, 3]') && cifar.includes('fc.2.weight [2048, 16384]') && cifar.includes('fc.4.weight [100, 2048]'));
+});
+
+test('forward: counts per class in [0, T]; one step reaches every parameter; the spiking BatchNorm2d updates once per step, the static one once', async () => {
+  const m = new AlifClassifier(defaultClassifierConfig('mnist'), new Random(0));
+  const data = await openDataset('mnist', 'test', { preprocessing: 'classifier', limit: 4 });
+  const x = new Float32Array(4 * 784);
+  const labels = new Int32Array(4);
+  await data.readBatch([0, 1, 2, 3], null, x, labels);
+  const images = new Tensor(x, [4, 1, 28, 28]);
+  const r = m.lossOnBatch(images, new Random(1), labels);
+  r.loss.backward();
+  for (const [name, p] of m.namedParameters()) assert.ok(p.grad && p.grad.some((v) => v !== 0), `${name} has no gradient`);
+  assert.deepEqual(Object.keys(r.rates), ['conv.0', 'conv.4', 'fc.3', 'fc.6']);
+  assert.equal(m.staticBn.numBatchesTracked.counter!.value, 1);
+  const stage = m.stages.find((s) => s.kind === 'conv')!;
+  assert.equal(stage.kind === 'conv' && stage.bn.numBatchesTracked.counter!.value, 8);
+  m.eval();
+  const counts = m.forward(images, new Random(2));
+  assert.deepEqual(counts.shape, [4, 10]);
+  for (const v of counts.data) assert.ok(v >= 0 && v <= 8 && Math.abs(v * 10 - Math.round(v * 10)) < 1e-5, `count ${v}`);
+  // Evaluation has no dropout: the generator is not used and the result repeats.
+  assert.deepEqual(m.forward(images, new Random(99)).data, counts.data);
+});
+
+test('loss: MSE(count / T, one-hot) by hand; predictions take the first of tied counts', () => {
+  const m = new AlifClassifier(defaultClassifierConfig('mnist'), new Random(0));
+  const counts = new Tensor(Float32Array.from({ length: 20 }, (_, i) => (i === 3 ? 8 : i === 12 ? 4 : 0)), [2, 10]);
+  // Image 0, label 3: frequency 1 at the label, 0 elsewhere → 0. Image 1, label 5: 0.5 at class 2, 0 at 5 → 0.25 + 1.
+  const { loss, correct } = m.loss(counts, Int32Array.of(3, 5));
+  assert.ok(Math.abs(loss.item() - 1.25 / 20) < 1e-7);
+  assert.equal(correct, 1);
+  assert.deepEqual(Array.from(predictions(new Tensor(Float32Array.of(0, 2, 2, 1), [1, 4]))), [1]);
+});
+
+test('a few Adam steps on one MNIST batch: the loss falls and the batch is classified well above chance', async () => {
+  const m = new AlifClassifier(defaultClassifierConfig('mnist'), new Random(0));
+  const data = await openDataset('mnist', 'test', { preprocessing: 'classifier', limit: 16 });
+  const x = new Float32Array(16 * 784);
+  const labels = new Int32Array(16);
+  await data.readBatch(Array.from({ length: 16 }, (_, i) => i), null, x, labels);
+  const images = new Tensor(x, [16, 1, 28, 28]);
+  const opt = new AdamW(m.paramGroups(1e-3, 0));
+  const rng = new Random(1);
+  const losses: number[] = [];
+  let accuracy = 0;
+  for (let i = 0; i < 8; i++) {
+    const r = trainingStep(m, opt, images, rng, undefined, labels);
+    losses.push(r.terms.loss);
+    accuracy = r.terms.accuracy;
+  }
+  assert.ok(losses[7] < 0.75 * losses[0], `loss ${losses.map((v) => v.toFixed(4)).join(' ')}`);
+  assert.ok(accuracy >= 0.5, `accuracy ${accuracy} after 8 steps`);
+  // The learnable neuron parameters moved.
+  assert.ok(m.neurons().every(({ neuron }) => neuron.w.data[0] !== 0 && neuron.threshold !== Math.fround(0.5)));
+});
