@@ -95,3 +95,26 @@ test('a few Adam steps on one MNIST batch: the loss falls and the batch is class
   // The learnable neuron parameters moved.
   assert.ok(m.neurons().every(({ neuron }) => neuron.w.data[0] !== 0 && neuron.threshold !== Math.fround(0.5)));
 });
+
+test('FSVAE and ESVAE with --neuron alif: a learnable decay and threshold in every spiking layer, trained by the loss; the default LIF adds nothing', async () => {
+  const { FSVAE, defaultFsvaeConfig } = await import('../src/models/fsvae.js');
+  const { createModel } = await import('../src/models/index.js');
+  const lifNames = [...new FSVAE(defaultFsvaeConfig('mnist'), new Random(0)).namedParameters().keys()];
+  assert.ok(!lifNames.some((n) => n.includes('neuron')));
+  const m = createModel('fsvae', 'mnist', { neuron: 'alif', latentDim: 16, k: 4, timeSteps: 6 }, 0) as InstanceType<typeof FSVAE>;
+  const neurons = [...m.namedParameters().keys()].filter((n) => n.includes('.neuron.'));
+  // 4 encoder convs, before_latent, 3 + 3 prior/posterior, decoder_input, 3 decoder deconvs, final_layer.0: 16 layers.
+  assert.equal(neurons.length, 32);
+  assert.ok(neurons.includes('encoder.0.neuron.w') && neurons.includes('posterior.layers.2.neuron.v_threshold') && neurons.includes('final_layer.0.neuron.w'));
+  assert.ok(!neurons.some((n) => n.startsWith('final_layer.1')));
+  const images = new Tensor(new Random(1).fillUniform(new Float32Array(2 * 1024)).map((v) => v * 2 - 1), [2, 1, 32, 32]);
+  const r = m.lossOnBatch(images, new Random(2));
+  r.loss.backward();
+  const g = m.namedParameters().get('encoder.0.neuron.v_threshold')!.grad;
+  assert.ok(g && g[0] !== 0 && Number.isFinite(r.terms.loss));
+  assert.ok(r.rates.encoder > 0.01, `encoder firing rate ${r.rates.encoder}`);
+  const es = createModel('esvae', 'mnist', { neuron: 'plif', decay0: 0.5 }, 0);
+  const w = es.namedParameters().get('encoder.0.neuron.w')!;
+  assert.ok(w.data[0] === 0); // decay 0.5: τ0 = 2, w0 = −ln 1 = 0
+  assert.throws(() => createModel('ann-vae', 'mnist', { neuron: 'alif' }, 0), /only the spiking models/);
+});

@@ -11,9 +11,9 @@ import { Tensor, noGrad } from '../src/engine/tensor.js';
 import { backend, getNativeBackend, setBackend, typescriptBackend } from '../src/engine/backend/index.js';
 import type { KernelBackend } from '../src/engine/backend/types.js';
 
-function spikingModel(seed: number): FSVAE {
+function spikingModel(seed: number, neuron: 'lif' | 'alif' = 'lif'): FSVAE {
   const rng = new Random(seed);
-  const m = new FSVAE(defaultFsvaeConfig('mnist', { latentDim: 16, k: 5, timeSteps: 8 }), rng);
+  const m = new FSVAE(defaultFsvaeConfig('mnist', { latentDim: 16, k: 5, timeSteps: 8, neuron }), rng);
   // Non-trivial running statistics and biases, so eval-mode BN is not an identity and layers fire.
   for (const [name, b] of m.namedBuffers()) {
     if (name.endsWith('running_mean')) b.data!.forEach((_, i, a) => (a[i] = (rng.uniform() - 0.5) * 0.2));
@@ -34,13 +34,13 @@ const backends: Array<[string, KernelBackend | null]> = [
   ['native', getNativeBackend()],
 ];
 
-for (const [name, be] of backends) {
-  test(`stepped posterior and prior sampling equal the prefix passes (${name})`, (t) => {
+for (const [name, be] of backends) for (const neuron of ['lif', 'alif'] as const) {
+  test(`stepped posterior and prior sampling equal the prefix passes (${neuron}, ${name})`, (t) => {
     if (!be) return t.skip('native addon not built');
     const prev = backend();
     setBackend(be);
     try {
-      const m = spikingModel(3);
+      const m = spikingModel(3, neuron);
       const images = new Tensor(new Random(1).fillUniform(new Float32Array(3 * 1024)).map((v) => v * 2 - 1), [3, 1, 32, 32]);
       const xE = noGrad(() => m.encodeSpikes(images));
       m.exactPrefixPasses = false;

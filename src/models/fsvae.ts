@@ -13,7 +13,7 @@ import { Tensor, noGrad } from '../engine/tensor.js';
 import { releasingScope } from '../engine/alloc.js';
 import * as ops from '../engine/ops.js';
 import { membraneCoefficients, psp } from '../snn/functional.js';
-import { TdConv, TdConvTranspose, TdLinear } from '../snn/layers.js';
+import { TdConv, TdConvTranspose, TdLinear, type PlifNeuronSpec } from '../snn/layers.js';
 import { SteppedLinearStack } from '../snn/incremental.js';
 import { TaidDecoding } from './taid.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
@@ -30,6 +30,28 @@ export interface FsvaeConfig {
   k: number;
   /** 'membrane' (fixed 0.8^(T-1-t)) or 'taid' (learned temporal attention). */
   decoding: 'membrane' | 'taid';
+  /**
+   * The spiking neuron of every layer: 'lif' (the reference's; default) or a
+   * PLIF-family neuron (snn/plif.ts) with learnable decay ('plif') and
+   * threshold ('alif'), initialised at tau0 and vth0.
+   */
+  neuron?: 'lif' | 'plif' | 'alif';
+  tau0?: number;
+  vth0?: number;
+}
+
+/**
+ * Initial values of a PLIF/ALIF neuron in the VAEs: the paper's Table 7 row
+ * 0.25 / 0.2 (decay 0.25, i.e. τ0 = 4/3, and V_th0 = 0.2), its best, which
+ * are also the FSVAE LIF's decay and threshold; the classifiers' code default
+ * (τ0 = 2, V_th0 = 0.5) would leave tdBN's 0.2-scaled inputs far below threshold.
+ */
+export const VAE_NEURON_INIT = { tau0: 4 / 3, vth0: 0.2 };
+
+function neuronSpec(cfg: FsvaeConfig): PlifNeuronSpec | undefined {
+  const kind = cfg.neuron ?? 'lif';
+  if (kind === 'lif') return undefined;
+  return { kind, tau0: cfg.tau0 ?? VAE_NEURON_INIT.tau0, vth0: cfg.vth0 ?? VAE_NEURON_INIT.vth0 };
 }
 
 export function defaultFsvaeConfig(dataset: string, overrides: Partial<FsvaeConfig> = {}): FsvaeConfig {
@@ -49,13 +71,13 @@ export function defaultFsvaeConfig(dataset: string, overrides: Partial<FsvaeConf
 /** Stack of three tdLinear + tdBN(alpha=2) + LIF layers (the prior/posterior `layers`). */
 class BernoulliNet extends Module {
   readonly layers: TdLinear[];
-  constructor(inFeatures: number, latent: number, k: number, rng: Random) {
+  constructor(inFeatures: number, latent: number, k: number, rng: Random, neuron?: PlifNeuronSpec) {
     super();
     const seq = new SequentialHolder();
     this.layers = [
-      new TdLinear(inFeatures, latent * 2, rng, { bn: true, spike: true, alpha: 2 }),
-      new TdLinear(latent * 2, latent * 4, rng, { bn: true, spike: true, alpha: 2 }),
-      new TdLinear(latent * 4, latent * k, rng, { bn: true, spike: true, alpha: 2 }),
+      new TdLinear(inFeatures, latent * 2, rng, { bn: true, spike: true, alpha: 2, neuron }),
+      new TdLinear(latent * 2, latent * 4, rng, { bn: true, spike: true, alpha: 2, neuron }),
+      new TdLinear(latent * 4, latent * k, rng, { bn: true, spike: true, alpha: 2, neuron }),
     ];
     this.layers.forEach((l, i) => seq.add(String(i), l));
     this.registerModule('layers', seq);
@@ -155,28 +177,29 @@ export class FSVAE extends Module implements GenerativeModel {
     }
     this.hiddenDims = hidden;
     const C = cfg.latentDim;
+    const neuron = neuronSpec(cfg);
     const encoder = this.registerModule('encoder', new SequentialHolder());
     let inC = cfg.inChannels;
     hidden.forEach((h, i) => {
-      const layer = new TdConv(inC, h, 3, 2, 1, rng, { bn: true, spike: true });
+      const layer = new TdConv(inC, h, 3, 2, 1, rng, { bn: true, spike: true, neuron });
       encoder.add(String(i), layer);
       this.encoderLayers.push(layer);
       inC = h;
     });
     const last = hidden[hidden.length - 1];
-    this.beforeLatent = this.registerModule('before_latent_layer', new TdLinear(last * 4, C, rng, { bn: true, spike: true }));
-    this.prior = this.registerModule('prior', new BernoulliNet(C, C, cfg.k, rng));
-    this.posterior = this.registerModule('posterior', new BernoulliNet(2 * C, C, cfg.k, rng));
-    this.decoderInput = this.registerModule('decoder_input', new TdLinear(C, last * 4, rng, { bn: true, spike: true }));
+    this.beforeLatent = this.registerModule('before_latent_layer', new TdLinear(last * 4, C, rng, { bn: true, spike: true, neuron }));
+    this.prior = this.registerModule('prior', new BernoulliNet(C, C, cfg.k, rng, neuron));
+    this.posterior = this.registerModule('posterior', new BernoulliNet(2 * C, C, cfg.k, rng, neuron));
+    this.decoderInput = this.registerModule('decoder_input', new TdLinear(C, last * 4, rng, { bn: true, spike: true, neuron }));
     const rev = [...hidden].reverse();
     const decoder = this.registerModule('decoder', new SequentialHolder());
     for (let i = 0; i < rev.length - 1; i++) {
-      const layer = new TdConvTranspose(rev[i], rev[i + 1], 3, 2, 1, 1, rng, { bn: true, spike: true });
+      const layer = new TdConvTranspose(rev[i], rev[i + 1], 3, 2, 1, 1, rng, { bn: true, spike: true, neuron });
       decoder.add(String(i), layer);
       this.decoderLayers.push(layer);
     }
     const final = this.registerModule('final_layer', new SequentialHolder());
-    const f0 = new TdConvTranspose(rev[rev.length - 1], rev[rev.length - 1], 3, 2, 1, 1, rng, { bn: true, spike: true });
+    const f0 = new TdConvTranspose(rev[rev.length - 1], rev[rev.length - 1], 3, 2, 1, 1, rng, { bn: true, spike: true, neuron });
     const f1 = new TdConvTranspose(rev[rev.length - 1], cfg.inChannels, 3, 1, 1, 0, rng, { bn: false, spike: false });
     final.add('0', f0);
     final.add('1', f1);

@@ -6,22 +6,34 @@ import { Random } from '../engine/random.js';
 import { UserError } from '../util/errors.js';
 import { FSVAE, FsvaeConfig, defaultFsvaeConfig } from './fsvae.js';
 import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
-import type { GenerativeModel, TrainingDefaults } from './types.js';
+import type { GenerativeModel, TrainableModel, TrainingDefaults } from './types.js';
+import { AlifClassifier, ClassifierConfig, classifierTrainingDefaults, defaultClassifierConfig, resolveTau0 } from './classifier.js';
 import { ESVAE, defaultEsvaeConfig, esvaeTrainingDefaults, UNUSED_PREFIXES } from './esvae.js';
 import { AnnVAE, AnnVaeConfig, annVaeTrainingDefaults, defaultAnnVaeConfig } from './annvae.js';
 import { FadAutoencoder, FadAeConfig, defaultFadAeConfig, fadAeTrainingDefaults } from './fadae.js';
 
-export type ModelKind = 'fsvae' | 'esvae' | 'ann-vae' | 'fad-ae';
-/** 'fad-ae' is the FAD feature autoencoder (see `spikevae train-ae`), not a generative model. */
-export const MODEL_KINDS: ModelKind[] = ['fsvae', 'esvae', 'ann-vae', 'fad-ae'];
-/** What `spikevae train --model` offers; the FAD autoencoder is trained with `spikevae train-ae`, which also exports its files. */
+export type ModelKind = 'fsvae' | 'esvae' | 'ann-vae' | 'fad-ae' | 'alif-classifier';
+/** 'fad-ae' is the FAD feature autoencoder (see `spikevae train-ae`), not a generative model; 'alif-classifier' the TAID paper's spiking classifiers. */
+export const MODEL_KINDS: ModelKind[] = ['fsvae', 'esvae', 'ann-vae', 'fad-ae', 'alif-classifier'];
+/** The generative models `spikevae train --model` offers; the FAD autoencoder is trained with `spikevae train-ae`, which also exports its files. */
 export const GENERATIVE_KINDS: ModelKind[] = ['fsvae', 'esvae', 'ann-vae'];
+/** Everything `spikevae train --model` offers. */
+export const TRAIN_KINDS: ModelKind[] = [...GENERATIVE_KINDS, 'alif-classifier'];
+
+/** The neuron of the spiking layers: the model's own LIF (default) or a PLIF-family neuron (snn/plif.ts). */
+export type NeuronChoice = 'lif' | 'plif' | 'alif';
+export const NEURON_CHOICES: NeuronChoice[] = ['lif', 'plif', 'alif'];
 
 export interface ModelOptions {
   latentDim?: number;
   timeSteps?: number;
   k?: number;
   decoding?: 'membrane' | 'taid';
+  neuron?: NeuronChoice;
+  /** Initial PLIF/ALIF time constant (> 1), or decay0 = 1 − 1/τ0 (the paper's Table 7 "init τ"), and threshold. */
+  tau0?: number;
+  decay0?: number;
+  vth0?: number;
 }
 
 export function checkModelKind(kind: string): ModelKind {
@@ -40,6 +52,8 @@ export function trainingDefaults(kind: ModelKind, dataset: string): TrainingDefa
       return annVaeTrainingDefaults;
     case 'fad-ae':
       return fadAeTrainingDefaults;
+    case 'alif-classifier':
+      return classifierTrainingDefaults;
     case 'fsvae':
     default:
       return { lr: 1e-3, weightDecay: 1e-3, batchSize: 250, epochs: 150 };
@@ -58,6 +72,13 @@ export function createModel(kind: ModelKind, dataset: string, opts: ModelOptions
   if (opts.timeSteps !== undefined) overrides.timeSteps = opts.timeSteps;
   if (opts.k !== undefined) overrides.k = opts.k;
   if (opts.decoding !== undefined) overrides.decoding = opts.decoding;
+  const neuron = opts.neuron ?? 'lif';
+  if (neuron !== 'lif') {
+    if (kind !== 'fsvae' && kind !== 'esvae') throw new UserError(`--neuron ${neuron}: only the spiking models (fsvae, esvae, the classifier) have neurons to choose`);
+    overrides.neuron = neuron;
+    if (opts.tau0 !== undefined || opts.decay0 !== undefined) overrides.tau0 = resolveTau0(opts, 0);
+    if (opts.vth0 !== undefined) overrides.vth0 = opts.vth0;
+  }
   switch (kind) {
     case 'fsvae':
       return new FSVAE(defaultFsvaeConfig(dataset, overrides), rng);
@@ -78,6 +99,12 @@ export function createModel(kind: ModelKind, dataset: string, opts: ModelOptions
   }
 }
 
+/** Any model `spikevae train` trains: a generative model or the spiking classifier. */
+export function createTrainableModel(kind: ModelKind, dataset: string, opts: ModelOptions, seed: number): TrainableModel {
+  if (kind !== 'alif-classifier') return createModel(kind, dataset, opts, seed);
+  return new AlifClassifier(defaultClassifierConfig(dataset, opts), new Random(seed));
+}
+
 /** Builds a model from a config object saved in a checkpoint. */
 export function modelFromConfig(kind: string, config: Record<string, unknown>, fileName: string): GenerativeModel {
   switch (kind) {
@@ -94,9 +121,26 @@ export function modelFromConfig(kind: string, config: Record<string, unknown>, f
   }
 }
 
-/** Loads a model (weights and buffers) from a spikevae checkpoint. */
+/** Any trainable model from a config saved in a checkpoint. */
+export function trainableFromConfig(kind: string, config: Record<string, unknown>, fileName: string): TrainableModel {
+  if (kind !== 'alif-classifier') return modelFromConfig(kind, config, fileName);
+  return new AlifClassifier({ ...defaultClassifierConfig('mnist'), ...(config as Partial<ClassifierConfig>) }, new Random(0));
+}
+
+/** Loads a classifier (weights and buffers) from a spikevae checkpoint, in evaluation mode. */
+export function loadClassifier(path: string): { model: AlifClassifier; checkpoint: LoadedCheckpoint } {
+  const checkpoint = readCheckpoint(path);
+  if (checkpoint.model !== 'alif-classifier') throw new UserError(`${path}: a checkpoint of '${checkpoint.model}', not of the spiking classifier`);
+  const model = trainableFromConfig(checkpoint.model, checkpoint.config, path) as AlifClassifier;
+  loadStateDict(model, checkpoint.file.tensors, path);
+  model.eval();
+  return { model, checkpoint };
+}
+
+/** Loads a generative model (weights and buffers) from a spikevae checkpoint. */
 export function loadModel(path: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
   const checkpoint = readCheckpoint(path);
+  if (checkpoint.model === 'alif-classifier') throw new UserError(`${path}: a checkpoint of the spiking classifier, which generates nothing; measure it with spikevae eval`);
   const model = modelFromConfig(checkpoint.model, checkpoint.config, path);
   loadStateDict(model, checkpoint.file.tensors, path);
   model.eval();

@@ -1,5 +1,6 @@
 /**
- * Step-by-step evaluation of a stack of tdLinear + tdBN + LIF layers.
+ * Step-by-step evaluation of a stack of tdLinear + tdBN + LIF layers (or
+ * PLIF-family neurons).
  *
  * In evaluation mode tdBN uses running statistics, so every layer is causal:
  * the output at step t of a pass over the prefix 0..t equals what a network
@@ -42,10 +43,21 @@ export class SteppedLinearStack {
       const u = this.u[i];
       const o = this.o[i];
       const x = y.data;
-      for (let j = 0; j < x.length; j++) {
-        const ut = Math.fround(Math.fround(Math.fround(decay * u[j]) * (1 - o[j])) + x[j]);
-        u[j] = ut;
-        o[j] = ut > threshold ? 1 : 0;
+      if (layer.plif) {
+        // The PLIF-family update as its kernels round it; u holds v (the membrane after reset).
+        const k = Math.fround(layer.plif.k);
+        const th = Math.fround(layer.plif.threshold);
+        for (let j = 0; j < x.length; j++) {
+          const h = Math.fround(u[j] + Math.fround(Math.fround(x[j] - u[j]) * k));
+          o[j] = h >= th ? 1 : 0;
+          u[j] = o[j] ? 0 : h;
+        }
+      } else {
+        for (let j = 0; j < x.length; j++) {
+          const ut = Math.fround(Math.fround(Math.fround(decay * u[j]) * (1 - o[j])) + x[j]);
+          u[j] = ut;
+          o[j] = ut > threshold ? 1 : 0;
+        }
       }
       h = new Tensor(o.slice(), y.shape);
       h.binary = true;

@@ -14,6 +14,7 @@ import { Tensor } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
 import { LIF_DECAY, LIF_THRESHOLD, SURROGATE_HALF_WIDTH, lif, membraneOutput, repeatOverTime } from './functional.js';
+import { ParametricLif, type NeuronInit } from './plif.js';
 
 /** tdBN followed by LIF as one op (the normalised values are not kept). */
 const FUSED_LIF = { decay: LIF_DECAY, threshold: LIF_THRESHOLD, halfWidth: SURROGATE_HALF_WIDTH, height: 1 / (2 * SURROGATE_HALF_WIDTH) };
@@ -64,28 +65,41 @@ export function notifyLayerObserver(e: LayerEvent): void {
   observer?.(e);
 }
 
+/**
+ * A neuron of the PLIF family (snn/plif.ts) in place of the reference's LIF:
+ * its own learnable decay (and threshold, for ALIF) per layer.
+ */
+export interface PlifNeuronSpec extends NeuronInit {
+  kind: 'plif' | 'alif';
+}
+
 export interface SpikingLayerOptions {
   bn: boolean;
   spike: boolean;
   /** tdBN alpha: 1 in encoder/decoder, 2 in the prior and posterior. */
   alpha?: number;
+  /** The spiking neuron: the reference's LIF when absent. */
+  neuron?: PlifNeuronSpec;
 }
 
 export abstract class SpikingLayer extends Module {
   abstract readonly kind: LayerEvent['kind'];
   readonly bn: TdBatchNorm | null;
   readonly spike: boolean;
+  /** A PLIF-family neuron (state_dict `.neuron`) instead of the LIF, or null. */
+  readonly plif: ParametricLif | null;
   constructor(channels: number, opts: SpikingLayerOptions) {
     super();
     this.spike = opts.spike;
     this.bn = opts.bn ? this.registerModule('bn', new TdBatchNorm(channels, opts.alpha ?? 1)) : null;
+    this.plif = opts.spike && opts.neuron ? this.registerModule('neuron', new ParametricLif(opts.neuron.kind, opts.neuron)) : null;
   }
   protected post(input: Tensor, y: Tensor): Tensor {
     let out = y;
-    if (this.bn && this.spike) out = this.bn.forward(out, 2, FUSED_LIF);
+    if (this.bn && this.spike) out = this.plif ? this.bn.forwardNeuron(out, 2, this.plif.fused()) : this.bn.forward(out, 2, FUSED_LIF);
     else {
       if (this.bn) out = this.bn.forward(out, 2);
-      if (this.spike) out = lif(out);
+      if (this.spike) out = this.plif ? this.plif.forward(out) : lif(out);
     }
     observer?.({ layer: this, kind: this.kind, input, preActivation: y, spikes: this.spike ? out : null });
     return out;
@@ -127,7 +141,8 @@ export class TdConv extends SpikingLayer {
     // A layer without tdBN + LIF has nothing to share.
     if (!timeSharing || !this.bn || !this.spike) return this.forward(repeatOverTime(images, steps));
     const y = this.conv.forward(images);
-    const out = this.bn.forward(ops.reshape(y, [1, ...y.shape]), 2, { ...FUSED_LIF, repeat: steps });
+    const once = ops.reshape(y, [1, ...y.shape]);
+    const out = this.plif ? this.bn.forwardNeuron(once, 2, this.plif.fused(), { repeat: steps }) : this.bn.forward(once, 2, { ...FUSED_LIF, repeat: steps });
     // An observer (the spike-cost analysis) sees what the per-step layer
     // reports: its input and pre-activation are the same at every step.
     if (observer) {
