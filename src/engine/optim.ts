@@ -42,7 +42,12 @@ export class AdamW {
     return this.groups.flatMap((g) => g.params);
   }
 
-  step(): void {
+  /**
+   * One update of every parameter with a gradient. Returns false when a
+   * parameter or moment became NaN or infinite (checked in the same pass).
+   */
+  step(): boolean {
+    let finite = true;
     this.stepCount++;
     const t = this.stepCount;
     const be = backend();
@@ -60,9 +65,15 @@ export class AdamW {
         k++;
         const grad = p.grad;
         if (grad === null) continue; // PyTorch skips parameters without gradients (no decay either)
-        be.adamwUpdate(p.data, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, g.eps);
+        if (!be.adamwUpdate(p.data, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, g.eps)) finite = false;
       }
     }
+    return finite;
+  }
+
+  /** Sets every group's learning rate to `scale` times its value (a resumed run given a new --lr). */
+  scaleLearningRates(scale: number): void {
+    for (const g of this.groups) g.lr *= scale;
   }
 
   zeroGrad(): void {
