@@ -23,6 +23,7 @@ import type { Module } from '../engine/module.js';
 import type { StoredTensor, TensorFile } from '../io/safetensors.js';
 import { readSafetensors, writeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { UserError, fmtShape } from '../util/errors.js';
+import { resolveCheckpointPath } from './pretrained.js';
 
 export const FORMAT_VERSION = '1';
 
@@ -162,8 +163,9 @@ export interface LoadedCheckpoint {
   training: Record<string, unknown> | null;
 }
 
-/** Reads a checkpoint file and its spikevae metadata (no model built yet). */
-export function readCheckpoint(path: string): LoadedCheckpoint {
+/** Reads a checkpoint file (or `pretrained:<name>`) and its spikevae metadata (no model built yet). */
+export function readCheckpoint(spec: string): LoadedCheckpoint {
+  const path = resolveCheckpointPath(spec);
   if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint file`);
   const file = readSafetensors(path);
   const md = file.metadata;

@@ -6,6 +6,7 @@ import { Random } from '../engine/random.js';
 import { UserError } from '../util/errors.js';
 import { FSVAE, FsvaeConfig, defaultFsvaeConfig } from './fsvae.js';
 import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
+import { pretrainedPath, resolveCheckpointPath } from './pretrained.js';
 import type { GenerativeModel, TrainingDefaults } from './types.js';
 import { ESVAE, defaultEsvaeConfig, esvaeTrainingDefaults, UNUSED_PREFIXES } from './esvae.js';
 import { AnnVAE, AnnVaeConfig, annVaeTrainingDefaults, defaultAnnVaeConfig } from './annvae.js';
@@ -94,11 +95,17 @@ export function modelFromConfig(kind: string, config: Record<string, unknown>, f
   }
 }
 
-/** Loads a model (weights and buffers) from a spikevae checkpoint. */
-export function loadModel(path: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+/** Loads a model (weights and buffers) from a spikevae checkpoint file or `pretrained:<name>`. */
+export function loadModel(spec: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+  const path = resolveCheckpointPath(spec);
   const checkpoint = readCheckpoint(path);
   const model = modelFromConfig(checkpoint.model, checkpoint.config, path);
   loadStateDict(model, checkpoint.file.tensors, path);
   model.eval();
   return { model, checkpoint };
+}
+
+/** A shipped pretrained model by name (see pretrained/*.md), ready for sampling and evaluation. */
+export function loadPretrained(name: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+  return loadModel(pretrainedPath(name));
 }
