@@ -529,15 +529,27 @@ test('native AdamW update equals the oracle bit for bit', (t) => {
   const v0 = new Float32Array(n).map(() => rng.uniform() * 0.01);
   const args = [1 - 1e-3 * 0.01, 0.9, 0.999, 1e-3 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3), 1e-8] as const;
   const [p1, m1, v1] = [p0.slice(), m0.slice(), v0.slice()];
-  typescriptBackend.adamwUpdate(p1, g, m1, v1, ...args);
+  assert.equal(typescriptBackend.adamwUpdate(p1, g, m1, v1, ...args), true);
   assert.ok(p1.some((x, i) => x !== p0[i]));
   each((label, be) => {
     const [p, m, v] = [p0.slice(), m0.slice(), v0.slice()];
-    be.adamwUpdate(p, g, m, v, ...args);
+    assert.equal(be.adamwUpdate(p, g, m, v, ...args), true, `all finite ${label}`);
     assert.deepEqual(p, p1, `parameters ${label}`);
     assert.deepEqual(m, m1, `first moments ${label}`);
     assert.deepEqual(v, v1, `second moments ${label}`);
   });
+  // The same pass reports a non-finite store wherever it lands (first, middle, last chunk), from NaN or overflow.
+  for (const [at, poison] of [[0, NaN], [50_000, Infinity], [n - 1, 3e38]] as const) {
+    const gBad = g.slice();
+    gBad[at] = poison; // 3e38 overflows v = (1 − β2)·g² in float32
+    const updates: Array<[string, KernelBackend['adamwUpdate']]> = [['typescript', typescriptBackend.adamwUpdate]];
+    if (native) updates.push(['native', native.adamwUpdate.bind(native)]);
+    for (const [label, update] of updates) {
+      const [p, m, v] = [p0.slice(), m0.slice(), v0.slice()];
+      const finite = update(p, gBad, m, v, ...args);
+      assert.equal(finite, false, `${label}: gradient ${poison} at ${at}`);
+    }
+  }
 });
 
 test('native wrapper rejects arrays shorter than the geometry', (t) => {

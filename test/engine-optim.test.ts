@@ -18,7 +18,7 @@ test('cosine annealing equals PyTorch\'s chained CosineAnnealingLR (T_max 64, et
   assert.ok(cosineAnnealingFactor(64, tMax) < 1e-15);
 });
 
-test('Adam (weight decay 0): the first step moves each parameter by lr against the sign of its gradient; schedules scale the base rates', () => {
+test('Adam (weight decay 0): the first step moves each parameter by lr against the sign of its gradient; a schedule multiplies the base rates', () => {
   const p = Tensor.from([1, -2, 3], [3], true);
   const opt = new AdamW([{ params: [p], lr: 0.01, weightDecay: 0 }]);
   p.grad = Float32Array.from([0.5, -4, 1e-3]);
@@ -26,8 +26,12 @@ test('Adam (weight decay 0): the first step moves each parameter by lr against t
   // m̂ = g, v̂ = g²: p − lr·g/(|g| + 1e-8).
   const want = [1 - 0.01, -2 + 0.01, 3 - (0.01 * 1e-3) / (1e-3 + 1e-8)];
   for (let i = 0; i < 3; i++) assert.ok(Math.abs(p.data[i] - want[i]) < 1e-6, `p[${i}] = ${p.data[i]}`);
-  opt.scaleLearningRates(0.25);
+  opt.setLearningRateFactor(0.25);
   assert.equal(opt.groups[0].lr, 0.0025);
-  opt.scaleLearningRates(1);
+  opt.setLearningRateFactor(1);
+  assert.equal(opt.groups[0].lr, 0.01);
+  // A resumed run's new --lr rescales the base the schedule multiplies.
+  opt.scaleLearningRates(2);
+  opt.setLearningRateFactor(0.5);
   assert.equal(opt.groups[0].lr, 0.01);
 });

@@ -503,7 +503,7 @@ napi_value ChannelMeanVar(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps)
+// adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) -> every stored value finite
 napi_value AdamwUpdate(napi_env env, napi_callback_info info) {
   ARGS(10);
   float* p = nullptr;
@@ -512,9 +512,11 @@ napi_value AdamwUpdate(napi_env env, napi_callback_info info) {
   F32(1, grad, n);
   F32(2, m, n);
   F32(3, v, n);
-  adamw_update(g_ctx, (int64_t)n, p, grad, m, v, get_f64(env, argv[4]), get_f64(env, argv[5]), get_f64(env, argv[6]),
-               get_f64(env, argv[7]), get_f64(env, argv[8]), get_f64(env, argv[9]));
-  return nullptr;
+  const bool finite = adamw_update(g_ctx, (int64_t)n, p, grad, m, v, get_f64(env, argv[4]), get_f64(env, argv[5]),
+                                  get_f64(env, argv[6]), get_f64(env, argv[7]), get_f64(env, argv[8]), get_f64(env, argv[9]));
+  napi_value result;
+  napi_get_boolean(env, finite, &result);
+  return result;
 }
 
 // channelSums(outer, C, inner, x, sum)

@@ -117,7 +117,7 @@ void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float*
 void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
                           bool accumulate);
 
-void adamw_update(const Ctx& ctx, int64_t n, float* p, const float* grad, float* m, float* v, double decay, double b1,
+bool adamw_update(const Ctx& ctx, int64_t n, float* p, const float* grad, float* m, float* v, double decay, double b1,
                   double b2, double step_size, double bc2_sqrt, double eps);
 
 void channel_mean_var(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* x, double* mean,

@@ -19,7 +19,8 @@ export async function main(argv: string[]): Promise<number> {
   for (const mod of commandModules) mod.register(program);
   try {
     await program.parseAsync(argv);
-    return 0;
+    // A command may end with a status of its own (training stopped by a signal: 130, 143).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     return reportError(e);
   }

@@ -46,7 +46,12 @@ export class AdamW {
     return this.groups.flatMap((g) => g.params);
   }
 
-  step(): void {
+  /**
+   * One update of every parameter with a gradient. Returns false when a
+   * parameter or moment became NaN or infinite (checked in the same pass).
+   */
+  step(): boolean {
+    let finite = true;
     this.stepCount++;
     const t = this.stepCount;
     const be = backend();
@@ -64,13 +69,22 @@ export class AdamW {
         k++;
         const grad = p.grad;
         if (grad === null) continue; // PyTorch skips parameters without gradients (no decay either)
-        be.adamwUpdate(p.data, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, g.eps);
+        if (!be.adamwUpdate(p.data, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, g.eps)) finite = false;
       }
     }
+    return finite;
   }
 
-  /** Sets every group's learning rate to its base rate times `factor` (a schedule's value). */
-  scaleLearningRates(factor: number): void {
+  /** Sets every group's learning rate (and its base rate) to `scale` times its value (a resumed run given a new --lr). */
+  scaleLearningRates(scale: number): void {
+    this.groups.forEach((g, i) => {
+      g.lr *= scale;
+      this.baseLrs[i] *= scale;
+    });
+  }
+
+  /** Sets every group's learning rate to its base rate times `factor` (a schedule's value at this epoch). */
+  setLearningRateFactor(factor: number): void {
     this.groups.forEach((g, i) => (g.lr = this.baseLrs[i] * factor));
   }
 

@@ -68,6 +68,41 @@ function findFadAssets(ds: DatasetName, fadDir?: string): { weights: string; sta
   );
 }
 
+/** Whether the official FAD files for this dataset can be found (learning curves skip FAD, with a note, when not). */
+export function fadAvailable(ds: DatasetName, fadDir?: string): { ok: true } | { ok: false; why: string } {
+  try {
+    findFadAssets(ds, fadDir);
+    return { ok: true };
+  } catch (e) {
+    if (e instanceof UserError) return { ok: false, why: e.message };
+    throw e;
+  }
+}
+
+/**
+ * One learning-curve point as the trainer records it: test reconstruction
+ * MSE over the whole test split (batch 250, the reference's) and FAD of
+ * `fadSamples` prior samples (5120 by default, the reference's count), with
+ * fixed seeds so points differ only by the weights.
+ */
+export async function learningCurvePoint(
+  model: GenerativeModel,
+  opts: { dataset: DatasetName; dataDir?: string; fadDir?: string; fadSamples: number; testLimit?: number; seed?: number },
+): Promise<{ reconMse: number; testImages: number; fad?: number; fadSamples?: number; note?: string }> {
+  const base: EvalOptions = { dataset: opts.dataset, dataDir: opts.dataDir, batchSize: 250, seed: opts.seed ?? 0, fadDir: opts.fadDir, fadSamples: opts.fadSamples, testLimit: opts.testLimit };
+  const recon = await reconstructionMse(model, base);
+  const out: { reconMse: number; testImages: number; fad?: number; fadSamples?: number; note?: string } = { reconMse: recon.mse, testImages: recon.images };
+  if (opts.fadSamples > 0) {
+    const avail = fadAvailable(opts.dataset, opts.fadDir);
+    if (avail.ok) {
+      const f = fad(model, base);
+      out.fad = f.fad;
+      out.fadSamples = f.samples;
+    } else out.note = `no FAD: ${avail.why}`;
+  }
+  return out;
+}
+
 export async function reconstructionMse(model: GenerativeModel, opts: EvalOptions): Promise<{ mse: number; images: number }> {
   const test = await openDataset(opts.dataset, 'test', { dataDir: opts.dataDir, limit: opts.testLimit });
   try {

@@ -9,14 +9,21 @@
  *   spikevae.model    "fsvae" | "esvae" | "ann-vae"
  *   spikevae.config   JSON of the model configuration
  *   spikevae.training JSON of the training state (epoch, step, generator state, ...)
- * Optimizer moments live in a sidecar `<name>.optimizer.safetensors` so the
- * main file stays a clean state_dict.
+ * Optimizer moments live in a sidecar `<name>.optimizer-<step>.safetensors`
+ * so the main file stays a clean state_dict. The pair is consistent after a
+ * kill at any instant: the sidecar of the new step is written (atomically)
+ * before the model file is replaced, so the model file on disk always names a
+ * step whose sidecar exists; older sidecars are removed only afterwards.
+ * Runs from before step-named sidecars have `<name>.optimizer.safetensors`,
+ * whose metadata names its step; it is still read.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Module } from '../engine/module.js';
 import type { StoredTensor, TensorFile } from '../io/safetensors.js';
 import { readSafetensors, writeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { UserError, fmtShape } from '../util/errors.js';
+import { resolveCheckpointPath } from './pretrained.js';
 
 export const FORMAT_VERSION = '1';
 
@@ -93,14 +100,60 @@ export function saveCheckpoint(path: string, model: Module, meta: CheckpointMeta
   for (const [k, v] of Object.entries(meta)) {
     if (k !== 'model' && k !== 'config' && k !== 'training') metadata[`spikevae.${k}`] = typeof v === 'string' ? v : JSON.stringify(v);
   }
-  // The sidecar is written first: a crash between the two writes leaves a
-  // model file whose step the sidecar does not match, which resume detects.
-  if (optimizerTensors) writeSafetensors(optimizerPath(path), optimizerTensors, { 'spikevae.step': String(meta.training?.step ?? '') });
-  writeSafetensors(path, stateDict(model), metadata);
+  const tensors = stateDict(model);
+  const bad = firstNonFinite(tensors);
+  if (bad) throw new UserError(`${path}: not written: tensor '${bad}' holds NaN or infinite values`);
+  const step = Number(meta.training?.step ?? 0);
+  if (optimizerTensors) {
+    const badMoment = firstNonFinite(optimizerTensors);
+    if (badMoment) throw new UserError(`${path}: not written: optimizer state '${badMoment}' holds NaN or infinite values`);
+    writeSafetensors(optimizerPath(path, step), optimizerTensors, { 'spikevae.step': String(step) });
+  }
+  writeSafetensors(path, tensors, metadata);
+  if (optimizerTensors) removeOtherSidecars(path, step);
 }
 
-export function optimizerPath(path: string): string {
-  return path.replace(/\.safetensors$/, '') + '.optimizer.safetensors';
+function firstNonFinite(tensors: Map<string, StoredTensor>): string | null {
+  for (const [name, t] of tensors) {
+    if (!(t.data instanceof Float32Array)) continue;
+    const d = t.data;
+    let poison = 0; // NaN exactly when an entry is NaN or infinite
+    for (let i = 0; i < d.length; i++) poison += d[i] * 0;
+    if (!Number.isFinite(poison)) return name;
+  }
+  return null;
+}
+
+/** The optimizer sidecar of a checkpoint at `step`. */
+export function optimizerPath(path: string, step: number): string {
+  return `${stem(path)}.optimizer-${step}.safetensors`;
+}
+
+/** The single sidecar of runs written before sidecars were named by step. */
+function legacyOptimizerPath(path: string): string {
+  return `${stem(path)}.optimizer.safetensors`;
+}
+
+function stem(path: string): string {
+  return path.replace(/\.safetensors$/, '');
+}
+
+/** Sidecars of this checkpoint (step-named and legacy) with their steps (null: legacy, step in its metadata). */
+function sidecars(path: string): Array<{ file: string; step: number | null }> {
+  const dir = dirname(path);
+  if (!existsSync(dir)) return [];
+  const base = basename(stem(path));
+  const out: Array<{ file: string; step: number | null }> = [];
+  for (const f of readdirSync(dir)) {
+    if (f === `${base}.optimizer.safetensors`) out.push({ file: join(dir, f), step: null });
+    const m = f.startsWith(`${base}.optimizer-`) ? /^optimizer-(\d+)\.safetensors$/.exec(f.slice(base.length + 1)) : null;
+    if (m) out.push({ file: join(dir, f), step: Number(m[1]) });
+  }
+  return out;
+}
+
+function removeOtherSidecars(path: string, step: number): void {
+  for (const s of sidecars(path)) if (s.step !== step) rmSync(s.file, { force: true });
 }
 
 export interface LoadedCheckpoint {
@@ -110,8 +163,9 @@ export interface LoadedCheckpoint {
   training: Record<string, unknown> | null;
 }
 
-/** Reads a checkpoint file and its spikevae metadata (no model built yet). */
-export function readCheckpoint(path: string): LoadedCheckpoint {
+/** Reads a checkpoint file (or `pretrained:<name>`) and its spikevae metadata (no model built yet). */
+export function readCheckpoint(spec: string): LoadedCheckpoint {
+  const path = resolveCheckpointPath(spec);
   if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint file`);
   const file = readSafetensors(path);
   const md = file.metadata;
@@ -130,7 +184,21 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   return { file, model, config: parse('spikevae.config') ?? {}, training: parse('spikevae.training') };
 }
 
-export function readOptimizerSidecar(path: string): TensorFile | null {
-  const p = optimizerPath(path);
-  return existsSync(p) ? readSafetensors(p) : null;
+/**
+ * The optimizer state saved with the checkpoint's `step`. A sidecar of another
+ * step (a write interrupted by an older spikevae, or files copied by hand) is
+ * refused with the steps found.
+ */
+export function readOptimizerSidecar(path: string, step: number): TensorFile {
+  const exact = optimizerPath(path, step);
+  if (existsSync(exact)) return readSafetensors(exact);
+  const legacy = legacyOptimizerPath(path);
+  if (existsSync(legacy)) {
+    const f = readSafetensors(legacy);
+    if (f.metadata['spikevae.step'] === String(step)) return f;
+  }
+  const found = sidecars(path).map((s) => (s.step === null ? `${basename(s.file)}` : `step ${s.step}`));
+  throw new UserError(
+    `${path}: the optimizer state of its step ${step} is missing${found.length ? ` (found: ${found.join(', ')})` : ''}; cannot resume exactly`,
+  );
 }

@@ -6,6 +6,7 @@ import { Random } from '../engine/random.js';
 import { UserError } from '../util/errors.js';
 import { FSVAE, FsvaeConfig, defaultFsvaeConfig } from './fsvae.js';
 import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
+import { pretrainedPath, resolveCheckpointPath } from './pretrained.js';
 import type { GenerativeModel, TrainableModel, TrainingDefaults } from './types.js';
 import { AlifClassifier, ClassifierConfig, classifierTrainingDefaults, defaultClassifierConfig, resolveTau0 } from './classifier.js';
 import { ESVAE, defaultEsvaeConfig, esvaeTrainingDefaults, UNUSED_PREFIXES } from './esvae.js';
@@ -127,8 +128,9 @@ export function trainableFromConfig(kind: string, config: Record<string, unknown
   return new AlifClassifier({ ...defaultClassifierConfig('mnist'), ...(config as Partial<ClassifierConfig>) }, new Random(0));
 }
 
-/** Loads a classifier (weights and buffers) from a spikevae checkpoint, in evaluation mode. */
-export function loadClassifier(path: string): { model: AlifClassifier; checkpoint: LoadedCheckpoint } {
+/** Loads a classifier (weights and buffers) from a spikevae checkpoint file or `pretrained:<name>`, in evaluation mode. */
+export function loadClassifier(spec: string): { model: AlifClassifier; checkpoint: LoadedCheckpoint } {
+  const path = resolveCheckpointPath(spec);
   const checkpoint = readCheckpoint(path);
   if (checkpoint.model !== 'alif-classifier') throw new UserError(`${path}: a checkpoint of '${checkpoint.model}', not of the spiking classifier`);
   const model = trainableFromConfig(checkpoint.model, checkpoint.config, path) as AlifClassifier;
@@ -137,12 +139,18 @@ export function loadClassifier(path: string): { model: AlifClassifier; checkpoin
   return { model, checkpoint };
 }
 
-/** Loads a generative model (weights and buffers) from a spikevae checkpoint. */
-export function loadModel(path: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+/** Loads a generative model (weights and buffers) from a spikevae checkpoint file or `pretrained:<name>`. */
+export function loadModel(spec: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+  const path = resolveCheckpointPath(spec);
   const checkpoint = readCheckpoint(path);
   if (checkpoint.model === 'alif-classifier') throw new UserError(`${path}: a checkpoint of the spiking classifier, which generates nothing; measure it with spikevae eval`);
   const model = modelFromConfig(checkpoint.model, checkpoint.config, path);
   loadStateDict(model, checkpoint.file.tensors, path);
   model.eval();
   return { model, checkpoint };
+}
+
+/** A shipped pretrained model by name (see pretrained/*.md), ready for sampling and evaluation. */
+export function loadPretrained(name: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+  return loadModel(pretrainedPath(name));
 }

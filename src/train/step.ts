@@ -10,19 +10,24 @@ import type { Random } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { BatchLoss, TrainableModel } from '../models/types.js';
 
+export interface StepResult extends BatchLoss {
+  /** False when the update left a parameter or optimizer moment NaN or infinite. */
+  parametersFinite: boolean;
+}
+
 /**
  * Loss, backward, AdamW update. `check` sees the loss terms before backward
  * (the trainer stops on a non-finite loss there). `labels`: the batch's
  * classes, for the classifiers.
  */
-export function trainingStep(model: TrainableModel, optimizer: AdamW, images: Tensor, rng: Random, check?: (r: BatchLoss) => void, labels?: Int32Array): BatchLoss {
+export function trainingStep(model: TrainableModel, optimizer: AdamW, images: Tensor, rng: Random, check?: (r: BatchLoss) => void, labels?: Int32Array): StepResult {
   return withPool(() => {
     const r = model.lossOnBatch(images, rng, labels);
     check?.(r);
     r.loss.backward(undefined, { releaseActivations: true });
-    optimizer.step();
+    const parametersFinite = optimizer.step();
     optimizer.zeroGrad();
-    return r;
+    return { ...r, parametersFinite };
   });
 }
 

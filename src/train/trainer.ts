@@ -9,8 +9,15 @@
  * seeded by (seed, e), so a resumed run re-derives them and skips the batches
  * already done. Test evaluation and sample grids use their own derived
  * generators so they never perturb training.
+ *
+ * Safety: nothing is written until the data are found and the model is
+ * built; a run directory is locked while a trainer uses it; parameters and
+ * optimizer moments are checked for NaN/Inf after every step (in the
+ * optimizer's own pass), and a non-finite state is never checkpointed;
+ * SIGINT and SIGTERM checkpoint before exiting; a time budget (--max-minutes)
+ * ends a run cleanly at a step boundary.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW } from '../engine/optim.js';
 import { Random } from '../engine/random.js';
@@ -21,10 +28,10 @@ import { writeImageGrid } from '../io/image.js';
 import type { StoredTensor } from '../io/safetensors.js';
 import { toFloat32 } from '../io/safetensors.js';
 import { readCheckpoint, saveCheckpoint, loadStateDict, readOptimizerSidecar } from '../models/checkpoint.js';
-import { createModel, modelNotes, ModelKind } from '../models/index.js';
+import { createModel, modelNotes, ModelKind, MODEL_KINDS } from '../models/index.js';
 import type { GenerativeModel } from '../models/types.js';
 import { betweenTrainingSteps, trainingStep } from './step.js';
-import { Progress } from '../cli/progress.js';
+import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 
@@ -50,15 +57,43 @@ export interface TrainConfig {
   logEvery: number;
   /** Minutes between mid-epoch checkpoints. */
   checkpointMinutes: number;
+  /** Learning-curve evaluations at the epochs isCurveEpoch picks (default true). */
+  curves?: boolean;
+  /** Generated images for each learning-curve FAD (default 5120, the reference's; 0: no FAD). */
+  curveFadSamples?: number;
+}
+
+/** One learning-curve measurement (test reconstruction MSE, FAD) of the model as it stands. */
+export interface CurvePoint {
+  reconMse: number;
+  testImages: number;
+  fad?: number;
+  fadSamples?: number;
+  /** Why a metric is missing (e.g. no FAD autoencoder for this dataset). */
+  note?: string;
+}
+
+/**
+ * Measures a learning-curve point. The command line supplies one built on the
+ * metrics package, so training does not depend on the evaluation code.
+ */
+export type CurveEvaluator = (model: GenerativeModel, cfg: TrainConfig) => Promise<CurvePoint>;
+
+/** Epochs (counted as completed) at which the learning curve is measured: 1, 2, 5, 10, 20, 30, ... and the last. */
+export function isCurveEpoch(completed: number, total: number): boolean {
+  return completed === 1 || completed === 2 || completed === 5 || completed % 10 === 0 || completed === total;
 }
 
 export interface RunOptions {
   out: string;
   /** Stop after this many optimizer steps in total (the run can be resumed). */
   maxSteps?: number;
+  /** Stop (with a checkpoint) once this call to train() has run this many minutes. */
+  maxMinutes?: number;
   quiet?: boolean;
   /** Called after every step (tests use it to interrupt). */
   onStep?: (step: number) => void;
+  curveEvaluator?: CurveEvaluator;
 }
 
 export interface TrainingState {
@@ -76,7 +111,9 @@ export interface TrainSummary {
   runDir: string;
   steps: number;
   epochsCompleted: number;
-  stoppedBy: 'finished' | 'max-steps' | 'interrupt';
+  stoppedBy: 'finished' | 'max-steps' | 'time-budget' | 'interrupt';
+  /** The signal that interrupted the run (the command exits with 128 + its number). */
+  signal?: 'SIGINT' | 'SIGTERM';
   lastLoss: Record<string, number> | null;
   lastTest: Record<string, number> | null;
   imagesPerSecond: number;
@@ -100,81 +137,115 @@ function optimizerTensors(opt: AdamW): Map<string, StoredTensor> {
   return out;
 }
 
+/**
+ * Settings a resumed run may change: a new epoch count (the scheduled-sampling
+ * p follows it), learning rate, bookkeeping, where the data are. Everything
+ * else (model, data set, batch size, seed, ...) would make a different run.
+ */
+export const RESUMABLE_KEYS = ['epochs', 'lr', 'logEvery', 'checkpointMinutes', 'sampleCount', 'dataDir', 'curves', 'curveFadSamples'] as const;
+export type ResumeChanges = Partial<Pick<TrainConfig, (typeof RESUMABLE_KEYS)[number]>>;
+
+/** Run-directory files that belong to a run (removed by --overwrite). */
+const RUN_FILES = ['checkpoint.safetensors', 'best.safetensors', 'metrics.jsonl', 'config.json'];
+const LOCK_FILE = 'run.lock';
+
 export class Trainer {
   readonly model: GenerativeModel;
   readonly optimizer: AdamW;
   readonly rng: Random;
   state: TrainingState;
-  private stopRequested = false;
+  private stopSignal: 'SIGINT' | 'SIGTERM' | null = null;
   private trainBatchesPerEpoch = 1;
+  /** What train() must do to the run directory before the first write (a new run, or a resumed config that changed). */
+  private pendingSetup: { fresh: boolean; overwrite: boolean; configChanged: boolean };
+  /** A resumed run that had no checkpoint yet and starts from step 0. */
+  restartedFromScratch = false;
+  /** Step of the newest checkpoint on disk (named in the non-finite message). */
+  private checkpointStep: number | null = null;
 
   constructor(readonly cfg: TrainConfig, readonly run: RunOptions) {
     this.model = createModel(cfg.model, cfg.dataset, cfg, cfg.seed);
     this.optimizer = new AdamW(this.model.paramGroups(cfg.lr, cfg.weightDecay));
     this.rng = new Random(cfg.seed ^ 0x5bd1e995);
     this.state = { epoch: 0, batchInEpoch: 0, step: 0, rng: this.rng.getState(), bestTestLoss: null, elapsedSeconds: 0 };
+    this.pendingSetup = { fresh: true, overwrite: false, configChanged: false };
   }
 
   get checkpointPath(): string {
     return join(this.run.out, 'checkpoint.safetensors');
   }
 
-  /** Starts a new run directory (refusing to overwrite another run). */
+  /**
+   * A new run in run.out (refusing to overwrite another run unless asked).
+   * Nothing is written here: train() creates the directory once the data
+   * are found.
+   */
   static create(cfg: TrainConfig, run: RunOptions, overwrite = false): Trainer {
-    if (existsSync(join(run.out, 'checkpoint.safetensors')) || existsSync(join(run.out, 'config.json'))) {
-      if (!overwrite) {
-        throw new UserError(`${run.out}: already holds a run; use --resume ${run.out} to continue it, --overwrite to start over, or choose another --out`);
-      }
-      // Only a run directory's own files are removed.
-      for (const f of ['checkpoint.safetensors', 'checkpoint.optimizer.safetensors', 'best.safetensors', 'metrics.jsonl', 'config.json']) {
-        rmSync(join(run.out, f), { force: true });
-      }
-      rmSync(join(run.out, 'samples'), { recursive: true, force: true });
+    validateTrainConfig(cfg, 'the training options');
+    if (!overwrite && RUN_FILES.some((f) => existsSync(join(run.out, f)))) {
+      throw new UserError(`${run.out}: already holds a run; use --resume ${run.out} to continue it, --overwrite to start over, or choose another --out`);
     }
-    mkdirSync(join(run.out, 'samples'), { recursive: true });
-    writeFileAtomic(join(run.out, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-    return new Trainer(cfg, run);
+    const t = new Trainer(cfg, run);
+    t.pendingSetup = { fresh: true, overwrite, configChanged: false };
+    return t;
   }
 
-  /** Reopens a run directory at its latest checkpoint. */
-  static resume(runDir: string, overrides: Partial<RunOptions> = {}): Trainer {
-    const cfgPath = join(runDir, 'config.json');
-    if (!existsSync(cfgPath)) throw new UserError(`${runDir}: not a run directory (no config.json)`);
-    let cfg: TrainConfig;
-    try {
-      cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as TrainConfig;
-    } catch (e) {
-      throw new UserError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
+  /**
+   * Reopens a run directory at its latest checkpoint. `changes` are settings
+   * a resumed run may change (RESUMABLE_KEYS; the caller refuses the others);
+   * they are recorded in config.json so later resumes keep them.
+   */
+  static resume(runDir: string, overrides: Partial<RunOptions> = {}, changes: ResumeChanges = {}): Trainer {
+    const cfg = readRunConfig(runDir);
+    let configChanged = false;
+    for (const key of RESUMABLE_KEYS) {
+      const v = changes[key];
+      if (v !== undefined && v !== cfg[key]) {
+        (cfg as unknown as Record<string, unknown>)[key] = v;
+        configChanged = true;
+      }
     }
+    validateTrainConfig(cfg, join(runDir, 'config.json'));
     const t = new Trainer(cfg, { out: runDir, ...overrides });
     const ckPath = t.checkpointPath;
+    if (!existsSync(ckPath)) {
+      // Stopped (killed) before its first checkpoint: the run starts over from
+      // step 0, which is what it would have done (everything is seeded).
+      t.pendingSetup = { fresh: false, overwrite: false, configChanged: true };
+      t.restartedFromScratch = true;
+      return t;
+    }
     const ck = readCheckpoint(ckPath);
     if (ck.model !== cfg.model) throw new UserError(`${ckPath}: checkpoint of model '${ck.model}' but the run is '${cfg.model}'`);
     loadStateDict(t.model, ck.file.tensors, ckPath);
     if (!ck.training) throw new UserError(`${ckPath}: has no training state; cannot resume`);
-    t.state = ck.training as unknown as TrainingState;
+    t.state = checkTrainingState(ck.training, ckPath);
     t.rng.setState(t.state.rng);
-    const side = readOptimizerSidecar(ckPath);
-    if (!side) throw new UserError(`${ckPath}: optimizer state file is missing; cannot resume exactly`);
-    if (side.metadata['spikevae.step'] !== String(t.state.step)) {
-      throw new UserError(`${ckPath}: optimizer state is from step ${side.metadata['spikevae.step']}, the model from step ${t.state.step} (interrupted write?)`);
-    }
+    const side = readOptimizerSidecar(ckPath, t.state.step);
     const n = t.optimizer.params.length;
     const m: Float32Array[] = [];
     const v: Float32Array[] = [];
     for (let i = 0; i < n; i++) {
       const a = side.tensors.get(`exp_avg.${i}`);
       const b = side.tensors.get(`exp_avg_sq.${i}`);
+      const size = t.optimizer.params[i].size;
       if (!a || !b) throw new UserError(`${ckPath}: optimizer state lacks parameter ${i}`);
+      if (a.data.length !== size || b.data.length !== size) throw new UserError(`${ckPath}: optimizer state of parameter ${i} has the wrong size`);
       m.push(toFloat32(a));
       v.push(toFloat32(b));
     }
     t.optimizer.setState({ step: t.state.step, m, v });
-    t.trimMetrics();
+    t.checkpointStep = t.state.step;
+    t.pendingSetup = { fresh: false, overwrite: false, configChanged };
     return t;
   }
 
-  /** Drops metric lines written after the checkpoint (they will be redone). */
+  /**
+   * Drops metric lines written after the checkpoint (they will be redone):
+   * step lines past its step, and epoch or curve lines of epochs it has not
+   * completed (an epoch's end can be written at the step of a mid-epoch
+   * checkpoint).
+   */
   private trimMetrics(): void {
     const p = join(this.run.out, 'metrics.jsonl');
     if (!existsSync(p)) return;
@@ -183,8 +254,11 @@ export class Trainer {
       .filter((line) => {
         if (!line.trim()) return false;
         try {
-          const o = JSON.parse(line) as { step?: number };
-          return (o.step ?? 0) <= this.state.step;
+          const o = JSON.parse(line) as { step?: number; kind?: string; epoch?: number };
+          if ((o.step ?? 0) > this.state.step) return false;
+          if (o.kind === 'epoch' && (o.epoch ?? 0) >= this.state.epoch) return false;
+          if (o.kind === 'curve' && (o.epoch ?? 0) > this.state.epoch) return false;
+          return true;
         } catch {
           return false;
         }
@@ -204,10 +278,12 @@ export class Trainer {
       { model: this.model.kind, config: this.model.config, training: { ...this.state }, dataset: this.cfg.dataset, ...modelNotes(this.model.kind) },
       path === this.checkpointPath ? optimizerTensors(this.optimizer) : undefined,
     );
+    if (path === this.checkpointPath) this.checkpointStep = this.state.step;
   }
 
-  requestStop(): void {
-    this.stopRequested = true;
+  /** Asks the loop to stop after the current step, with a checkpoint (as SIGINT does). */
+  requestStop(signal: 'SIGINT' | 'SIGTERM' = 'SIGINT'): void {
+    this.stopSignal ??= signal;
   }
 
   async evaluate(test: Dataset, epoch: number): Promise<Record<string, number>> {
@@ -242,25 +318,95 @@ export class Trainer {
     return path;
   }
 
+  /**
+   * The first writes of this call: the run directory (a new run), its lock,
+   * config.json; stale temporary files of an earlier, killed writer go.
+   */
+  private prepareRunDirectory(): void {
+    const dir = this.run.out;
+    const { fresh, overwrite, configChanged } = this.pendingSetup;
+    if (fresh) {
+      if (!overwrite && RUN_FILES.some((f) => existsSync(join(dir, f)))) {
+        throw new UserError(`${dir}: already holds a run; use --resume ${dir} to continue it, --overwrite to start over, or choose another --out`);
+      }
+      mkdirSync(dir, { recursive: true });
+    }
+    acquireLock(dir);
+    for (const f of readdirSync(dir)) if (f.startsWith('.tmp-')) rmSync(join(dir, f), { force: true });
+    if (fresh) {
+      if (overwrite) {
+        // Only a run directory's own files are removed.
+        for (const f of readdirSync(dir)) {
+          if (RUN_FILES.includes(f) || /^checkpoint\.optimizer(-\d+)?\.safetensors$/.test(f)) rmSync(join(dir, f), { force: true });
+        }
+        rmSync(join(dir, 'samples'), { recursive: true, force: true });
+      }
+      mkdirSync(join(dir, 'samples'), { recursive: true });
+    }
+    if (fresh || configChanged) writeFileAtomic(join(dir, 'config.json'), JSON.stringify(this.cfg, null, 2) + '\n');
+    if (!fresh) this.trimMetrics();
+    this.pendingSetup = { fresh: false, overwrite: false, configChanged: false };
+  }
+
+  /** Throws (without checkpointing) when the last step left the model or optimizer non-finite. */
+  private checkFinite(parametersFinite: boolean, epoch: number): void {
+    let bad: string | null = parametersFinite ? null : 'a parameter or optimizer moment';
+    if (!bad) {
+      for (const [name, b] of this.model.namedBuffers()) {
+        if (b.data && !allFinite(b.data)) {
+          bad = `buffer '${name}'`;
+          break;
+        }
+      }
+    }
+    if (!bad) return;
+    const kept =
+      this.checkpointStep === null
+        ? 'no checkpoint had been written'
+        : `the last checkpoint ${this.checkpointPath} (step ${this.checkpointStep}) is finite and kept`;
+    throw new UserError(
+      `step ${this.state.step} (epoch ${epoch}): ${bad} became NaN or infinite (learning rate ${this.cfg.lr} too high?); training stopped without saving it; ${kept}`,
+    );
+  }
+
   async train(): Promise<TrainSummary> {
     const cfg = this.cfg;
     // The conventional networks use the reference's ANN loader (no CIFAR-10 flip).
     const forAnn = cfg.model === 'ann-vae' || cfg.model === 'fad-ae';
     const train = await openDataset(cfg.dataset, 'train', { dataDir: cfg.dataDir, limit: cfg.trainLimit, forAnn });
-    const test = await openDataset(cfg.dataset, 'test', { dataDir: cfg.dataDir, limit: cfg.testLimit });
+    let test: Dataset;
+    try {
+      test = await openDataset(cfg.dataset, 'test', { dataDir: cfg.dataDir, limit: cfg.testLimit });
+    } catch (e) {
+      await train.close();
+      throw e;
+    }
     const loader = new DataLoader(train, { batchSize: cfg.batchSize, shuffle: true, dropLast: defaultDropLast(cfg.dataset) });
     const perEpoch = loader.batchesPerEpoch;
+    if (perEpoch === 0) {
+      await train.close();
+      await test.close();
+      throw new UserError(`${train.source}: ${train.length} images are fewer than one batch of ${cfg.batchSize}`);
+    }
+    this.prepareRunDirectory();
     this.trainBatchesPerEpoch = perEpoch;
     this.model.setBatchesPerEpoch?.(perEpoch);
-    if (perEpoch === 0) throw new UserError(`${train.source}: ${train.length} images are fewer than one batch of ${cfg.batchSize}`);
+    const imagesPerEpoch = defaultDropLast(cfg.dataset) ? perEpoch * cfg.batchSize : train.length;
     const totalSteps = Math.min(cfg.epochs * perEpoch, this.run.maxSteps ?? Infinity);
-    const progress = new Progress({ total: totalSteps, label: `${cfg.model}/${cfg.dataset}`, quiet: this.run.quiet }, this.state.step);
-    const onSigint = () => {
-      if (this.stopRequested) process.exit(130);
-      this.stopRequested = true;
-      progress.log('spikevae: interrupt received; finishing this step and writing a checkpoint (Ctrl-C again to quit at once)');
+    const runStart = Date.now();
+    const deadline = this.run.maxMinutes === undefined ? undefined : runStart + this.run.maxMinutes * 60_000;
+    const progress = new Progress({ total: totalSteps, label: `${cfg.model}/${cfg.dataset}`, quiet: this.run.quiet, deadline }, this.state.step);
+    const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+      if (this.stopSignal === 'SIGINT' && signal === 'SIGINT') process.exit(130);
+      this.requestStop(signal);
+      progress.log(
+        `spikevae: ${signal} received; finishing this step and writing a checkpoint` + (signal === 'SIGINT' ? ' (Ctrl-C again to quit at once)' : ''),
+      );
     };
+    const onSigint = () => onSignal('SIGINT');
+    const onSigterm = () => onSignal('SIGTERM');
     process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
     this.model.train();
     let stoppedBy: TrainSummary['stoppedBy'] = 'finished';
     let lastTerms: Record<string, number> | null = null;
@@ -270,10 +416,10 @@ export class Trainer {
     let windowStart = Date.now();
     let windowImages = 0;
     let lastCheckpointTime = Date.now();
-    const runStart = Date.now();
     const elapsedBefore = this.state.elapsedSeconds;
     let imagesThisSession = 0;
     let ips = 0;
+    let failed = false;
     try {
       outer: while (this.state.epoch < cfg.epochs) {
         const epoch = this.state.epoch;
@@ -294,13 +440,13 @@ export class Trainer {
             const bad = Object.entries(r.terms).filter(([, v]) => !Number.isFinite(v));
             if (bad.length > 0) {
               const terms = Object.entries(r.terms).map(([k, v]) => `${k}=${v}`).join(', ');
-              throw new UserError(
-                `step ${this.state.step + 1} (epoch ${epoch}): loss is not finite (${terms}); training stopped, the last good checkpoint ${this.checkpointPath} is kept`,
-              );
+              const kept = this.checkpointStep === null ? 'no checkpoint had been written' : `the last checkpoint ${this.checkpointPath} (step ${this.checkpointStep}) is kept`;
+              throw new UserError(`step ${this.state.step + 1} (epoch ${epoch}): loss is not finite (${terms}); training stopped; ${kept}`);
             }
           });
           this.state.step++;
           this.state.batchInEpoch++;
+          this.checkFinite(res.parametersFinite, epoch);
           lastTerms = res.terms;
           for (const [k, v] of Object.entries(res.terms)) sums[k] = (sums[k] ?? 0) + v;
           count++;
@@ -320,8 +466,13 @@ export class Trainer {
           // here, signal handlers (Ctrl-C) would not run until the epoch ends.
           // The same turn lets the buffer pool take this step's arrays back.
           await betweenTrainingSteps();
-          if (this.stopRequested) {
+          if (this.stopSignal) {
             stoppedBy = 'interrupt';
+            break outer;
+          }
+          if (deadline !== undefined && Date.now() >= deadline) {
+            // The epoch's end (test loss, curve, samples) is done on resume if this was its last batch.
+            stoppedBy = 'time-budget';
             break outer;
           }
           if (now - lastCheckpointTime > cfg.checkpointMinutes * 60_000) {
@@ -330,11 +481,20 @@ export class Trainer {
             lastCheckpointTime = now;
           }
         }
-        // End of epoch: test loss, sample grid, checkpoint.
+        // End of epoch: test loss, learning-curve point, sample grid, checkpoint.
         const trainMeans: Record<string, number> = {};
         for (const [k, v] of Object.entries(sums)) trainMeans[k] = v / Math.max(1, count);
         progress.log(`epoch ${epoch}: train ${fmtTerms(trainMeans)}; evaluating on ${test.length} test images...`);
         lastTest = await this.evaluate(test, epoch);
+        const completed = epoch + 1;
+        let curve: Record<string, unknown> | null = null;
+        if (cfg.curves !== false && this.run.curveEvaluator && isCurveEpoch(completed, cfg.epochs)) {
+          progress.log(`epoch ${epoch}: learning-curve point (test reconstruction MSE, FAD of ${cfg.curveFadSamples ?? 5120} samples)...`);
+          const t0 = Date.now();
+          const point = await this.run.curveEvaluator(this.model, cfg);
+          this.model.train();
+          curve = { kind: 'curve', epoch: completed, step: this.state.step, images: completed * imagesPerEpoch, ...point, seconds: (Date.now() - t0) / 1000, time: new Date().toISOString() };
+        }
         const samplePath = this.writeSamples(epoch, train);
         this.state.epoch++;
         this.state.batchInEpoch = 0;
@@ -352,20 +512,28 @@ export class Trainer {
           samples: samplePath,
           best: isBest,
         });
+        if (curve) this.logMetrics(curve);
         this.saveCheckpoint();
         if (isBest) this.saveCheckpoint(join(this.run.out, 'best.safetensors'));
         lastCheckpointTime = Date.now();
-        progress.log(`epoch ${epoch}: test ${fmtTerms(lastTest)}${isBest ? ' (best)' : ''}; samples ${samplePath}`);
+        const curveText = curve ? `; curve: recon MSE ${fmtNum(curve.reconMse)}${curve.fad !== undefined ? `, FAD ${fmtNum(curve.fad)}` : ''}` : '';
+        progress.log(`epoch ${epoch}: test ${fmtTerms(lastTest)}${isBest ? ' (best)' : ''}${curveText}; samples ${samplePath}`);
       }
       if (stoppedBy !== 'finished' || this.state.batchInEpoch > 0) {
         this.state.elapsedSeconds = elapsedBefore + (Date.now() - runStart) / 1000;
         this.saveCheckpoint();
       }
+    } catch (e) {
+      failed = true;
+      throw e;
     } finally {
       progress.finish();
       process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigterm);
+      releaseLock(this.run.out);
       await train.close();
       await test.close();
+      if (failed) this.model.train();
     }
     const seconds = (Date.now() - runStart) / 1000;
     return {
@@ -373,12 +541,117 @@ export class Trainer {
       steps: this.state.step,
       epochsCompleted: this.state.epoch,
       stoppedBy,
+      ...(stoppedBy === 'interrupt' && this.stopSignal ? { signal: this.stopSignal } : {}),
       lastLoss: lastTerms,
       lastTest,
       imagesPerSecond: imagesThisSession / Math.max(1e-9, seconds),
       checkpoint: this.checkpointPath,
     };
   }
+}
+
+function fmtNum(v: unknown): string {
+  return typeof v === 'number' ? v.toPrecision(4) : String(v);
+}
+
+function allFinite(d: Float32Array): boolean {
+  let poison = 0;
+  for (let i = 0; i < d.length; i++) poison += d[i] * 0;
+  return Number.isFinite(poison);
+}
+
+/** Takes the run directory's lock, refusing when a live process holds it. */
+function acquireLock(dir: string): void {
+  const p = join(dir, LOCK_FILE);
+  if (existsSync(p)) {
+    const pid = Number.parseInt(readFileSync(p, 'utf8'), 10);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
+      throw new UserError(`${dir}: in use by another training process (pid ${pid}); wait for it to stop, or delete ${p} if that process is not spikevae`);
+    }
+  }
+  writeFileSync(p, `${process.pid}\n`);
+}
+
+function releaseLock(dir: string): void {
+  const p = join(dir, LOCK_FILE);
+  try {
+    if (Number.parseInt(readFileSync(p, 'utf8'), 10) === process.pid) rmSync(p, { force: true });
+  } catch {
+    // no lock (the directory was never prepared)
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Reads RUN_DIR/config.json with one-line errors. */
+export function readRunConfig(runDir: string): TrainConfig {
+  const cfgPath = join(runDir, 'config.json');
+  if (!existsSync(cfgPath)) throw new UserError(`${runDir}: not a run directory (no config.json)`);
+  try {
+    return JSON.parse(readFileSync(cfgPath, 'utf8')) as TrainConfig;
+  } catch (e) {
+    throw new UserError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Refuses a training configuration (typed by hand, or a damaged config.json) that would train nonsense. */
+export function validateTrainConfig(cfg: TrainConfig, source: string): void {
+  const c = cfg as unknown as Record<string, unknown>;
+  if (typeof c !== 'object' || c === null) throw new UserError(`${source}: not a training configuration`);
+  const fail = (key: string, want: string) => {
+    throw new UserError(`${source}: '${key}' must be ${want}, got ${JSON.stringify(c[key])}`);
+  };
+  const int = (key: string, lo: number, hi: number, optional = false) => {
+    const v = c[key];
+    if (v === undefined && optional) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(key, `a whole number from ${lo} to ${hi}`);
+  };
+  const real = (key: string, lo: number, hi: number, lowOpen: boolean) => {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v > hi || v < lo || (lowOpen && v === lo)) fail(key, `a number ${lowOpen ? 'above' : 'from'} ${lo}${Number.isFinite(hi) ? ` up to ${hi}` : ''}`);
+  };
+  if (!(MODEL_KINDS as string[]).includes(c.model as string)) fail('model', `one of ${MODEL_KINDS.join(', ')}`);
+  if (!['mnist', 'fashion', 'cifar10', 'celeba'].includes(c.dataset as string)) fail('dataset', 'one of mnist, fashion, cifar10, celeba');
+  int('epochs', 1, 1_000_000);
+  int('batchSize', 1, 65_536);
+  real('lr', 0, Infinity, true);
+  real('weightDecay', 0, Infinity, false);
+  int('seed', 0, 2 ** 32 - 1);
+  int('latentDim', 1, 65_536, true);
+  int('timeSteps', 1, 256, true);
+  int('k', 1, 1000, true);
+  if (c.decoding !== undefined && c.decoding !== 'membrane' && c.decoding !== 'taid') fail('decoding', "'membrane' or 'taid'");
+  int('trainLimit', 1, 1e9, true);
+  int('testLimit', 1, 1e9, true);
+  int('sampleCount', 1, 1024);
+  int('logEvery', 1, 1e9);
+  real('checkpointMinutes', 0, Infinity, true);
+  if (c.curves !== undefined && typeof c.curves !== 'boolean') fail('curves', 'true or false');
+  int('curveFadSamples', 0, 1_000_000, true);
+}
+
+/** The training state of a checkpoint, checked before the loop trusts it. */
+function checkTrainingState(raw: Record<string, unknown>, file: string): TrainingState {
+  const bad = (key: string) => {
+    throw new UserError(`${file}: training state '${key}' is invalid (${JSON.stringify(raw[key])})`);
+  };
+  for (const key of ['epoch', 'batchInEpoch', 'step']) {
+    const v = raw[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) bad(key);
+  }
+  // Four 32-bit words, then the cached normal deviate (null when there is none).
+  const rng = raw.rng;
+  const word = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 2 ** 32;
+  if (!Array.isArray(rng) || rng.length < 4 || rng.length > 5 || !rng.slice(0, 4).every(word)) bad('rng');
+  if (Array.isArray(rng) && rng.length === 5 && rng[4] !== null && !(typeof rng[4] === 'number' && Number.isFinite(rng[4]))) bad('rng');
+  return raw as unknown as TrainingState;
 }
 
 export function fmtTerms(t: Record<string, number>): string {

@@ -1,7 +1,8 @@
 /**
  * Atomic file writes: write to a temporary file in the same directory, fsync,
  * then rename over the destination. A crash or Ctrl-C at any moment leaves
- * either the old file or the new one, never a half-written one.
+ * either the old file or the new one, never a half-written one; the
+ * directory is synced after the rename so the new name survives a power cut.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
@@ -23,4 +24,18 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   }
   closeSync(fd);
   renameSync(tmp, path);
+  syncDirectory(dir);
+}
+
+/** Makes a rename in `dir` durable (a power cut after it keeps the new name). */
+function syncDirectory(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems refuse fsync on directories; the rename itself is still atomic.
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }

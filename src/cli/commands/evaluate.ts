@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { loadModel } from '../../models/index.js';
 import { METRICS, Metric, classifyEval, cost, fad, fid, inceptionScoreEval, ratesEval, reconstructionMse, robustnessEval, writeFidStats, FID_REFERENCE } from '../../metrics/evaluate.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../util/progress.js';
 import { datasetOption, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 import type { CostReport } from '../../metrics/cost.js';
@@ -41,7 +41,7 @@ export function register(program: Command): void {
   program
     .command('eval')
     .description('measure a checkpoint with the papers\' metrics: reconstruction MSE, FAD, FID, IS, robustness, latent classification, spike cost, firing rates')
-    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
+    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors), or pretrained:NAME for a shipped model (list: spikevae pretrained)')
     .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}`, 'recon,fad,cost')

@@ -33,7 +33,7 @@ function registerSample(program: Command): void {
   program
     .command('sample')
     .description('generate images from a trained model\'s prior and write them as a PNG grid')
-    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
+    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors), or pretrained:NAME for a shipped model (list: spikevae pretrained)')
     .option('--n <n>', 'number of images', intOption('--n', 1, 100000), 64)
     .option('--seed <n>', 'random seed', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--out <file>', 'PNG grid to write', 'samples.png')
@@ -67,7 +67,7 @@ function registerSample(program: Command): void {
   program
     .command('reconstruct')
     .description('encode and decode test images; writes input and reconstruction side by side')
-    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
+    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors), or pretrained:NAME for a shipped model (list: spikevae pretrained)')
     .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--split <name>', 'train or test', 'test')
@@ -113,7 +113,7 @@ export function registerInterpolate(program: Command): void {
   program
     .command('interpolate')
     .description('decode a path between the latents of test-image pairs (rates for ESVAE, Gaussian means for the ANN VAE, spike trains mixed per time step for FSVAE)')
-    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
+    .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors), or pretrained:NAME for a shipped model (list: spikevae pretrained)')
     .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--n <n>', 'points along each path, ends included', intOption('--n', 2, 64), 10)

@@ -7,9 +7,10 @@ import * as data from './data.js';
 import * as convert from './convert.js';
 import * as evaluate from './evaluate.js';
 import * as report from './report.js';
+import * as pretrained from './pretrained.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commandModules: CommandModule[] = [train, trainAe, generate, convert, evaluate, report, data];
+export const commandModules: CommandModule[] = [train, trainAe, generate, convert, evaluate, report, data, pretrained];

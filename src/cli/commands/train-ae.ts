@@ -9,8 +9,8 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { trainingDefaults } from '../../models/index.js';
 import type { Trainer, TrainConfig } from '../../train/trainer.js';
-import { announceTraining, openTrainer } from '../run-setup.js';
-import { datasetOption, intOption, printJson } from '../options.js';
+import { announceTraining, exitStatus, openTrainer, reportStop } from '../run-setup.js';
+import { datasetOption, floatOption, intOption, printJson } from '../options.js';
 import { openDataset, type DatasetName } from '../../data/index.js';
 import { stateDict } from '../../models/checkpoint.js';
 import { writeSafetensors } from '../../io/safetensors.js';
@@ -26,6 +26,7 @@ interface Flags {
   latentDim?: number;
   seed: number;
   maxSteps?: number;
+  maxMinutes?: number;
   out?: string;
   resume?: string;
   trainLimit?: number;
@@ -86,6 +87,7 @@ export function register(program: Command): void {
     .option('--latent-dim <n>', 'feature size L (default 64 for MNIST/Fashion, 128 otherwise)', intOption('--latent-dim'))
     .option('--seed <n>', 'random seed', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--max-steps <n>', 'stop after this many optimizer steps in total (resumable)', intOption('--max-steps'))
+    .option('--max-minutes <x>', 'stop with a checkpoint after this many minutes of this call (resumable)', floatOption('--max-minutes'))
     .option('--out <dir>', 'run directory to create (default runs/ae-<dataset>)')
     .option('--resume <dir>', 'continue a train-ae run from its latest checkpoint')
     .option('--train-limit <n>', 'use only the first N training images', intOption('--train-limit'))
@@ -120,6 +122,7 @@ FAD against a self-trained autoencoder is not comparable with the papers' number
           sampleCount: 64,
           logEvery: 10,
           checkpointMinutes: 10,
+          curves: false, // an autoencoder: no samples, and its test MSE is the epoch's test loss
         };
         return { cfg, out: flags.out ?? join('runs', `ae-${flags.dataset}`) };
       });
@@ -131,8 +134,7 @@ FAD against a self-trained autoencoder is not comparable with the papers' number
         process.stderr.write(
           `spikevae: finished after ${summary.steps} steps (test MSE ${summary.lastTest?.recon?.toFixed(4) ?? '?'}); wrote ${exported.weights} and ${exported.stats} (${exported.testImages} test images; not comparable with the papers' FAD)\n`,
         );
-      } else {
-        process.stderr.write(`spikevae: stopped (${summary.stoppedBy}) after ${summary.steps} steps; continue with: spikevae train-ae --resume ${summary.runDir}\n`);
-      }
+      } else reportStop(summary, 'train-ae');
+      process.exitCode = exitStatus(summary);
     });
 }

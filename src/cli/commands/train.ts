@@ -3,10 +3,8 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { GENERATIVE_KINDS, trainingDefaults, ModelKind } from '../../models/index.js';
 import type { TrainConfig } from '../../train/trainer.js';
-import { announceTraining, openTrainer } from '../run-setup.js';
+import { announceTraining, exitStatus, openTrainer, reportStop } from '../run-setup.js';
 import { UserError } from '../../util/errors.js';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { join } from 'node:path';
 import { choiceOption, datasetOption, floatOption, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 
@@ -20,6 +18,7 @@ interface TrainFlags {
   weightDecay?: number;
   seed: number;
   maxSteps?: number;
+  maxMinutes?: number;
   out?: string;
   resume?: string;
   latentDim?: number;
@@ -31,6 +30,8 @@ interface TrainFlags {
   logEvery: number;
   checkpointMinutes: number;
   samples: number;
+  curves: boolean;
+  curveFadSamples: number;
   json?: boolean;
   quiet?: boolean;
   overwrite?: boolean;
@@ -49,6 +50,7 @@ export function register(program: Command): void {
     .option('--weight-decay <x>', 'AdamW weight decay (default 1e-3)', floatOption('--weight-decay', 0, Infinity, false))
     .option('--seed <n>', 'random seed', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--max-steps <n>', 'stop after this many optimizer steps in total (resumable)', intOption('--max-steps'))
+    .option('--max-minutes <x>', 'stop with a checkpoint after this many minutes of this call (resumable; for long runs in stretches)', floatOption('--max-minutes'))
     .option('--out <dir>', 'run directory to create')
     .option('--resume <dir>', 'continue the run in this directory from its latest checkpoint')
     .option('--latent-dim <n>', 'latent channels (default 128)', intOption('--latent-dim'))
@@ -60,6 +62,8 @@ export function register(program: Command): void {
     .option('--log-every <n>', 'steps between metric lines in metrics.jsonl', intOption('--log-every'), 10)
     .option('--checkpoint-minutes <x>', 'minutes between mid-epoch checkpoints', floatOption('--checkpoint-minutes'), 10)
     .option('--samples <n>', 'images in each epoch\'s sample grid', intOption('--samples', 1, 1024), 64)
+    .option('--no-curves', 'skip the learning-curve points (test reconstruction MSE and FAD at epochs 1, 2, 5, 10, 20, 30, ... and the last)')
+    .option('--curve-fad-samples <n>', 'generated images per learning-curve FAD (0: MSE only)', intOption('--curve-fad-samples', 0, 1_000_000), 5120)
     .option('--overwrite', 'start over in an existing run directory (its checkpoints and metrics are deleted)')
     .option('--json', 'print the run summary as JSON on stdout')
     .option('--quiet', 'no progress display')
@@ -69,12 +73,27 @@ export function register(program: Command): void {
 Examples:
   spikevae train --model fsvae --dataset mnist --epochs 1 --out runs/mnist
   spikevae train --resume runs/mnist --max-steps 500
+  spikevae train --resume runs/mnist --max-minutes 120     # train for two hours, then checkpoint and stop
 
-The run directory holds config.json, metrics.jsonl, checkpoint.safetensors
-(latest; with checkpoint.optimizer.safetensors), best.safetensors (lowest test
-loss) and samples/epoch-NNN.png. Ctrl-C writes a checkpoint before exiting.`,
+The run directory holds config.json, metrics.jsonl (step, epoch and
+learning-curve records), checkpoint.safetensors (latest; its optimizer state
+in checkpoint.optimizer-STEP.safetensors), best.safetensors (lowest test
+loss) and samples/epoch-NNN.png. Ctrl-C or SIGTERM writes a checkpoint
+before exiting (status 130 or 143); a kill at any instant leaves the last
+checkpoint resumable. --resume accepts --epochs, --lr, --max-steps,
+--max-minutes, --log-every, --checkpoint-minutes, --samples, --data and the
+curve flags; other settings belong to the run and cannot change.`,
     )
-    .action(async (flags: TrainFlags) => {
+    .action(async (flags: TrainFlags, cmd: Command) => {
+      const given = (key: keyof TrainFlags) => cmd.getOptionValueSource(key) === 'cli';
+      const requested: Partial<TrainConfig> = {};
+      const map: Array<[keyof TrainFlags, keyof TrainConfig]> = [
+        ['model', 'model'], ['dataset', 'dataset'], ['data', 'dataDir'], ['epochs', 'epochs'], ['batchSize', 'batchSize'], ['lr', 'lr'],
+        ['weightDecay', 'weightDecay'], ['seed', 'seed'], ['latentDim', 'latentDim'], ['timeSteps', 'timeSteps'], ['k', 'k'],
+        ['decoding', 'decoding'], ['trainLimit', 'trainLimit'], ['testLimit', 'testLimit'], ['logEvery', 'logEvery'],
+        ['checkpointMinutes', 'checkpointMinutes'], ['samples', 'sampleCount'], ['curves', 'curves'], ['curveFadSamples', 'curveFadSamples'],
+      ];
+      for (const [flag, key] of map) if (given(flag)) (requested as Record<string, unknown>)[key] = flags[flag];
       const trainer = openTrainer(flags, 'train', () => {
         if (!flags.out) throw new UserError('train needs --out RUN_DIR (or --resume RUN_DIR)');
         const d = trainingDefaults(flags.model, flags.dataset);
@@ -96,24 +115,15 @@ loss) and samples/epoch-NNN.png. Ctrl-C writes a checkpoint before exiting.`,
           sampleCount: flags.samples,
           logEvery: flags.logEvery,
           checkpointMinutes: flags.checkpointMinutes,
+          curves: flags.curves,
+          curveFadSamples: flags.curveFadSamples,
         };
         return { cfg, out: flags.out };
-      });
-      if (flags.resume && flags.epochs && flags.epochs !== trainer.cfg.epochs) {
-        // The scheduled-sampling p depends on the epoch count: record the change so later resumes keep it.
-        trainer.cfg.epochs = flags.epochs;
-        writeFileAtomic(join(flags.resume, 'config.json'), JSON.stringify(trainer.cfg, null, 2) + '\n');
-      }
+      }, requested);
       announceTraining(trainer, flags, trainer.cfg.model);
       const summary = await trainer.train();
       if (flags.json) printJson(summary);
-      else {
-        process.stderr.write(
-          `spikevae: ${summary.stoppedBy === 'finished' ? 'finished' : `stopped (${summary.stoppedBy})`} after ${summary.steps} steps, ` +
-            `${summary.imagesPerSecond.toFixed(1)} images/s; checkpoint ${summary.checkpoint}` +
-            (summary.stoppedBy !== 'finished' ? `; continue with: spikevae train --resume ${summary.runDir}` : '') +
-            '\n',
-        );
-      }
+      else reportStop(summary, 'train');
+      process.exitCode = exitStatus(summary);
     });
 }

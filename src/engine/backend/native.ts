@@ -37,7 +37,7 @@ interface Addon {
   timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
   timeWeightedSpread(steps: number, size: number, g: Float32Array, coef: Float32Array, gx: Float32Array, accumulate: boolean): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
-  adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, decay: number, b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number): void;
+  adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, decay: number, b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number): boolean;
   channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void;
   channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
   channelGradSums(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;

@@ -297,6 +297,7 @@ export interface KernelBackend {
    * One AdamW step over a parameter array, in float64 with float32 stores, in
    * this order: p ← p·decay; m ← b1·m + (1−b1)·g; v ← b2·v + (1−b2)·g²;
    * p ← p − stepSize·m / (√v / bc2Sqrt + eps).
+   * Returns false when any stored p, m or v is NaN or infinite.
    */
   adamwUpdate(
     p: Float32Array,
@@ -309,7 +310,7 @@ export interface KernelBackend {
     stepSize: number,
     bc2Sqrt: number,
     eps: number,
-  ): void;
+  ): boolean;
 
   /**
    * Per-channel sums of x viewed as [outer, channels, inner], accumulated in

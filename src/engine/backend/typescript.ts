@@ -357,13 +357,16 @@ const channelMeanVar: KernelBackend['channelMeanVar'] = (outer, C, inner, x, mea
 };
 
 const adamwUpdate: KernelBackend['adamwUpdate'] = (d, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => {
+  let poison = 0; // NaN exactly when a stored value is NaN or infinite
   for (let i = 0; i < d.length; i++) {
     const gi = grad[i];
     d[i] *= decay;
     m[i] = b1 * m[i] + (1 - b1) * gi;
     v[i] = b2 * v[i] + (1 - b2) * gi * gi;
     d[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / bc2Sqrt + eps);
+    poison += d[i] * 0 + m[i] * 0 + v[i] * 0;
   }
+  return Number.isFinite(poison);
 };
 
 const channelSums: KernelBackend['channelSums'] = (outer, C, inner, x, sum) => {
