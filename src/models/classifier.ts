@@ -117,6 +117,7 @@ export interface ClassifierTrace {
 
 export class AlifClassifier extends Module implements TrainableModel {
   readonly kind = 'alif-classifier';
+  readonly supervised = true;
   readonly cfg: ClassifierConfig;
   readonly staticConv: Conv2d;
   readonly staticBn: BatchNorm;

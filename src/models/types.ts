@@ -37,6 +37,12 @@ export interface TrainableModel extends Module {
   setBatchesPerEpoch?(n: number): void;
   /** The factor on the base learning rate during `epoch` (a schedule); absent: constant. */
   learningRateFactor?(epoch: number): number;
+  /**
+   * A classifier: its batches carry labels, its test terms are means over
+   * images (correct / total), its best checkpoint has the highest test
+   * accuracy, and it generates no samples.
+   */
+  readonly supervised?: boolean;
 }
 
 export interface GenerativeModel extends TrainableModel {

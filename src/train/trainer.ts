@@ -28,8 +28,8 @@ import { writeImageGrid } from '../io/image.js';
 import type { StoredTensor } from '../io/safetensors.js';
 import { toFloat32 } from '../io/safetensors.js';
 import { readCheckpoint, saveCheckpoint, loadStateDict, readOptimizerSidecar } from '../models/checkpoint.js';
-import { createModel, modelNotes, ModelKind, MODEL_KINDS } from '../models/index.js';
-import type { GenerativeModel } from '../models/types.js';
+import { createTrainableModel, modelNotes, ModelKind, MODEL_KINDS, NEURON_CHOICES, type NeuronChoice } from '../models/index.js';
+import type { GenerativeModel, TrainableModel } from '../models/types.js';
 import { betweenTrainingSteps, trainingStep } from './step.js';
 import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -48,6 +48,10 @@ export interface TrainConfig {
   timeSteps?: number;
   k?: number;
   decoding?: 'membrane' | 'taid';
+  /** Spiking neuron (fsvae, esvae, alif-classifier) and its initial time constant and threshold (snn/plif.ts). */
+  neuron?: NeuronChoice;
+  tau0?: number;
+  vth0?: number;
   /** Use only the first N training / test images (quick runs, tests). */
   trainLimit?: number;
   testLimit?: number;
@@ -150,7 +154,7 @@ const RUN_FILES = ['checkpoint.safetensors', 'best.safetensors', 'metrics.jsonl'
 const LOCK_FILE = 'run.lock';
 
 export class Trainer {
-  readonly model: GenerativeModel;
+  readonly model: TrainableModel;
   readonly optimizer: AdamW;
   readonly rng: Random;
   state: TrainingState;
@@ -164,7 +168,7 @@ export class Trainer {
   private checkpointStep: number | null = null;
 
   constructor(readonly cfg: TrainConfig, readonly run: RunOptions) {
-    this.model = createModel(cfg.model, cfg.dataset, cfg, cfg.seed);
+    this.model = createTrainableModel(cfg.model, cfg.dataset, cfg, cfg.seed);
     this.optimizer = new AdamW(this.model.paramGroups(cfg.lr, cfg.weightDecay));
     this.rng = new Random(cfg.seed ^ 0x5bd1e995);
     this.state = { epoch: 0, batchInEpoch: 0, step: 0, rng: this.rng.getState(), bestTestLoss: null, elapsedSeconds: 0 };
@@ -294,24 +298,29 @@ export class Trainer {
     this.model.eval();
     const sums: Record<string, number> = {};
     let batches = 0;
+    let images = 0;
+    // The VAE references average batch means (AverageMeter with n = 1); a classifier counts images (correct / total).
+    const perImage = this.model.supervised === true;
     for await (const b of loader.epoch(rng)) {
-      const images = new Tensor(b.images.subarray(0, b.size * test.channels * test.height * test.width), [b.size, test.channels, test.height, test.width]);
-      const res = noGrad(() => this.model.lossOnBatch(images, rng));
-      // The reference averages batch means (AverageMeter with n = 1).
-      for (const [k, v] of Object.entries(res.terms)) sums[k] = (sums[k] ?? 0) + v;
+      const x = new Tensor(b.images.subarray(0, b.size * test.channels * test.height * test.width), [b.size, test.channels, test.height, test.width]);
+      const res = noGrad(() => this.model.lossOnBatch(x, rng, b.labels));
+      for (const [k, v] of Object.entries(res.terms)) sums[k] = (sums[k] ?? 0) + v * (perImage ? b.size : 1);
       batches++;
+      images += b.size;
     }
     this.model.train();
     this.model.setBatchesPerEpoch?.(this.trainBatchesPerEpoch);
     const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(sums)) out[k] = v / Math.max(1, batches);
+    for (const [k, v] of Object.entries(sums)) out[k] = v / Math.max(1, perImage ? images : batches);
     return out;
   }
 
-  writeSamples(epoch: number, dataset: Dataset): string {
+  /** The epoch's sample grid (a classifier has none: null). */
+  writeSamples(epoch: number, dataset: Dataset): string | null {
+    if (this.model.supervised) return null;
     const rng = epochGenerator(this.cfg.seed, 0, STREAM_SAMPLE); // same latents every epoch: progress is visible
     this.model.eval();
-    const { images } = this.model.sample(this.cfg.sampleCount, rng);
+    const { images } = (this.model as GenerativeModel).sample(this.cfg.sampleCount, rng);
     this.model.train();
     const path = join(this.run.out, 'samples', `epoch-${String(epoch).padStart(3, '0')}.png`);
     writeImageGrid(path, images.data, this.cfg.sampleCount, dataset.channels, dataset.height, dataset.width);
@@ -373,10 +382,12 @@ export class Trainer {
     const cfg = this.cfg;
     // The conventional networks use the reference's ANN loader (no CIFAR-10 flip).
     const forAnn = cfg.model === 'ann-vae' || cfg.model === 'fad-ae';
-    const train = await openDataset(cfg.dataset, 'train', { dataDir: cfg.dataDir, limit: cfg.trainLimit, forAnn });
+    // The classifiers have their own resolution, normalisation and augmentation.
+    const preprocessing = this.model.supervised ? 'classifier' : 'vae';
+    const train = await openDataset(cfg.dataset, 'train', { dataDir: cfg.dataDir, limit: cfg.trainLimit, forAnn, preprocessing });
     let test: Dataset;
     try {
-      test = await openDataset(cfg.dataset, 'test', { dataDir: cfg.dataDir, limit: cfg.testLimit });
+      test = await openDataset(cfg.dataset, 'test', { dataDir: cfg.dataDir, limit: cfg.testLimit, preprocessing });
     } catch (e) {
       await train.close();
       throw e;
@@ -424,6 +435,7 @@ export class Trainer {
       outer: while (this.state.epoch < cfg.epochs) {
         const epoch = this.state.epoch;
         this.model.beginEpoch(epoch, cfg.epochs);
+        if (this.model.learningRateFactor) this.optimizer.setLearningRateFactor(this.model.learningRateFactor(epoch));
         const epochStart = Date.now();
         // A run resumed mid-epoch continues the epoch's sums from its checkpoint.
         const resumedSums = this.state.batchInEpoch > 0 ? this.state.epochTermSums : undefined;
@@ -443,7 +455,7 @@ export class Trainer {
               const kept = this.checkpointStep === null ? 'no checkpoint had been written' : `the last checkpoint ${this.checkpointPath} (step ${this.checkpointStep}) is kept`;
               throw new UserError(`step ${this.state.step + 1} (epoch ${epoch}): loss is not finite (${terms}); training stopped; ${kept}`);
             }
-          });
+          }, b.labels);
           this.state.step++;
           this.state.batchInEpoch++;
           this.checkFinite(res.parametersFinite, epoch);
@@ -488,10 +500,11 @@ export class Trainer {
         lastTest = await this.evaluate(test, epoch);
         const completed = epoch + 1;
         let curve: Record<string, unknown> | null = null;
-        if (cfg.curves !== false && this.run.curveEvaluator && isCurveEpoch(completed, cfg.epochs)) {
+        // A classifier's learning curve is its per-epoch test accuracy (the epoch records).
+        if (cfg.curves !== false && this.run.curveEvaluator && !this.model.supervised && isCurveEpoch(completed, cfg.epochs)) {
           progress.log(`epoch ${epoch}: learning-curve point (test reconstruction MSE, FAD of ${cfg.curveFadSamples ?? 5120} samples)...`);
           const t0 = Date.now();
-          const point = await this.run.curveEvaluator(this.model, cfg);
+          const point = await this.run.curveEvaluator(this.model as GenerativeModel, cfg);
           this.model.train();
           curve = { kind: 'curve', epoch: completed, step: this.state.step, images: completed * imagesPerEpoch, ...point, seconds: (Date.now() - t0) / 1000, time: new Date().toISOString() };
         }
@@ -500,8 +513,10 @@ export class Trainer {
         this.state.batchInEpoch = 0;
         this.state.epochTermSums = {};
         this.state.elapsedSeconds = elapsedBefore + (Date.now() - runStart) / 1000;
-        const isBest = this.state.bestTestLoss === null || lastTest.loss < this.state.bestTestLoss;
-        if (isBest) this.state.bestTestLoss = lastTest.loss;
+        // bestTestLoss holds the best value of the selection term: the lowest test loss, or a classifier's highest accuracy.
+        const selected = this.model.supervised ? -lastTest.accuracy : lastTest.loss;
+        const isBest = this.state.bestTestLoss === null || selected < this.state.bestTestLoss;
+        if (isBest) this.state.bestTestLoss = selected;
         this.logMetrics({
           kind: 'epoch',
           step: this.state.step,
@@ -517,7 +532,7 @@ export class Trainer {
         if (isBest) this.saveCheckpoint(join(this.run.out, 'best.safetensors'));
         lastCheckpointTime = Date.now();
         const curveText = curve ? `; curve: recon MSE ${fmtNum(curve.reconMse)}${curve.fad !== undefined ? `, FAD ${fmtNum(curve.fad)}` : ''}` : '';
-        progress.log(`epoch ${epoch}: test ${fmtTerms(lastTest)}${isBest ? ' (best)' : ''}${curveText}; samples ${samplePath}`);
+        progress.log(`epoch ${epoch}: test ${fmtTerms(lastTest)}${isBest ? ' (best)' : ''}${curveText}${samplePath ? `; samples ${samplePath}` : ''}`);
       }
       if (stoppedBy !== 'finished' || this.state.batchInEpoch > 0) {
         this.state.elapsedSeconds = elapsedBefore + (Date.now() - runStart) / 1000;
@@ -628,6 +643,9 @@ export function validateTrainConfig(cfg: TrainConfig, source: string): void {
   int('timeSteps', 1, 256, true);
   int('k', 1, 1000, true);
   if (c.decoding !== undefined && c.decoding !== 'membrane' && c.decoding !== 'taid') fail('decoding', "'membrane' or 'taid'");
+  if (c.neuron !== undefined && !(NEURON_CHOICES as string[]).includes(c.neuron as string)) fail('neuron', `one of ${NEURON_CHOICES.join(', ')}`);
+  if (c.tau0 !== undefined && !(typeof c.tau0 === 'number' && c.tau0 > 1 && Number.isFinite(c.tau0))) fail('tau0', 'a number above 1');
+  if (c.vth0 !== undefined && !(typeof c.vth0 === 'number' && Number.isFinite(c.vth0))) fail('vth0', 'a finite number');
   int('trainLimit', 1, 1e9, true);
   int('testLimit', 1, 1e9, true);
   int('sampleCount', 1, 1024);

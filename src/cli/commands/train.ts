@@ -1,7 +1,8 @@
 /** `spikevae train`: train a model on a dataset into a run directory (or resume one). */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { GENERATIVE_KINDS, trainingDefaults, ModelKind } from '../../models/index.js';
+import { NEURON_CHOICES, TRAIN_KINDS, trainingDefaults, ModelKind, type NeuronChoice } from '../../models/index.js';
+import { resolveTau0 } from '../../models/classifier.js';
 import type { TrainConfig } from '../../train/trainer.js';
 import { announceTraining, exitStatus, openTrainer, reportStop } from '../run-setup.js';
 import { UserError } from '../../util/errors.js';
@@ -25,6 +26,10 @@ interface TrainFlags {
   timeSteps?: number;
   k?: number;
   decoding?: 'membrane' | 'taid';
+  neuron?: NeuronChoice;
+  tau0?: number;
+  decay0?: number;
+  vth0?: number;
   trainLimit?: number;
   testLimit?: number;
   logEvery: number;
@@ -40,23 +45,31 @@ interface TrainFlags {
 export function register(program: Command): void {
   program
     .command('train')
-    .description('train a spiking VAE (or the ANN baseline) and write a run directory with checkpoints, metrics and sample grids')
-    .addOption(new Option('--model <name>', 'model to train').argParser(choiceOption('--model', GENERATIVE_KINDS)).default('fsvae'))
+    .description("train a spiking VAE (or the ANN baseline), or the TAID paper's spiking classifier, and write a run directory with checkpoints, metrics and sample grids")
+    .addOption(new Option('--model <name>', `model to train: ${TRAIN_KINDS.join(', ')}`).argParser(choiceOption('--model', TRAIN_KINDS)).default('fsvae'))
     .addOption(new Option('--dataset <name>', 'mnist, fashion, cifar10 or celeba').argParser(datasetOption).default('mnist'))
     .option('--data <dir>', 'folder holding the dataset files (default: $SPIKEVAE_DATA, then ./data; MNIST is built in)')
-    .option('--epochs <n>', 'epochs (default: the paper\'s, 150 for FSVAE)', intOption('--epochs'))
-    .option('--batch-size <n>', 'batch size (default 250)', intOption('--batch-size'))
-    .option('--lr <x>', 'learning rate (default 1e-3)', floatOption('--lr'))
-    .option('--weight-decay <x>', 'AdamW weight decay (default 1e-3)', floatOption('--weight-decay', 0, Infinity, false))
+    .option('--epochs <n>', 'epochs (default: the paper\'s, 150 for FSVAE, 1000 for the classifier)', intOption('--epochs'))
+    .option('--batch-size <n>', 'batch size (default 250; the classifier 16)', intOption('--batch-size'))
+    .option('--lr <x>', 'learning rate (default 1e-3; the classifier: 1e-3 with cosine annealing, T_max 64 epochs)', floatOption('--lr'))
+    .option('--weight-decay <x>', 'AdamW weight decay (default 1e-3; the classifier 0, i.e. Adam)', floatOption('--weight-decay', 0, Infinity, false))
     .option('--seed <n>', 'random seed', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--max-steps <n>', 'stop after this many optimizer steps in total (resumable)', intOption('--max-steps'))
     .option('--max-minutes <x>', 'stop with a checkpoint after this many minutes of this call (resumable; for long runs in stretches)', floatOption('--max-minutes'))
     .option('--out <dir>', 'run directory to create')
     .option('--resume <dir>', 'continue the run in this directory from its latest checkpoint')
     .option('--latent-dim <n>', 'latent channels (default 128)', intOption('--latent-dim'))
-    .option('--time-steps <n>', 'time steps T (default 16)', intOption('--time-steps', 2, 256))
+    .option('--time-steps <n>', 'time steps T (default 16; the classifier 8)', intOption('--time-steps', 2, 256))
     .option('--k <n>', 'Bernoulli resolution k of the FSVAE prior/posterior (default 20)', intOption('--k', 1, 1000))
     .addOption(new Option('--decoding <kind>', 'output decoding: membrane (fixed) or taid (learned)').argParser(choiceOption('--decoding', ['membrane', 'taid'] as const)))
+    .addOption(
+      new Option('--neuron <kind>', 'spiking neuron: lif (the model\'s own; default), plif (learnable decay) or alif (learnable decay and threshold); fsvae, esvae and alif-classifier').argParser(
+        choiceOption('--neuron', NEURON_CHOICES),
+      ),
+    )
+    .option('--tau0 <x>', 'initial PLIF/ALIF time constant, above 1 (default: the classifier 2, the VAEs 4/3)', floatOption('--tau0', 1))
+    .option('--decay0 <x>', 'initial decay 1 − 1/tau0 instead, as the paper\'s Table 7 gives it (0.25, 0.5)', floatOption('--decay0', 0, 1))
+    .option('--v-th0 <x>', 'initial threshold (default: the classifier 0.5, the VAEs 0.2)', floatOption('--v-th0', -Infinity, Infinity, false))
     .option('--train-limit <n>', 'use only the first N training images', intOption('--train-limit'))
     .option('--test-limit <n>', 'use only the first N test images', intOption('--test-limit'))
     .option('--log-every <n>', 'steps between metric lines in metrics.jsonl', intOption('--log-every'), 10)
@@ -74,11 +87,14 @@ Examples:
   spikevae train --model fsvae --dataset mnist --epochs 1 --out runs/mnist
   spikevae train --resume runs/mnist --max-steps 500
   spikevae train --resume runs/mnist --max-minutes 120     # train for two hours, then checkpoint and stop
+  spikevae train --model alif-classifier --dataset mnist --neuron alif --out runs/alif-mnist
+  spikevae train --model fsvae --neuron alif --dataset mnist --out runs/fsvae-alif
 
 The run directory holds config.json, metrics.jsonl (step, epoch and
 learning-curve records), checkpoint.safetensors (latest; its optimizer state
 in checkpoint.optimizer-STEP.safetensors), best.safetensors (lowest test
-loss) and samples/epoch-NNN.png. Ctrl-C or SIGTERM writes a checkpoint
+loss; a classifier's: highest test accuracy) and samples/epoch-NNN.png (the
+VAEs). Ctrl-C or SIGTERM writes a checkpoint
 before exiting (status 130 or 143); a kill at any instant leaves the last
 checkpoint resumable. --resume accepts --epochs, --lr, --max-steps,
 --max-minutes, --log-every, --checkpoint-minutes, --samples, --data and the
@@ -92,8 +108,11 @@ curve flags; other settings belong to the run and cannot change.`,
         ['weightDecay', 'weightDecay'], ['seed', 'seed'], ['latentDim', 'latentDim'], ['timeSteps', 'timeSteps'], ['k', 'k'],
         ['decoding', 'decoding'], ['trainLimit', 'trainLimit'], ['testLimit', 'testLimit'], ['logEvery', 'logEvery'],
         ['checkpointMinutes', 'checkpointMinutes'], ['samples', 'sampleCount'], ['curves', 'curves'], ['curveFadSamples', 'curveFadSamples'],
+        ['neuron', 'neuron'], ['vth0', 'vth0'],
       ];
       for (const [flag, key] of map) if (given(flag)) (requested as Record<string, unknown>)[key] = flags[flag];
+      const tau0 = flags.tau0 !== undefined || flags.decay0 !== undefined ? resolveTau0(flags, 2) : undefined;
+      if (tau0 !== undefined) requested.tau0 = tau0;
       const trainer = openTrainer(flags, 'train', () => {
         if (!flags.out) throw new UserError('train needs --out RUN_DIR (or --resume RUN_DIR)');
         const d = trainingDefaults(flags.model, flags.dataset);
@@ -110,6 +129,9 @@ curve flags; other settings belong to the run and cannot change.`,
           timeSteps: flags.timeSteps,
           k: flags.k,
           decoding: flags.decoding,
+          neuron: flags.neuron,
+          tau0,
+          vth0: flags.vth0,
           trainLimit: flags.trainLimit,
           testLimit: flags.testLimit,
           sampleCount: flags.samples,
