@@ -57,7 +57,7 @@ export interface CostReport {
 }
 
 /** Number of kernel taps k with 0 ≤ o·s − p + k < size, for each output index o. */
-function validTaps(outSize: number, inSize: number, k: number, s: number, p: number): number[] {
+export function validTaps(outSize: number, inSize: number, k: number, s: number, p: number): number[] {
   return Array.from({ length: outSize }, (_, o) => {
     let n = 0;
     for (let kk = 0; kk < k; kk++) {
@@ -79,14 +79,14 @@ export function fanOut(inSize: number, outSize: number, k: number, s: number, p:
   return f;
 }
 
-function sumOf(a: Float32Array): number {
+export function sumOf(a: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i];
   return s;
 }
 
 /** Spatial-sum of spikes per (h, w) position over time, batch and channels, for [T, N, C, H, W]. */
-function spikeMap(x: Tensor): Float64Array {
+export function spikeMap(x: Tensor): Float64Array {
   const [, , , H, W] = x.shape;
   const m = new Float64Array(H * W);
   const plane = H * W;
@@ -94,7 +94,7 @@ function spikeMap(x: Tensor): Float64Array {
   return m;
 }
 
-function lifMacs(spikes: Tensor): number {
+export function lifMacs(spikes: Tensor): number {
   // One MAC per neuron-step t ≥ 1 whose neuron did not spike at t − 1.
   const T = spikes.shape[0];
   const per = spikes.size / T;
@@ -185,7 +185,7 @@ function referenceCost(e: LayerEvent, firstConv: boolean): { ac: number; mac: nu
   return { ac, mac };
 }
 
-function energy(ac: number, mac: number): number {
+export function energy(ac: number, mac: number): number {
   return (ac * PJ_PER_AC + mac * PJ_PER_MAC) / 1e6;
 }
 

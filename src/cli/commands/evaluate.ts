@@ -5,6 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { loadModel } from '../../models/index.js';
+import { readCheckpoint } from '../../models/checkpoint.js';
+import { resolveCheckpointPath } from '../../models/pretrained.js';
+import { CLASSIFIER_METRICS, evaluateClassifierCommand } from './evaluate-classifier.js';
 import { METRICS, Metric, classifyEval, cost, fad, fid, inceptionScoreEval, ratesEval, reconstructionMse, robustnessEval, writeFidStats, FID_REFERENCE } from '../../metrics/evaluate.js';
 import { Progress } from '../../util/progress.js';
 import { datasetOption, intOption, printJson } from '../options.js';
@@ -28,6 +31,7 @@ interface EvalFlags {
   isSplits: number;
   testLimit?: number;
   costImages: number;
+  confusion?: string;
   referenceCounting?: boolean;
   robustnessImages: number;
   classifyTrain: number;
@@ -44,7 +48,7 @@ export function register(program: Command): void {
     .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors), or pretrained:NAME for a shipped model (list: spikevae pretrained)')
     .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
     .option('--data <dir>', 'folder holding the dataset files')
-    .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}`, 'recon,fad,cost')
+    .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}; for a classifier: ${CLASSIFIER_METRICS.join(', ')} (default: both)`, 'recon,fad,cost')
     .option('--batch-size <n>', 'test batch size (the reference: 250)', intOption('--batch-size'), 250)
     .option('--seed <n>', 'random seed (latents are sampled)', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, ./fad, ../shared/fad)')
@@ -62,9 +66,18 @@ export function register(program: Command): void {
     .option('--histograms <prefix>', 'write latent spike-count histograms to PREFIX-posterior.svg and PREFIX-prior.svg (metric rates)')
     .option('--figure <file>', 'robustness image grid (rows: input, reconstructed, time shuffled, noised a = 0.05 ... 0.30)')
     .option('--reference-counting', "count operations as the official counter does (per batch, x4 transposed convs, O(T^2) prefix passes)")
+    .option('--confusion <file>', "a classifier's confusion-matrix PNG (default: confusion.png beside the checkpoint)")
     .option('--json <file>', 'also write the results as JSON to this file ("-" for stdout)')
     .option('--quiet', 'no progress display')
-    .action(async (flags: EvalFlags) => {
+    .action(async (flags: EvalFlags, cmd: Command) => {
+      if (readCheckpoint(resolveCheckpointPath(flags.checkpoint)).model === 'alif-classifier') {
+        const given = (key: string) => cmd.getOptionValueSource(key) === 'cli';
+        return evaluateClassifierCommand({
+          ...flags,
+          metrics: given('metrics') ? flags.metrics.split(',').map((m) => m.trim()).filter(Boolean) : undefined,
+          batchSize: given('batchSize') ? flags.batchSize : undefined,
+        });
+      }
       const requested = flags.metrics.split(',').map((m) => m.trim()).filter(Boolean);
       for (const m of requested) {
         if (!(METRICS as readonly string[]).includes(m)) throw new UserError(`--metrics: unknown metric '${m}' (available: ${METRICS.join(', ')})`);
