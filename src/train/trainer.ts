@@ -291,7 +291,8 @@ export class Trainer {
   }
 
   async evaluate(test: Dataset, epoch: number): Promise<Record<string, number>> {
-    const loader = new DataLoader(test, { batchSize: this.cfg.batchSize, shuffle: false, dropLast: defaultDropLast(this.cfg.dataset) });
+    // The classifiers' train.py tests every image (drop_last=False).
+    const loader = new DataLoader(test, { batchSize: this.cfg.batchSize, shuffle: false, dropLast: this.model.supervised ? false : defaultDropLast(this.cfg.dataset) });
     const rng = epochGenerator(this.cfg.seed, epoch, STREAM_TEST);
     // The reference's test loss weights the ANN VAE's KL term by 1/len(testloader).
     this.model.setBatchesPerEpoch?.(loader.batchesPerEpoch);
@@ -392,7 +393,9 @@ export class Trainer {
       await train.close();
       throw e;
     }
-    const loader = new DataLoader(train, { batchSize: cfg.batchSize, shuffle: true, dropLast: defaultDropLast(cfg.dataset) });
+    // ... and trains on whole batches (drop_last=True) on every dataset.
+    const dropLast = this.model.supervised ? true : defaultDropLast(cfg.dataset);
+    const loader = new DataLoader(train, { batchSize: cfg.batchSize, shuffle: true, dropLast });
     const perEpoch = loader.batchesPerEpoch;
     if (perEpoch === 0) {
       await train.close();
@@ -402,7 +405,7 @@ export class Trainer {
     this.prepareRunDirectory();
     this.trainBatchesPerEpoch = perEpoch;
     this.model.setBatchesPerEpoch?.(perEpoch);
-    const imagesPerEpoch = defaultDropLast(cfg.dataset) ? perEpoch * cfg.batchSize : train.length;
+    const imagesPerEpoch = dropLast ? perEpoch * cfg.batchSize : train.length;
     const totalSteps = Math.min(cfg.epochs * perEpoch, this.run.maxSteps ?? Infinity);
     const runStart = Date.now();
     const deadline = this.run.maxMinutes === undefined ? undefined : runStart + this.run.maxMinutes * 60_000;
