@@ -7,9 +7,11 @@ export { backend, setBackend, typescriptBackend, getNativeBackend } from './engi
 export { FSVAE, defaultFsvaeConfig } from './models/fsvae.js';
 export { ESVAE, defaultEsvaeConfig } from './models/esvae.js';
 export { AnnVAE, defaultAnnVaeConfig } from './models/annvae.js';
-export { createModel, loadModel, loadPretrained, MODEL_KINDS } from './models/index.js';
+export { AlifClassifier, defaultClassifierConfig } from './models/classifier.js';
+export { ParametricLif } from './snn/plif.js';
+export { createModel, createTrainableModel, loadModel, loadClassifier, loadPretrained, MODEL_KINDS } from './models/index.js';
 export { pretrainedNames, pretrainedPath } from './models/pretrained.js';
-export type { GenerativeModel } from './models/types.js';
+export type { GenerativeModel, TrainableModel } from './models/types.js';
 export { saveCheckpoint, stateDict, loadStateDict } from './models/checkpoint.js';
 export { openDataset, DataLoader } from './data/index.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
