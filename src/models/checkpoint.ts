@@ -17,6 +17,7 @@ import type { Module } from '../engine/module.js';
 import type { StoredTensor, TensorFile } from '../io/safetensors.js';
 import { readSafetensors, writeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { UserError, fmtShape } from '../util/errors.js';
+import { cliName } from '../util/package.js';
 
 export const FORMAT_VERSION = '1';
 
@@ -117,7 +118,7 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   const md = file.metadata;
   const model = md['spikevae.model'];
   if (!model) {
-    throw new UserError(`${path}: has no spikevae metadata (a raw state_dict?); convert it with 'spikevae import FILE --model M --dataset D'`);
+    throw new UserError(`${path}: has no spikevae metadata (a raw state_dict?); convert it with '${cliName()} import FILE --model M --dataset D'`);
   }
   const parse = (key: string): Record<string, unknown> | null => {
     if (md[key] === undefined) return null;

@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}`, 'recon,fad,cost')
     .option('--batch-size <n>', 'test batch size (the reference: 250)', intOption('--batch-size'), 250)
     .option('--seed <n>', 'random seed (latents are sampled)', intOption('--seed', 0, 2 ** 32 - 1), 0)
-    .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, ./fad, ../shared/fad)')
+    .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, then ./fad, then the official MNIST and Fashion-MNIST files shipped in the package\'s assets/fad)')
     .option('--fad-samples <n>', 'generated images for FAD (rounded up to batches of 256)', intOption('--fad-samples'), 5000)
     .option('--fid-weights <file>', 'FID Inception weights pt_inception-2015-12-05-6726825d.pth (or .safetensors; default: $SPIKEVAE_FID_WEIGHTS, ./weights/)')
     .option('--fid-stats <file>', 'FID reference statistics: clean-fid <name>_clean_custom_na.npz or a spikevae fid-stats file (default: searched in $SPIKEVAE_FID_STATS, ./fid/)')
