@@ -7,7 +7,7 @@ import { UserError } from '../../util/errors.js';
 import { loadModel } from '../../models/index.js';
 import { METRICS, Metric, classifyEval, cost, fad, fid, inceptionScoreEval, ratesEval, reconstructionMse, robustnessEval, writeFidStats, FID_REFERENCE } from '../../metrics/evaluate.js';
 import { Progress } from '../progress.js';
-import { datasetOption, intOption, printJson } from '../options.js';
+import { datasetFlag, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 import type { CostReport } from '../../metrics/cost.js';
 
@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .command('eval')
     .description('measure a checkpoint with the papers\' metrics: reconstruction MSE, FAD, FID, IS, robustness, latent classification, spike cost, firing rates')
     .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors)')
-    .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
+    .addOption(datasetFlag('dataset', "default: the checkpoint's"))
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}`, 'recon,fad,cost')
     .option('--batch-size <n>', 'test batch size (the reference: 250)', intOption('--batch-size'), 250)
@@ -135,7 +135,7 @@ export function register(program: Command): void {
   program
     .command('fid-stats')
     .description('compute FID reference statistics (mu, sigma of FID Inception features) of real images, for datasets whose official clean-fid statistics you do not have')
-    .option('--dataset <name>', 'dataset (its test split; CelebA: valid, as the reference)', datasetOption, 'mnist')
+    .addOption(datasetFlag('dataset', 'its test split is used (CelebA: valid, as the reference)').default('mnist'))
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--fid-weights <file>', 'FID Inception weights pt_inception-2015-12-05-6726825d.pth (default: $SPIKEVAE_FID_WEIGHTS, ./weights/)')
     .option('--limit <n>', 'use only the first N images', intOption('--limit'))
