@@ -214,6 +214,15 @@ export function defaultDropLast(name: DatasetName): boolean {
   return name !== 'mnist';
 }
 
+/** Images in each dataset's full training split (docs/datasets.md). */
+export const TRAIN_IMAGES: Record<DatasetName, number> = { mnist: 60000, fashion: 60000, cifar10: 50000, celeba: 162770 };
+
+/** Optimizer steps in one training epoch, as the DataLoader counts batches (for reading runs without loading their data). */
+export function stepsPerEpoch(name: DatasetName, batchSize: number, trainLimit?: number): number {
+  const n = Math.min(TRAIN_IMAGES[name] ?? 0, trainLimit ?? Infinity);
+  return defaultDropLast(name) ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+}
+
 export interface Batch {
   images: Float32Array;
   labels: Int32Array;

@@ -11,6 +11,7 @@ import { trainingDefaults } from '../../models/index.js';
 import type { Trainer, TrainConfig } from '../../train/trainer.js';
 import { announceTraining, openTrainer } from '../run-setup.js';
 import { datasetFlag, intOption, printJson } from '../options.js';
+import { cliName } from '../../util/package.js';
 import { openDataset, type DatasetName } from '../../data/index.js';
 import { stateDict } from '../../models/checkpoint.js';
 import { writeSafetensors } from '../../io/safetensors.js';
@@ -132,7 +133,7 @@ FAD against a self-trained autoencoder is not comparable with the papers' number
           `spikevae: finished after ${summary.steps} steps (test MSE ${summary.lastTest?.recon?.toFixed(4) ?? '?'}); wrote ${exported.weights} and ${exported.stats} (${exported.testImages} test images; not comparable with the papers' FAD)\n`,
         );
       } else {
-        process.stderr.write(`spikevae: stopped (${summary.stoppedBy}) after ${summary.steps} steps; continue with: spikevae train-ae --resume ${summary.runDir}\n`);
+        process.stderr.write(`spikevae: stopped (${summary.stoppedBy}) after ${summary.steps} steps; continue with: ${cliName()} train-ae --resume ${summary.runDir}\n`);
       }
     });
 }
