@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +47,7 @@ const SMALL_BUDGETS: Record<string, string[]> = {
   eval: ['--test-limit', '100', '--fad-samples', '256', '--cost-images', '4', '--robustness-images', '8', '--classify-train', '100'],
 };
 
-/** Commands that cannot succeed without files a user must supply: they must fail with one clear line naming them. */
+/** Commands that cannot succeed without files a user must supply: they must fail with one clear line naming them, creating nothing. */
 const NEEDS_USER_FILES: Array<[RegExp, RegExp]> = [[/^spikevae fid-stats\b/, /spikevae: .*pt_inception-2015-12-05-6726825d\.pth/]];
 
 /**
@@ -162,6 +162,7 @@ test('README: every command line runs as written on the quick start\'s output', 
         failures.push(`${cmd}\n    not classified: run it (a spikevae command), or add it to SKIP with the reason`);
         continue;
       }
+      const before = readdirSync(work, { recursive: true }).sort().join('\n');
       const r = spawnSync('sh', ['-c', shell], { cwd: work, env, encoding: 'utf8', timeout: 300_000 });
       ran.push(cmd);
       const err = (r.stderr ?? '').trim();
@@ -169,6 +170,7 @@ test('README: every command line runs as written on the quick start\'s output', 
       if (expected) {
         const lines = err.split('\n').filter((l) => !l.includes('native kernels'));
         if (r.status !== 1 || lines.length !== 1 || !expected[1].test(lines[0])) failures.push(`${cmd}\n    expected one line naming the missing file, got exit ${r.status}: ${err.slice(-600)}`);
+        else if (readdirSync(work, { recursive: true }).sort().join('\n') !== before) failures.push(`${cmd}\n    failed as expected but left files or folders behind`);
       } else if (r.status !== 0 || /internal error|\n\s+at /.test(err)) {
         failures.push(`${cmd}\n    (ran: ${shell})\n    exit ${r.status ?? r.signal}: ${err.slice(-800)}`);
       }

@@ -4,8 +4,8 @@
  * averaged over batch means (AverageMeter with n = 1), and FAD of
  * ceil(5000/batch)·batch generated images against the official statistics.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import { DataLoader, defaultDropLast, openDataset, DatasetName } from '../data/index.js';
@@ -354,6 +354,8 @@ export async function writeFidStats(opts: { dataset: DatasetName; dataDir?: stri
       opts.onProgress?.(i + m, n);
     }
     const { mu, sigma } = featureStats(feats, n);
+    // The output folder is made only now, so a failed start leaves nothing behind.
+    mkdirSync(dirname(resolve(opts.out)), { recursive: true });
     writeSafetensors(
       opts.out,
       new Map([

@@ -1,6 +1,6 @@
 /** `spikevae eval`: the papers' metrics for a checkpoint. */
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
@@ -188,7 +188,6 @@ wherever you ask as well.`,
     .option('--quiet', 'no progress display')
     .action(async (flags: { dataset: DatasetName; data?: string; fidWeights?: string; limit?: number; out?: string; json?: boolean; quiet?: boolean }) => {
       const out = flags.out ?? join('fid', `fid_stats_${FID_REFERENCE[flags.dataset].name}.safetensors`);
-      mkdirSync(dirname(resolve(out)), { recursive: true });
       let progress: Progress | null = null;
       const r = await writeFidStats({
         dataset: flags.dataset,
