@@ -176,7 +176,7 @@ test('damaged CIFAR-10 files: errors name the file and the problem', async () =>
     const empty = join(root, 'none');
     mkdirSync(empty);
     await assert.rejects(openDataset('cifar10', 'test', { dataDir: empty }), (e: Error) => {
-      assert.match(e.message, /cifar10: dataset files not found; expected test_batch\.bin \(or test_batch\.bin\.br\), or cifar-10-binary\.tar\.gz in one of: /);
+      assert.match(e.message, /cifar10: dataset not found\. Download https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-10-binary\.tar\.gz .*Looked for test_batch\.bin \(or test_batch\.bin\.br\), or cifar-10-binary\.tar\.gz in: /);
       assert.ok(e.message.includes(join(empty, 'cifar-10-batches-bin')));
       return true;
     });

@@ -24,6 +24,7 @@ import type { StoredTensor, TensorFile } from '../io/safetensors.js';
 import { readSafetensors, writeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { UserError, fmtShape } from '../util/errors.js';
 import { resolveCheckpointPath } from './pretrained.js';
+import { cliName } from '../util/package.js';
 
 export const FORMAT_VERSION = '1';
 
@@ -171,7 +172,7 @@ export function readCheckpoint(spec: string): LoadedCheckpoint {
   const md = file.metadata;
   const model = md['spikevae.model'];
   if (!model) {
-    throw new UserError(`${path}: has no spikevae metadata (a raw state_dict?); convert it with 'spikevae import FILE --model M --dataset D'`);
+    throw new UserError(`${path}: has no spikevae metadata (a raw state_dict?); convert it with '${cliName()} import FILE --model M --dataset D'`);
   }
   const parse = (key: string): Record<string, unknown> | null => {
     if (md[key] === undefined) return null;
