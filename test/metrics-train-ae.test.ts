@@ -91,7 +91,7 @@ test('train-ae: interrupted, resumed, exported; the weights load as FAD features
     // A train-ae run is continued by train-ae only (train would never export its files).
     r = run('train', '--resume', out);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /made by train-ae; continue it with spikevae train-ae --resume/);
+    assert.match(r.stderr, /made by train-ae; continue it with (spikevae|npx spikevae|node \S+main\.js) train-ae --resume/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     r = run('train-ae', '--resume', join(dir, 'nope'));
     assert.notEqual(r.status, 0);

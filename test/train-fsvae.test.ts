@@ -151,7 +151,7 @@ test('Ctrl-C during training writes a checkpoint and says how to resume', async 
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 130, err);
     assert.match(err, /SIGINT received/);
-    assert.match(err, /continue with: spikevae train --resume/);
+    assert.match(err, /continue with: (spikevae|npx spikevae|node \S+main\.js) train --resume/);
     const md = readSafetensors(join(dir, 'checkpoint.safetensors')).metadata;
     const state = JSON.parse(md['spikevae.training']) as { step: number };
     assert.ok(state.step >= 1 && state.step < 50, `checkpoint at step ${state.step}`);

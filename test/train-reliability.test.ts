@@ -125,7 +125,7 @@ test('--max-minutes stops at a step boundary with a checkpoint, and the run cont
     // From the command line: a clear closing line with the command that continues.
     const r = runCli(['train', '--resume', b, '--epochs', '3', '--max-minutes', '0.00001']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /--max-minutes budget is spent after 7 steps .*continue with: spikevae train --resume /);
+    assert.match(r.stderr, /--max-minutes budget is spent after 7 steps .*continue with: (spikevae|npx spikevae|node \S+main\.js) train --resume /);
   } finally {
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });
@@ -209,7 +209,7 @@ test('SIGTERM checkpoints and exits with status 143', async () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 143, err);
     assert.match(err, /SIGTERM received/);
-    assert.match(err, /stopped by SIGTERM .*continue with: spikevae train --resume/);
+    assert.match(err, /stopped by SIGTERM .*continue with: (spikevae|npx spikevae|node \S+main\.js) train --resume/);
     const state = JSON.parse(readSafetensors(join(dir, 'checkpoint.safetensors')).metadata['spikevae.training']) as { step: number };
     assert.ok(state.step >= 1 && state.step < 50);
     assert.ok(existsSync(join(dir, `checkpoint.optimizer-${state.step}.safetensors`)));

@@ -116,6 +116,7 @@ export interface TrainSummary {
   signal?: 'SIGINT' | 'SIGTERM';
   lastLoss: Record<string, number> | null;
   lastTest: Record<string, number> | null;
+  /** Training images per second of this call, end-of-epoch evaluation excluded. */
   imagesPerSecond: number;
   checkpoint: string;
 }
@@ -419,6 +420,7 @@ export class Trainer {
     const elapsedBefore = this.state.elapsedSeconds;
     let imagesThisSession = 0;
     let ips = 0;
+    let evaluationMs = 0;
     let failed = false;
     try {
       outer: while (this.state.epoch < cfg.epochs) {
@@ -482,6 +484,7 @@ export class Trainer {
           }
         }
         // End of epoch: test loss, learning-curve point, sample grid, checkpoint.
+        const epochEndStart = Date.now();
         const trainMeans: Record<string, number> = {};
         for (const [k, v] of Object.entries(sums)) trainMeans[k] = v / Math.max(1, count);
         progress.log(`epoch ${epoch}: train ${fmtTerms(trainMeans)}; evaluating on ${test.length} test images...`);
@@ -516,6 +519,10 @@ export class Trainer {
         this.saveCheckpoint();
         if (isBest) this.saveCheckpoint(join(this.run.out, 'best.safetensors'));
         lastCheckpointTime = Date.now();
+        // Images/s measure training: the next window starts after the evaluation.
+        windowStart = lastCheckpointTime;
+        windowImages = 0;
+        evaluationMs += lastCheckpointTime - epochEndStart;
         const curveText = curve ? `; curve: recon MSE ${fmtNum(curve.reconMse)}${curve.fad !== undefined ? `, FAD ${fmtNum(curve.fad)}` : ''}` : '';
         progress.log(`epoch ${epoch}: test ${fmtTerms(lastTest)}${isBest ? ' (best)' : ''}${curveText}; samples ${samplePath}`);
       }
@@ -535,7 +542,7 @@ export class Trainer {
       await test.close();
       if (failed) this.model.train();
     }
-    const seconds = (Date.now() - runStart) / 1000;
+    const trainingSeconds = (Date.now() - runStart - evaluationMs) / 1000;
     return {
       runDir: this.run.out,
       steps: this.state.step,
@@ -544,7 +551,7 @@ export class Trainer {
       ...(stoppedBy === 'interrupt' && this.stopSignal ? { signal: this.stopSignal } : {}),
       lastLoss: lastTerms,
       lastTest,
-      imagesPerSecond: imagesThisSession / Math.max(1e-9, seconds),
+      imagesPerSecond: imagesThisSession / Math.max(1e-9, trainingSeconds),
       checkpoint: this.checkpointPath,
     };
   }

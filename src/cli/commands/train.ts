@@ -1,11 +1,10 @@
 /** `spikevae train`: train a model on a dataset into a run directory (or resume one). */
 import type { Command } from 'commander';
-import { Option } from 'commander';
 import { GENERATIVE_KINDS, trainingDefaults, ModelKind } from '../../models/index.js';
 import type { TrainConfig } from '../../train/trainer.js';
 import { announceTraining, exitStatus, openTrainer, reportStop } from '../run-setup.js';
 import { UserError } from '../../util/errors.js';
-import { choiceOption, datasetOption, floatOption, intOption, printJson } from '../options.js';
+import { choiceFlag, datasetFlag, floatOption, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 
 interface TrainFlags {
@@ -41,8 +40,8 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('train a spiking VAE (or the ANN baseline) and write a run directory with checkpoints, metrics and sample grids')
-    .addOption(new Option('--model <name>', 'model to train').argParser(choiceOption('--model', GENERATIVE_KINDS)).default('fsvae'))
-    .addOption(new Option('--dataset <name>', 'mnist, fashion, cifar10 or celeba').argParser(datasetOption).default('mnist'))
+    .addOption(choiceFlag('--model <name>', 'model to train', GENERATIVE_KINDS, { note: 'TAID is --model fsvae --decoding taid' }).default('fsvae'))
+    .addOption(datasetFlag().default('mnist'))
     .option('--data <dir>', 'folder holding the dataset files (default: $SPIKEVAE_DATA, then ./data; MNIST is built in)')
     .option('--epochs <n>', 'epochs (default: the paper\'s, 150 for FSVAE)', intOption('--epochs'))
     .option('--batch-size <n>', 'batch size (default 250)', intOption('--batch-size'))
@@ -56,7 +55,7 @@ export function register(program: Command): void {
     .option('--latent-dim <n>', 'latent channels (default 128)', intOption('--latent-dim'))
     .option('--time-steps <n>', 'time steps T (default 16)', intOption('--time-steps', 2, 256))
     .option('--k <n>', 'Bernoulli resolution k of the FSVAE prior/posterior (default 20)', intOption('--k', 1, 1000))
-    .addOption(new Option('--decoding <kind>', 'output decoding: membrane (fixed) or taid (learned)').argParser(choiceOption('--decoding', ['membrane', 'taid'] as const)))
+    .addOption(choiceFlag('--decoding <kind>', 'output decoding: membrane (fixed, the default) or taid (learned)', ['membrane', 'taid'] as const))
     .option('--train-limit <n>', 'use only the first N training images', intOption('--train-limit'))
     .option('--test-limit <n>', 'use only the first N test images', intOption('--test-limit'))
     .option('--log-every <n>', 'steps between metric lines in metrics.jsonl', intOption('--log-every'), 10)
