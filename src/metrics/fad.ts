@@ -75,7 +75,7 @@ export function loadFadStats(path: string): FadStats {
   if (sigma.shape.length !== 2 || sigma.shape[0] !== dim || sigma.shape[1] !== dim) {
     throw new UserError(`${path}: sigma has shape [${sigma.shape.join(', ')}], expected [${dim}, ${dim}]`);
   }
-  return { mu: toFloat64(mu), sigma: toFloat64(sigma), dim, comparableWithPapers: f.metadata['comparable_with_papers'] !== 'false' };
+  return { mu: toFloat64(mu, `${path}: 'mu'`), sigma: toFloat64(sigma, `${path}: 'sigma'`), dim, comparableWithPapers: f.metadata['comparable_with_papers'] !== 'false' };
 }
 
 /** FAD of a feature set against reference statistics. */
