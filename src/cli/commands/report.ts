@@ -6,10 +6,11 @@
  * RUN_DIR/eval.json`) and SVG histograms next to it.
  */
 import type { Command } from 'commander';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
+import { readFileOrFail, readJsonFile, readJsonLines } from '../../util/files.js';
 import { lineChart } from '../../metrics/plots.js';
 
 /** Published numbers (reference-semantics.md §8): recon MSE ([-1,1]), IS, FID, FAD. */
@@ -32,12 +33,17 @@ interface Run {
   svgs: string[];
 }
 
+function asObject(v: unknown, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${what}: not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
 function readRun(dir: string): Run {
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new UserError(`${dir}: not a run directory (no config.json)`);
-  const config = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
-  const lines = existsSync(join(dir, 'metrics.jsonl')) ? readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean) : [];
-  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const config = asObject(readJsonFile(cfgPath), cfgPath);
+  const metricsPath = join(dir, 'metrics.jsonl');
+  const parsed = existsSync(metricsPath) ? readJsonLines(metricsPath).map((o, i) => asObject(o, `${metricsPath}: line ${i + 1}`)) : [];
   const sampleDir = join(dir, 'samples');
   const sampleFiles = existsSync(sampleDir) ? readdirSync(sampleDir).filter((f) => f.endsWith('.png')).sort() : [];
   const evalPath = join(dir, 'eval.json');
@@ -48,7 +54,7 @@ function readRun(dir: string): Run {
     config,
     steps: parsed.filter((o) => o.kind === 'step') as Array<Record<string, number>>,
     epochs: parsed.filter((o) => o.kind === 'epoch'),
-    evalResult: existsSync(evalPath) ? (JSON.parse(readFileSync(evalPath, 'utf8')) as Record<string, unknown>) : null,
+    evalResult: existsSync(evalPath) ? asObject(readJsonFile(evalPath), evalPath) : null,
     samples: sampleFiles.length ? join(sampleDir, sampleFiles[sampleFiles.length - 1]) : null,
     extraImages: files.filter((f) => f.endsWith('.png')).map((f) => join(dir, f)),
     svgs: files.filter((f) => f.endsWith('.svg')).map((f) => join(dir, f)),
@@ -90,7 +96,7 @@ export function register(program: Command): void {
         rs.map((r) => ({ label: `${r.name} loss`, x: r.steps.map((s) => s.step), y: r.steps.map((s) => s.loss) })),
         { title: 'Training loss', xLabel: 'step', yLabel: 'loss', logY: true },
       );
-      const img = (p: string) => `<img src="data:image/png;base64,${readFileSync(p).toString('base64')}" style="max-width:420px;margin:4px">`;
+      const img = (p: string) => `<img src="data:image/png;base64,${readFileOrFail(p).toString('base64')}" style="max-width:420px;margin:4px">`;
       const table = (h: string[], body: string[][]) =>
         `<table><tr>${h.map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
       const html = `<!doctype html><html><head><meta charset="utf-8"><title>spikevae report: ${dataset}</title>
@@ -102,7 +108,7 @@ export function register(program: Command): void {
 <p>Reconstruction MSE on the [−1, 1] scale; FAD with the official FSVAE autoencoder and statistics. Papers train 150 (FSVAE) or 300 (ESVAE) epochs.</p>
 <h2>Loss curves</h2>${curves}
 <h2>Samples, reconstructions and analyses</h2>
-${rs.map((r) => `<h3>${r.name}</h3>${r.samples ? img(r.samples) : ''}${r.extraImages.map(img).join('')}${r.svgs.map((f) => readFileSync(f, 'utf8')).join('')}`).join('\n')}
+${rs.map((r) => `<h3>${r.name}</h3>${r.samples ? img(r.samples) : ''}${r.extraImages.map(img).join('')}${r.svgs.map((f) => readFileOrFail(f).toString('utf8')).join('')}`).join('\n')}
 </body></html>`;
       writeFileAtomic(flags.out, html);
       const mdPath = flags.out.replace(/\.html?$/, '') + '.md';
