@@ -1,6 +1,6 @@
 /**
  * Resource limits and malformed-input handling of the file readers: small
- * crafted files (deflate bombs, a 600-byte .pth viewing one float as
+ * crafted files (deflate bombs, a 400-byte .pth viewing one float as
  * [16384, 16384]) are refused before the reader allocates or loops, and
  * every malformed structure ends in one UserError naming the file. The
  * files are built here, byte by byte (test/crafted.ts).
@@ -86,7 +86,7 @@ test('a 5 MB deflate bomb (5 GiB) is refused the same way, in an .npz too', (t) 
   refuses(t, () => parseNpz(npzLying, 'lies.npz'), 'lies.npz', /expands to more than 1000 bytes/);
 });
 
-test('a 600-byte .pth viewing one float as [16384, 16384] with stride 0 is refused before the gather loop', (t) => {
+test('a 400-byte .pth viewing one float as [16384, 16384] with stride 0 is refused before the gather loop', (t) => {
   const file = zipPth(stateDictPickle([{ ...one, size: [16384, 16384], stride: [0, 0] }]), [{ key: '0', data: f32(1) }]);
   assert.ok(file.length < 700, `${file.length} bytes`);
   refuses(t, () => parsePth(file, 'stride0.pth'), 'stride0.pth', /tensor view \[16384, 16384\] holds 268435456 elements, more than its storage '0' \(1\)/);
