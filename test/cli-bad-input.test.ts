@@ -6,8 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeSafetensors, writeSafetensors } from '../src/io/safetensors.js';
@@ -15,6 +14,7 @@ import { saveCheckpoint, stateDict } from '../src/models/checkpoint.js';
 import { createModel } from '../src/models/index.js';
 import { loadFadEncoder, loadFadStats } from '../src/metrics/fad.js';
 import { UserError } from '../src/util/errors.js';
+import { withTempDir } from './temp-dir.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -23,17 +23,8 @@ function run(cwd: string, ...args: string[]) {
   return { code: r.status, lines: r.stderr.split('\n').filter((l) => l && !l.includes('native kernels')) };
 }
 
-function withDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'spikevae-cli-bad-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 test('report on a run with a damaged config.json, metrics.jsonl or eval.json: one line naming the file', () => {
-  withDir((dir) => {
+  withTempDir('cli-bad', (dir) => {
     const runDir = join(dir, 'run');
     mkdirSync(runDir);
     const cases: Array<[string, string, string]> = [
@@ -56,7 +47,7 @@ test('report on a run with a damaged config.json, metrics.jsonl or eval.json: on
 });
 
 test('checkpoints with nonsense metadata, from the command line: one line naming the file and the key', () => {
-  withDir((dir) => {
+  withTempDir('cli-bad', (dir) => {
     const model = createModel('ann-vae', 'mnist', { latentDim: 4 }, 0);
     const ck = join(dir, 'ck.safetensors');
     saveCheckpoint(ck, model, { model: model.kind, config: model.config, dataset: 'imagenet' });
@@ -73,7 +64,7 @@ test('checkpoints with nonsense metadata, from the command line: one line naming
 });
 
 test('FAD weights whose shapes ask for a huge or odd encoder, and statistics of the wrong shape, are refused', () => {
-  withDir((dir) => {
+  withTempDir('cli-bad', (dir) => {
     const p = join(dir, 'ae.safetensors');
     // Zero-element tensors cost no bytes in the file but set the encoder's geometry.
     const weights = (latent: number, channels: number) =>

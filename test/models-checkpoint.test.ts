@@ -7,14 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type StoredTensor } from '../src/io/safetensors.js';
 import { readCheckpoint, stateDict } from '../src/models/checkpoint.js';
 import { createModel, loadModel, modelFromConfig, type ModelKind } from '../src/models/index.js';
 import { MAX_LINEAR_WEIGHTS, linearWeightCount } from '../src/models/config.js';
 import { UserError } from '../src/util/errors.js';
+import { withTempDir } from './temp-dir.js';
 
 const FSVAE_CONFIG = { variant: 'fsvae', inChannels: 1, imageSize: 32, latentDim: 128, timeSteps: 16, k: 20, decoding: 'membrane' };
 
@@ -27,15 +27,6 @@ function userError(re: RegExp) {
   };
 }
 
-function withDir(fn: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'spikevae-ckpt-'));
-  try {
-    fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** A checkpoint file holding only metadata (enough for readCheckpoint, which builds nothing). */
 function metadataOnly(dir: string, name: string, metadata: Record<string, string>): string {
   const p = join(dir, `${name}.safetensors`);
@@ -44,7 +35,7 @@ function metadataOnly(dir: string, name: string, metadata: Record<string, string
 }
 
 test('checkpoint metadata: each nonsense value is refused naming the file and the key', () => {
-  withDir((dir) => {
+  withTempDir('ckpt', (dir) => {
     const bad: Array<[string, Record<string, unknown>, RegExp]> = [
       ['negative-latent', { latentDim: -5 }, /key 'latentDim' is -5; expected a whole number of at least 1/],
       ['fraction-latent', { latentDim: 12.5 }, /key 'latentDim' is 12\.5/],
@@ -127,7 +118,7 @@ test('--latent-dim 100000000 (or a large k) is refused with one line before anyt
 });
 
 test('dtype mismatches are refused, not converted: integer weights, float counters', () => {
-  withDir((dir) => {
+  withTempDir('ckpt', (dir) => {
     const model = createModel('fad-ae', 'mnist', { latentDim: 4 }, 0);
     const meta = { 'spikevae.format': '1', 'spikevae.model': 'fad-ae', 'spikevae.config': JSON.stringify(model.config) };
     const save = (name: string, edit: (sd: Map<string, StoredTensor>) => void) => {

@@ -8,24 +8,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { syncBuiltinESMExports } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/util/atomic.js';
 import { UserError } from '../src/util/errors.js';
 import { createModel } from '../src/models/index.js';
 import { saveCheckpoint } from '../src/models/checkpoint.js';
+import { withTempDir } from './temp-dir.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-function withDir(fn: (dir: string) => void): void {
-  const dir = fs.mkdtempSync(join(tmpdir(), 'spikevae-atomic-'));
-  try {
-    fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** Runs `fn` with fs.<name> failing with `code` on file descriptors other than stdio (the ESM bindings follow). */
 function failing<T>(name: 'writeSync' | 'fsyncSync' | 'renameSync', code: string, fn: () => T): T {
@@ -44,7 +35,7 @@ function failing<T>(name: 'writeSync' | 'fsyncSync' | 'renameSync', code: string
 }
 
 test('a full disk or an I/O error: one line naming the file, the old file kept, no temporary file left', () => {
-  withDir((dir) => {
+  withTempDir('atomic', (dir) => {
     const p = join(dir, 'out.bin');
     fs.writeFileSync(p, 'old');
     const cases: Array<['writeSync' | 'fsyncSync' | 'renameSync', string, RegExp]> = [
@@ -76,7 +67,7 @@ test('a full disk or an I/O error: one line naming the file, the old file kept, 
 });
 
 test('a directory where the file should go is refused before anything is written', () => {
-  withDir((dir) => {
+  withTempDir('atomic', (dir) => {
     const target = join(dir, 'grid.png');
     fs.mkdirSync(target);
     assert.throws(() => writeFileAtomic(target, 'x'), (e: Error) => e instanceof UserError && e.message === `${target}: is a directory; name a file to write`);
@@ -88,7 +79,7 @@ test('a directory where the file should go is refused before anything is written
 });
 
 test('sample --out naming a directory: one line, exit 1, no temporary file', () => {
-  withDir((dir) => {
+  withTempDir('atomic', (dir) => {
     const model = createModel('ann-vae', 'mnist', { latentDim: 4 }, 0);
     const ck = join(dir, 'ck.safetensors');
     saveCheckpoint(ck, model, { model: model.kind, config: model.config });
