@@ -10,6 +10,7 @@
  * bytes; compressed weights and images shrink by a small factor), while
  * deflate can expand a thousandfold.
  */
+import { constants } from 'node:buffer';
 import { brotliDecompressSync, gunzipSync, inflateRawSync } from 'node:zlib';
 import { UserError } from './errors.js';
 
@@ -55,7 +56,8 @@ export type Codec = 'deflate' | 'gzip' | 'Brotli';
  * `what` names the part of the file (a zip entry), if any.
  */
 export function decompressBounded(codec: Codec, data: Uint8Array, maxBytes: number, file: string, what?: string): Buffer {
-  const opts = { maxOutputLength: Math.max(1, maxBytes) };
+  // zlib refuses a limit above the largest Buffer; output that large could not be held anyway.
+  const opts = { maxOutputLength: Math.min(Math.max(1, maxBytes), constants.MAX_LENGTH) };
   const where = what ? ` in ${what}` : '';
   try {
     if (codec === 'gzip') return gunzipSync(data, opts);
