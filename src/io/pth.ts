@@ -237,9 +237,10 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
   const memo = new Map<number, unknown>();
   let pos = start;
   let op = 0;
+  let opAt = 0;
   let pushed = 0;
   const corrupt = (why: string): never => {
-    throw new UserError(`${file}: corrupt pickle: opcode 0x${op.toString(16)} at byte ${pos - 1} ${why}`);
+    throw new UserError(`${file}: corrupt pickle: opcode 0x${op.toString(16)} at byte ${opAt} ${why}`);
   };
   const push = (v: unknown) => {
     if (++pushed > MAX_PICKLE_VALUES) throw new UserError(`${file}: pickle holds more than ${MAX_PICKLE_VALUES} values (not a state_dict)`);
@@ -303,6 +304,7 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
 
   for (;;) {
     need(1);
+    opAt = pos;
     op = pkl[pos++];
     switch (op) {
       case 0x80: // PROTO
@@ -493,7 +495,7 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
       case 0x2e: // STOP
         return { value: pop(), end: pos };
       default:
-        throw new UserError(`${file}: refuses pickle opcode 0x${op.toString(16)} at byte ${pos - 1} (not part of a state_dict)`);
+        throw new UserError(`${file}: refuses pickle opcode 0x${op.toString(16)} at byte ${opAt} (not part of a state_dict)`);
     }
   }
 }
