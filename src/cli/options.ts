@@ -1,5 +1,6 @@
 /** Parsing and validation of option values shared by the commands. */
 import { InvalidArgumentError, Option } from 'commander';
+import { UserError } from '../util/errors.js';
 
 export function intOption(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -56,6 +57,17 @@ export const datasetOption = choiceOption('--dataset', DATASETS, DATASET_ALIASES
 /** --dataset with its choices in the help. */
 export function datasetFlag(what = 'dataset', note?: string): Option {
   return choiceFlag('--dataset <name>', what, DATASETS, { aliases: DATASET_ALIASES, note });
+}
+
+/** The --dataset flag, else the dataset a checkpoint records (checked, naming the file). */
+export function checkpointDataset(flag: (typeof DATASETS)[number] | undefined, metadata: Record<string, string>, file: string): (typeof DATASETS)[number] {
+  if (flag) return flag;
+  const recorded = metadata['spikevae.dataset'];
+  if (recorded === undefined) throw new UserError(`${file}: does not record its dataset; pass --dataset`);
+  if (!(DATASETS as readonly string[]).includes(recorded)) {
+    throw new UserError(`${file}: metadata 'spikevae.dataset' is ${JSON.stringify(recorded)}, not one of ${DATASETS.join(', ')}; pass --dataset`);
+  }
+  return recorded as (typeof DATASETS)[number];
 }
 
 /** Prints a result as JSON to stdout (for --json). */

@@ -7,6 +7,7 @@ import { UserError } from '../util/errors.js';
 import { FSVAE, FsvaeConfig, defaultFsvaeConfig } from './fsvae.js';
 import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
 import { pretrainedPath, resolveCheckpointPath } from './pretrained.js';
+import { validateModelConfig } from './config.js';
 import type { GenerativeModel, TrainingDefaults } from './types.js';
 import { ESVAE, defaultEsvaeConfig, esvaeTrainingDefaults, UNUSED_PREFIXES } from './esvae.js';
 import { AnnVAE, AnnVaeConfig, annVaeTrainingDefaults, defaultAnnVaeConfig } from './annvae.js';
@@ -53,46 +54,52 @@ export function modelNotes(kind: string): Record<string, string> {
 }
 
 export function createModel(kind: ModelKind, dataset: string, opts: ModelOptions, seed: number): GenerativeModel {
-  const rng = new Random(seed);
   const overrides: Partial<FsvaeConfig> = {};
   if (opts.latentDim !== undefined) overrides.latentDim = opts.latentDim;
   if (opts.timeSteps !== undefined) overrides.timeSteps = opts.timeSteps;
   if (opts.k !== undefined) overrides.k = opts.k;
   if (opts.decoding !== undefined) overrides.decoding = opts.decoding;
+  const { latentDim } = overrides;
+  let config: object;
   switch (kind) {
     case 'fsvae':
-      return new FSVAE(defaultFsvaeConfig(dataset, overrides), rng);
+      config = defaultFsvaeConfig(dataset, overrides);
+      break;
     case 'esvae':
-      return new ESVAE(defaultEsvaeConfig(dataset, overrides), rng);
-    case 'ann-vae': {
-      const o: Partial<AnnVaeConfig> = {};
-      if (opts.latentDim !== undefined) o.latentDim = opts.latentDim;
-      return new AnnVAE(defaultAnnVaeConfig(dataset, o), rng);
-    }
-    case 'fad-ae': {
-      const o: Partial<FadAeConfig> = {};
-      if (opts.latentDim !== undefined) o.latentDim = opts.latentDim;
-      return new FadAutoencoder(defaultFadAeConfig(dataset, o), rng);
-    }
+      config = defaultEsvaeConfig(dataset, overrides);
+      break;
+    case 'ann-vae':
+      config = defaultAnnVaeConfig(dataset, latentDim === undefined ? {} : { latentDim });
+      break;
+    case 'fad-ae':
+      config = defaultFadAeConfig(dataset, latentDim === undefined ? {} : { latentDim });
+      break;
     default:
       throw new UserError(`model '${kind}' is not available yet`);
   }
+  return buildModel(kind, validateModelConfig(kind, config, kind), new Random(seed));
 }
 
-/** Builds a model from a config object saved in a checkpoint. */
-export function modelFromConfig(kind: string, config: Record<string, unknown>, fileName: string): GenerativeModel {
+function buildModel(kind: ModelKind, config: Record<string, unknown>, rng: Random): GenerativeModel {
   switch (kind) {
     case 'fsvae':
-      return new FSVAE({ ...defaultFsvaeConfig('mnist'), ...(config as Partial<FsvaeConfig>) }, new Random(0));
+      return new FSVAE(config as unknown as FsvaeConfig, rng);
     case 'esvae':
-      return new ESVAE({ ...defaultEsvaeConfig('mnist'), ...(config as Partial<FsvaeConfig>) }, new Random(0));
+      return new ESVAE(config as unknown as FsvaeConfig, rng);
     case 'ann-vae':
-      return new AnnVAE({ ...defaultAnnVaeConfig('mnist'), ...(config as Partial<AnnVaeConfig>) }, new Random(0));
+      return new AnnVAE(config as unknown as AnnVaeConfig, rng);
     case 'fad-ae':
-      return new FadAutoencoder({ ...defaultFadAeConfig('mnist'), ...(config as Partial<FadAeConfig>) }, new Random(0));
-    default:
-      throw new UserError(`${fileName}: checkpoint of unknown model '${kind}'`);
+      return new FadAutoencoder(config as unknown as FadAeConfig, rng);
   }
+}
+
+/**
+ * Builds a model from a config object saved in a checkpoint, after checking
+ * every key (types, ranges, allowed values, the model's size).
+ */
+export function modelFromConfig(kind: string, config: Record<string, unknown>, fileName: string): GenerativeModel {
+  if (!(MODEL_KINDS as string[]).includes(kind)) throw new UserError(`${fileName}: checkpoint of unknown model '${kind}'`);
+  return buildModel(kind as ModelKind, validateModelConfig(kind, config, `${fileName}: metadata 'spikevae.config'`), new Random(0));
 }
 
 /** Loads a model (weights and buffers) from a spikevae checkpoint file or `pretrained:<name>`. */

@@ -232,8 +232,8 @@ export class Trainer {
       const size = t.optimizer.params[i].size;
       if (!a || !b) throw new UserError(`${ckPath}: optimizer state lacks parameter ${i}`);
       if (a.data.length !== size || b.data.length !== size) throw new UserError(`${ckPath}: optimizer state of parameter ${i} has the wrong size`);
-      m.push(toFloat32(a));
-      v.push(toFloat32(b));
+      m.push(toFloat32(a, `${ckPath}: optimizer state 'exp_avg.${i}'`));
+      v.push(toFloat32(b, `${ckPath}: optimizer state 'exp_avg_sq.${i}'`));
     }
     t.optimizer.setState({ step: t.state.step, m, v });
     t.checkpointStep = t.state.step;

@@ -8,7 +8,7 @@ import { cliName } from '../../util/package.js';
 import { loadModel } from '../../models/index.js';
 import { METRICS, Metric, classifyEval, cost, fad, fid, inceptionScoreEval, ratesEval, reconstructionMse, robustnessEval, writeFidStats, FID_REFERENCE } from '../../metrics/evaluate.js';
 import { Progress } from '../../util/progress.js';
-import { datasetFlag, intOption, printJson } from '../options.js';
+import { checkpointDataset, datasetFlag, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 import type { CostReport } from '../../metrics/cost.js';
 
@@ -107,8 +107,7 @@ wherever you ask as well.`,
         if (!(METRICS as readonly string[]).includes(m)) throw new UserError(`--metrics: unknown metric '${m}' (available: ${METRICS.join(', ')})`);
       }
       const { model, checkpoint } = loadModel(flags.checkpoint);
-      const dataset = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
-      if (!dataset) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
+      const dataset = checkpointDataset(flags.dataset, checkpoint.file.metadata, flags.checkpoint);
       let progress: Progress | null = null;
       let current = '';
       const opts = {

@@ -8,7 +8,7 @@ import { writeImageGrid } from '../../io/image.js';
 import { writeSafetensors } from '../../io/safetensors.js';
 import { loadModel } from '../../models/index.js';
 import { UserError } from '../../util/errors.js';
-import { choiceFlag, datasetFlag, intOption, printJson } from '../options.js';
+import { checkpointDataset, choiceFlag, datasetFlag, intOption, printJson } from '../options.js';
 
 /** Latent spikes [T, N, C] (ours) to the reference's [N, C, T]. */
 export function timeLastLayout(z: Tensor): { data: Float32Array; shape: number[] } {
@@ -77,8 +77,7 @@ function registerSample(program: Command): void {
     .option('--json', 'print a JSON summary (with the MSE) on stdout')
     .action(async (flags: { checkpoint: string; dataset?: DatasetName; data?: string; split: 'train' | 'test'; n: number; seed: number; out: string; json?: boolean }) => {
       const { model, checkpoint } = loadModel(flags.checkpoint);
-      const dsName = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
-      if (!dsName) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
+      const dsName = checkpointDataset(flags.dataset, checkpoint.file.metadata, flags.checkpoint);
       const ds = await openDataset(dsName, flags.split, { dataDir: flags.data });
       try {
         const { c, s } = imageGeometry(model);
@@ -121,8 +120,7 @@ export function registerInterpolate(program: Command): void {
     .option('--out <file>', 'PNG grid (one row per pair: a, path..., b)', 'interpolation.png')
     .action(async (flags: { checkpoint: string; dataset?: DatasetName; data?: string; n: number; pairs: number; seed: number; out: string }) => {
       const { model, checkpoint } = loadModel(flags.checkpoint);
-      const dsName = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
-      if (!dsName) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
+      const dsName = checkpointDataset(flags.dataset, checkpoint.file.metadata, flags.checkpoint);
       const ds = await openDataset(dsName, 'test', { dataDir: flags.data, limit: 2 * flags.pairs });
       try {
         const { c, s } = imageGeometry(model);

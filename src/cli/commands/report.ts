@@ -8,11 +8,12 @@
  * value, loss curves and captioned pictures. It says which files it read.
  */
 import type { Command } from 'commander';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { cliName } from '../../util/package.js';
+import { readFileOrFail, readJsonFile, readJsonLines } from '../../util/files.js';
 import { lineChart, SERIES_COLORS, type Reference, type Series } from '../../metrics/plots.js';
 import { readCheckpoint } from '../../models/checkpoint.js';
 import { stepsPerEpoch, type DatasetName } from '../../data/index.js';
@@ -110,26 +111,18 @@ export interface Run {
   sources: string[];
 }
 
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+function asObject(v: unknown, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${what}: not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  return asObject(readJsonFile(path), path);
 }
 
 function readRecords(path: string): Array<Record<string, unknown>> {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        throw new UserError(`${path}: line ${i + 1} is not valid JSON`);
-      }
-    });
+  return readJsonLines(path).map((o, i) => asObject(o, `${path}: line ${i + 1}`));
 }
 
 /**
@@ -360,7 +353,7 @@ the run folder; the report lists each file it read.`,
 
       const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
       const figure = (inner: string, cap: string) => `<figure>${inner}<figcaption>${esc(cap)}</figcaption></figure>`;
-      const img = (p: Picture) => figure(`<img src="data:image/png;base64,${readFileSync(p.path).toString('base64')}" alt="${esc(p.caption)}">`, p.caption);
+      const img = (p: Picture) => figure(`<img src="data:image/png;base64,${readFileOrFail(p.path).toString('base64')}" alt="${esc(p.caption)}">`, p.caption);
       const table = (h: string[], body: string[][]) =>
         `<table><tr>${h.map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
       const sourcesHtml = rs.map((r) => `<h3>${esc(r.name)}</h3><ul>${r.sources.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`).join('');
@@ -380,7 +373,7 @@ ${notes.map((n) => `<p>${esc(n)}</p>`).join('')}
 ${curvesHtml}
 <h2>Loss curves</h2>${figure(loss.svg, loss.caption)}
 <h2>Samples, reconstructions and analyses</h2>
-${rs.map((r) => `<h3>${esc(r.name)}</h3>${r.pictures.map(img).join('')}${r.svgs.map((f) => figure(readFileSync(f.path, 'utf8'), f.caption)).join('')}`).join('\n')}
+${rs.map((r) => `<h3>${esc(r.name)}</h3>${r.pictures.map(img).join('')}${r.svgs.map((f) => figure(readFileOrFail(f.path).toString('utf8'), f.caption)).join('')}`).join('\n')}
 <h2>Files read</h2>${sourcesHtml}
 </body></html>`;
       writeFileAtomic(flags.out, html);
