@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DataLoader, openDataset } from '../src/data/index.js';
 import { centerCropOffset, decodeCelebA } from '../src/data/celeba-decode.js';
 import { Random } from '../src/engine/random.js';
+import { UserError } from '../src/util/errors.js';
 
 const SAMPLE = '/work/shared/datasets/celeba-sample';
 const skip = existsSync(join(SAMPLE, '000001.jpg')) ? false : `CelebA sample not found at ${SAMPLE}`;
@@ -142,6 +143,25 @@ test('corrupt CelebA JPEGs are skipped with a warning naming them, and counted',
     } finally {
       await ds.close();
     }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a directory where a CelebA image is expected is skipped with a warning; a file where the image folder is expected is one error', { skip }, async () => {
+  const root = makeFolder(true);
+  const warnings: string[] = [];
+  try {
+    const dir = join(root, 'img_align_celeba');
+    rmSync(join(dir, '000002.jpg'));
+    mkdirSync(join(dir, '000002.jpg'));
+    const ds = await openDataset('celeba', 'train', { dataDir: root, threads: 0, onWarning: (m) => warnings.push(m) });
+    assert.equal(ds.length, 23);
+    assert.ok(warnings.includes(`skipping ${join(dir, '000002.jpg')}: is a directory, not an image`), warnings.join('\n'));
+    await ds.close();
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, 'not a folder');
+    await assert.rejects(openDataset('celeba', 'train', { dataDir: root, threads: 0 }), (e: Error) => e instanceof UserError && e.message.startsWith(`${dir}: is not a directory`));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

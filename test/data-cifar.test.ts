@@ -12,6 +12,7 @@ import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { BYTE_TO_UNIT, DataLoader, openDataset } from '../src/data/index.js';
 import { CIFAR10_FILES } from '../src/data/cifar10.js';
 import { Random } from '../src/engine/random.js';
+import { UserError } from '../src/util/errors.js';
 
 /** n records; record r has label (r + seed) % 10 and pixel (c, y, x) = (r·7 + c·50 + y·3 + x + seed) mod 256. */
 function records(n: number, seed: number): Buffer {
@@ -176,10 +177,30 @@ test('damaged CIFAR-10 files: errors name the file and the problem', async () =>
     const empty = join(root, 'none');
     mkdirSync(empty);
     await assert.rejects(openDataset('cifar10', 'test', { dataDir: empty }), (e: Error) => {
-      assert.match(e.message, /cifar10: dataset files not found; expected test_batch\.bin \(or test_batch\.bin\.br\), or cifar-10-binary\.tar\.gz in one of: /);
+      assert.match(e.message, /cifar10: dataset not found\. Download https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-10-binary\.tar\.gz .*Looked for test_batch\.bin \(or test_batch\.bin\.br\), or cifar-10-binary\.tar\.gz in: /);
       assert.ok(e.message.includes(join(empty, 'cifar-10-batches-bin')));
       return true;
     });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a directory where a CIFAR-10 record file or archive is expected: one UserError naming it', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'spikevae-cifar-dir-'));
+  try {
+    mkdirSync(join(root, 'data_batch_1.bin'));
+    for (const f of CIFAR10_FILES.train.slice(1)) writeFileSync(join(root, f), records(1, 0));
+    mkdirSync(join(root, 'test_batch.bin.br'));
+    mkdirSync(join(root, 'a', CIFAR10_FILES.archive), { recursive: true });
+    const cases: Array<['train' | 'test', string, string]> = [
+      ['train', root, join(root, 'data_batch_1.bin')],
+      ['test', root, join(root, 'test_batch.bin.br')],
+      ['test', join(root, 'a'), join(root, 'a', CIFAR10_FILES.archive)],
+    ];
+    for (const [split, dataDir, file] of cases) {
+      await assert.rejects(openDataset('cifar10', split, { dataDir }), (e: Error) => e instanceof UserError && e.message === `${file}: is a directory`);
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -46,7 +46,10 @@ test('data grid writes a PNG of preprocessed samples; bad flags give one clear l
     const missing = run('data', 'grid', '--dataset', 'cifar10', '--data', join(dir, 'nowhere'), '--out', join(dir, 'x.png'));
     assert.equal(missing.code, 1);
     assert.equal(missing.err.split('\n').length, 1);
-    assert.match(missing.err, /^spikevae: cifar10: dataset files not found; expected data_batch_1\.bin/);
+    // Where to get it, the folder to put it in (--data itself), then what was looked for.
+    assert.match(missing.err, /^spikevae: cifar10: dataset not found\. Download https:\/\/www\.cs\.toronto\.edu\/~kriz\/cifar-10-binary\.tar\.gz /);
+    assert.ok(missing.err.includes(`into ${join(dir, 'nowhere')};`), missing.err);
+    assert.match(missing.err, /Looked for data_batch_1\.bin/);
     assert.ok(!existsSync(join(dir, 'x.png')));
     const help = run('data', 'grid', '--help');
     assert.equal(help.code, 0);

@@ -175,7 +175,8 @@ test('damaged IDX files: each error names the file and the problem', async () =>
     const empty = join(dir, 'empty');
     mkdirSync(empty);
     await assert.rejects(openDataset('fashion', 'train', { dataDir: empty }), (e: Error) => {
-      assert.match(e.message, /fashion: dataset files not found; expected train-images-idx3-ubyte, train-labels-idx1-ubyte \(raw or \.gz\) in one of: /);
+      assert.match(e.message, /fashion: dataset not found\. Install Debian's package \(apt-get install dataset-fashion-mnist.*Looked for train-images-idx3-ubyte, train-labels-idx1-ubyte \(raw or \.gz\) in: /);
+      assert.ok(e.message.includes(`into ${empty}.`), e.message);
       assert.ok(e.message.includes(join(empty, 'fashion-mnist')), e.message);
       return true;
     });

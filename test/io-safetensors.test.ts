@@ -1,22 +1,18 @@
-/** safetensors: the shared official files, round trips of every dtype, and each malformed case. */
+/** safetensors: the official FAD files shipped in assets/fad, round trips of every dtype, and each malformed case. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors, parseSafetensors, readSafetensors, toFloat32, toFloat64, StoredTensor } from '../src/io/safetensors.js';
+import { encodeSafetensors, parseSafetensors, readSafetensors, toCount, toFloat32, StoredTensor } from '../src/io/safetensors.js';
 import { UserError } from '../src/util/errors.js';
+import { packagePath } from '../src/util/package.js';
 
-const shared = join(process.cwd(), '..', 'shared', 'fad');
+const shared = packagePath('assets', 'fad');
 const statsFile = join(shared, 'stats_mnist_test_64.safetensors');
 
-test('reads the official FAD statistics and autoencoder weights', (t) => {
-  let f;
-  try {
-    f = readSafetensors(statsFile);
-  } catch {
-    return t.skip(`${statsFile} not available`);
-  }
+test('reads the official FAD statistics and autoencoder weights', () => {
+  const f = readSafetensors(statsFile);
   assert.equal(f.tensors.get('mu')!.dtype, 'F32');
   assert.deepEqual(f.tensors.get('mu')!.shape, [64]);
   assert.equal(f.tensors.get('sigma')!.dtype, 'F64');
@@ -27,7 +23,7 @@ test('reads the official FAD statistics and autoencoder weights', (t) => {
   assert.deepEqual(ae.tensors.get('latent_layer.weight')!.shape, [64, 1024]);
   const nbt = ae.tensors.get('encoder.0.1.num_batches_tracked')!;
   assert.equal(nbt.dtype, 'I64');
-  assert.equal(toFloat64(nbt)[0], 36000, '150 epochs x 240 batches');
+  assert.equal(toCount(nbt), 36000, '150 epochs x 240 batches');
 });
 
 test('round trip of every dtype, with metadata', () => {
@@ -55,18 +51,22 @@ test('round trip of every dtype, with metadata', () => {
   assert.deepEqual(Array.from(toFloat32(back.tensors.get('bf16')!)), [1]);
 });
 
-test('malformed files: one clear error naming the file and the problem', () => {
+test('malformed files, and files whose tensors do not tile the data section exactly: one clear error naming the file and the problem', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spikevae-st-'));
   try {
     const good = encodeSafetensors({ w: { dtype: 'F32', shape: [4], data: Float32Array.of(1, 2, 3, 4) } });
-    const header = (obj: unknown, data = new Uint8Array(16)) => {
-      const json = Buffer.from(JSON.stringify(obj));
+    /** A file whose header is `obj` as JSON and `pad` spaces, its length field off by `lengthDelta`, then `data`. */
+    const header = (obj: unknown, data: Uint8Array = new Uint8Array(16), pad = 0, lengthDelta = 0) => {
+      const json = Buffer.from(JSON.stringify(obj) + ' '.repeat(pad));
       const out = Buffer.alloc(8 + json.length + data.length);
-      out.writeBigUInt64LE(BigInt(json.length), 0);
+      out.writeBigUInt64LE(BigInt(json.length + lengthDelta), 0);
       json.copy(out, 8);
       Buffer.from(data).copy(out, 8 + json.length);
       return out;
     };
+    const four = new Uint8Array(Float32Array.of(1, 2, 3, 4).buffer);
+    const w = { w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } };
+    assert.deepEqual(Array.from(parseSafetensors(header(w, four, 3), 'ok').tensors.get('w')!.data as Float32Array), [1, 2, 3, 4]);
     const cases: Array<[string, Uint8Array, RegExp]> = [
       ['short', good.subarray(0, 5), /only 5 bytes/],
       ['truncated', good.subarray(0, good.length - 4), /outside the .*data section \(truncated\?\)/],
@@ -75,6 +75,14 @@ test('malformed files: one clear error naming the file and the problem', () => {
       ['dtype', header({ w: { dtype: 'F99', shape: [4], data_offsets: [0, 16] } }), /unknown dtype "F99"/],
       ['size', header({ w: { dtype: 'F32', shape: [5], data_offsets: [0, 16] } }), /needs 20 bytes but has 16/],
       ['overlap', header({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 12] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }), /overlap/],
+      // The tiling the reference library checks. One byte of padding counted as data: every value would be read a byte early.
+      ['shifted', header(w, four, 3, -1), /1 bytes after the last tensor belong to no tensor \(trailing data, or a wrong header length\?\)/],
+      ['gap', header({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, four), /4 bytes before tensor 'b' belong to no tensor/],
+      ['late-start', header({ w: { dtype: 'F32', shape: [3], data_offsets: [4, 16] } }, four), /4 bytes before tensor 'w' belong to no tensor/],
+      ['trailing', header(w, new Uint8Array([...four, 9, 9, 9])), /3 bytes after the last tensor/],
+      ['empty-file-with-data', header({}, four), /16 bytes after the last tensor/],
+      ['utf8', Buffer.concat([Buffer.from([9, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{"a\xff":1} ', 'latin1')]), /header is not valid UTF-8/],
+      ['metadata-array', header({ __metadata__: ['x'] }, new Uint8Array(0)), /__metadata__ is not an object/],
     ];
     for (const [name, bytes, re] of cases) {
       const p = join(dir, `${name}.safetensors`);
@@ -83,5 +91,30 @@ test('malformed files: one clear error naming the file and the problem', () => {
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('integer and boolean data is refused where floats are read, and a counter must be one integer', () => {
+  const i32: StoredTensor = { dtype: 'I32', shape: [2], data: Int32Array.of(1, 2) };
+  const u32: StoredTensor = { dtype: 'U32', shape: [2], data: Uint32Array.of(1, 2) };
+  assert.throws(() => toFloat32(i32, "f.safetensors: tensor 'w'"), /f\.safetensors: tensor 'w' has dtype I32, not a floating-point type/);
+  assert.throws(() => toFloat32(u32, 'w'), /has dtype U32/);
+  assert.throws(() => toFloat32({ dtype: 'BOOL', shape: [1], data: Uint8Array.of(1) }, 'w'), /has dtype BOOL/);
+  assert.equal(toCount({ dtype: 'I64', shape: [], data: BigInt64Array.of(36000n) }), 36000);
+  assert.throws(() => toCount({ dtype: 'I64', shape: [2], data: BigInt64Array.of(1n, 2n) }, 'n'), /n holds 2 values; a counter holds one/);
+  assert.throws(() => toCount({ dtype: 'F32', shape: [], data: Float32Array.of(1) }, 'n'), /n has dtype F32; a counter is an integer/);
+});
+
+test("the project's own safetensors files pass the stricter checks", (t) => {
+  let files: string[];
+  try {
+    files = readdirSync(shared).filter((f) => f.endsWith('.safetensors'));
+  } catch {
+    return t.skip(`${shared} not available`);
+  }
+  assert.ok(files.length >= 6);
+  for (const f of files) {
+    const { tensors } = readSafetensors(join(shared, f));
+    for (const [name, tensor] of tensors) if (!name.endsWith('num_batches_tracked')) toFloat32(tensor, `${f}: ${name}`);
   }
 });

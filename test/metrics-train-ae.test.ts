@@ -57,7 +57,7 @@ test('train-ae: interrupted, resumed, exported; the weights load as FAD features
     const out = join(dir, 'ae');
     let r = run('train-ae', '--dataset', 'mnist', '--epochs', '1', '--batch-size', '50', '--train-limit', '200', '--test-limit', '100', '--max-steps', '2', '--out', out, '--quiet');
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /continue with: spikevae train-ae --resume/);
+    assert.match(r.stderr, /continue with: (spikevae|npx spikevae|node \S+main\.js) train-ae --resume/);
     assert.ok(!existsSync(join(out, 'ae_mnist_64.safetensors')));
     r = run('train-ae', '--resume', out, '--quiet');
     assert.equal(r.status, 0, r.stderr);
@@ -91,7 +91,7 @@ test('train-ae: interrupted, resumed, exported; the weights load as FAD features
     // A train-ae run is continued by train-ae only (train would never export its files).
     r = run('train', '--resume', out);
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /made by train-ae; continue it with spikevae train-ae --resume/);
+    assert.match(r.stderr, /made by train-ae; continue it with (spikevae|npx spikevae|node \S+main\.js) train-ae --resume/);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     r = run('train-ae', '--resume', join(dir, 'nope'));
     assert.notEqual(r.status, 0);

@@ -8,48 +8,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Trainer, TrainConfig } from '../src/train/trainer.js';
+import { readMetrics, sameTensors, tinyConfig, tmp } from './train-helpers.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { UserError } from '../src/util/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
 
-function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    model: 'fsvae',
-    dataset: 'mnist',
-    epochs: 3,
-    batchSize: 8,
-    lr: 1e-3,
-    weightDecay: 1e-3,
-    seed: 11,
-    timeSteps: 4,
-    latentDim: 16,
-    k: 4,
-    trainLimit: 24,
-    testLimit: 8,
-    sampleCount: 4,
-    logEvery: 1,
-    checkpointMinutes: 60,
-    ...overrides,
-  };
-}
-
-function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'spikevae-train-'));
-}
-
-function readMetrics(dir: string): Array<Record<string, unknown>> {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const config = (o: Partial<TrainConfig> = {}) => tinyConfig(o);
 
 test('a small FSVAE trained on MNIST images: the loss falls', async () => {
   const dir = tmp();
@@ -83,17 +53,6 @@ test('a small FSVAE trained on MNIST images: the loss falls', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-function sameTensors(a: string, b: string): void {
-  const fa = readSafetensors(a);
-  const fb = readSafetensors(b);
-  assert.deepEqual([...fa.tensors.keys()].sort(), [...fb.tensors.keys()].sort());
-  for (const [name, t] of fa.tensors) {
-    const u = fb.tensors.get(name)!;
-    assert.deepEqual(u.shape, t.shape, name);
-    assert.ok(Buffer.from(t.data.buffer).equals(Buffer.from(u.data.buffer)), `tensor ${name} differs`);
-  }
-}
 
 test('a run stopped mid-epoch and resumed equals an uninterrupted run bit for bit', async () => {
   const a = tmp();
@@ -151,7 +110,7 @@ test('Ctrl-C during training writes a checkpoint and says how to resume', async 
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 130, err);
     assert.match(err, /SIGINT received/);
-    assert.match(err, /continue with: spikevae train --resume/);
+    assert.match(err, /continue with: (spikevae|npx spikevae|node \S+main\.js) train --resume/);
     const md = readSafetensors(join(dir, 'checkpoint.safetensors')).metadata;
     const state = JSON.parse(md['spikevae.training']) as { step: number };
     assert.ok(state.step >= 1 && state.step < 50, `checkpoint at step ${state.step}`);

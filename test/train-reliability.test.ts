@@ -9,11 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Trainer, TrainConfig, isCurveEpoch } from '../src/train/trainer.js';
+import { readMetrics, sameTensors, tinyConfig, tmp as tmpDir } from './train-helpers.js';
+
+const tmp = () => tmpDir('rel');
 import { curveEvaluator } from '../src/cli/run-setup.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { UserError } from '../src/util/errors.js';
@@ -24,51 +26,11 @@ const cli = join(here, '..', 'src', 'cli', 'main.js');
 /** A tiny FSVAE (T = 4, 16 latents, k = 4) on 24 MNIST images: 3 steps an epoch. */
 const TINY = ['--dataset', 'mnist', '--batch-size', '8', '--train-limit', '24', '--test-limit', '8', '--time-steps', '4', '--latent-dim', '16', '--k', '4', '--samples', '4', '--seed', '5'];
 
-function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    model: 'fsvae',
-    dataset: 'mnist',
-    epochs: 3,
-    batchSize: 8,
-    lr: 1e-3,
-    weightDecay: 1e-3,
-    seed: 5,
-    timeSteps: 4,
-    latentDim: 16,
-    k: 4,
-    trainLimit: 24,
-    testLimit: 8,
-    sampleCount: 4,
-    logEvery: 1,
-    checkpointMinutes: 60,
-    ...overrides,
-  };
-}
-
-function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'spikevae-rel-'));
-}
-
-function readMetrics(dir: string): Array<Record<string, unknown>> {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const config = (o: Partial<TrainConfig> = {}) => tinyConfig({ seed: 5, ...o });
 
 function runCli(args: string[]): { status: number | null; stderr: string; stdout: string } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, SPIKEVAE_QUIET: '1' } });
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
-
-function sameTensors(a: string, b: string): void {
-  const fa = readSafetensors(a);
-  const fb = readSafetensors(b);
-  assert.deepEqual([...fa.tensors.keys()].sort(), [...fb.tensors.keys()].sort());
-  for (const [name, t] of fa.tensors) {
-    const u = fb.tensors.get(name)!;
-    assert.ok(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength)), `tensor ${name} differs`);
-  }
 }
 
 test('learning-curve epochs: 1, 2, 5, 10, 20, 30, ... and the last', () => {
@@ -125,7 +87,7 @@ test('--max-minutes stops at a step boundary with a checkpoint, and the run cont
     // From the command line: a clear closing line with the command that continues.
     const r = runCli(['train', '--resume', b, '--epochs', '3', '--max-minutes', '0.00001']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /--max-minutes budget is spent after 7 steps .*continue with: spikevae train --resume /);
+    assert.match(r.stderr, /--max-minutes budget is spent after 7 steps .*continue with: (spikevae|npx spikevae|node \S+main\.js) train --resume /);
   } finally {
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });
@@ -209,7 +171,7 @@ test('SIGTERM checkpoints and exits with status 143', async () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 143, err);
     assert.match(err, /SIGTERM received/);
-    assert.match(err, /stopped by SIGTERM .*continue with: spikevae train --resume/);
+    assert.match(err, /stopped by SIGTERM .*continue with: (spikevae|npx spikevae|node \S+main\.js) train --resume/);
     const state = JSON.parse(readSafetensors(join(dir, 'checkpoint.safetensors')).metadata['spikevae.training']) as { step: number };
     assert.ok(state.step >= 1 && state.step < 50);
     assert.ok(existsSync(join(dir, `checkpoint.optimizer-${state.step}.safetensors`)));

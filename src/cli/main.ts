@@ -9,6 +9,11 @@ import { UserError } from '../util/errors.js';
 import { commandModules } from './commands/index.js';
 
 export async function main(argv: string[]): Promise<number> {
+  // `spikevae --help | head` closes the pipe early: stop quietly, not with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const program = new Command();
   program
     .name('spikevae')

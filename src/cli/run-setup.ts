@@ -8,6 +8,7 @@ import { backend } from '../engine/backend/index.js';
 import { learningCurvePoint } from '../metrics/evaluate.js';
 import { RESUMABLE_KEYS, Trainer, readRunConfig, type CurveEvaluator, type ResumeChanges, type TrainConfig, type TrainSummary } from '../train/trainer.js';
 import { UserError } from '../util/errors.js';
+import { cliName } from '../util/package.js';
 
 export interface RunFlags {
   resume?: string;
@@ -46,7 +47,7 @@ export function openTrainer(
     if (flags.out) throw new UserError('--resume continues an existing run directory; do not give --out as well');
     const before = readRunConfig(flags.resume);
     const owner = commandFor(String(before.model));
-    if (owner !== command) throw new UserError(`${flags.resume}: a ${before.model} run, made by ${owner}; continue it with spikevae ${owner} --resume ${flags.resume}`);
+    if (owner !== command) throw new UserError(`${flags.resume}: a ${before.model} run, made by ${owner}; continue it with ${cliName()} ${owner} --resume ${flags.resume}`);
     const changes: ResumeChanges = {};
     const fixed: string[] = [];
     for (const [key, value] of Object.entries(requested) as Array<[keyof TrainConfig, unknown]>) {
@@ -97,8 +98,8 @@ export function reportStop(summary: TrainSummary, command: 'train' | 'train-ae')
   };
   process.stderr.write(
     `spikevae: ${why[summary.stoppedBy]} after ${summary.steps} steps (${summary.epochsCompleted} epochs completed), ` +
-      `${summary.imagesPerSecond.toFixed(1)} images/s; checkpoint ${summary.checkpoint}` +
-      (summary.stoppedBy !== 'finished' ? `; continue with: spikevae ${command} --resume ${summary.runDir}` : '') +
+      `${summary.imagesPerSecond.toFixed(1)} images/s while training; checkpoint ${summary.checkpoint}` +
+      (summary.stoppedBy !== 'finished' ? `; continue with: ${cliName()} ${command} --resume ${summary.runDir}` : '') +
       '\n',
   );
 }

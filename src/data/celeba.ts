@@ -6,11 +6,12 @@
  * file numbers (1-162770 train, 162771-182637 valid, 182638-202599 test),
  * with a warning.
  */
-import { existsSync, readdirSync, readFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, openSync, readSync, closeSync, fstatSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
+import { readFileOrFail } from '../util/files.js';
 import type { Dataset, OpenOptions, Split } from './index.js';
 import { BYTE_TO_UNIT } from './memory.js';
 import { decodeCelebA } from './celeba-decode.js';
@@ -30,8 +31,9 @@ export function officialPartition(fileName: string): number | null {
 function looksLikeJpeg(path: string): string | null {
   const fd = openSync(path, 'r');
   try {
-    const size = fstatSync(fd).size;
-    if (size < 4) return `only ${size} bytes`;
+    const st = fstatSync(fd);
+    if (!st.isFile()) return st.isDirectory() ? 'is a directory, not an image' : 'not a regular file';
+    if (st.size < 4) return `only ${st.size} bytes`;
     const head = Buffer.alloc(2);
     readSync(fd, head, 0, 2, 0);
     if (head[0] !== 0xff || head[1] !== 0xd8) return 'no JPEG start-of-image marker';
@@ -211,6 +213,7 @@ export function openCelebA(
   for (const d of dirs) {
     const imgDir = join(d, 'img_align_celeba');
     if (!existsSync(imgDir)) continue;
+    if (!statSync(imgDir).isDirectory()) throw new UserError(`${imgDir}: is not a directory (CelebA's images belong in a folder of that name)`);
     const all = readdirSync(imgDir)
       .filter((f) => /\.jpe?g$/i.test(f))
       .sort();
@@ -219,7 +222,8 @@ export function openCelebA(
     let chosen: string[];
     if (existsSync(partitionFile)) {
       const part = new Map<string, number>();
-      readFileSync(partitionFile, 'utf8')
+      readFileOrFail(partitionFile)
+        .toString('utf8')
         .split(/\r?\n/)
         .forEach((line, i) => {
           if (!line.trim()) return;

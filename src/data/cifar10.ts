@@ -4,10 +4,11 @@
  * (train) and test_batch.bin (test); each file raw, Brotli-compressed (.br),
  * or inside the official cifar-10-binary.tar.gz.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { UserError } from '../util/errors.js';
+import { readFileOrFail } from '../util/files.js';
+import { decodeLimit, decompressBounded } from '../util/limits.js';
 import type { OpenOptions, Split } from './index.js';
 import { InMemoryDataset } from './memory.js';
 import { readTarEntries } from './tar.js';
@@ -20,13 +21,8 @@ export const CIFAR10_FILES = {
 const RECORD = 1 + 3 * 1024;
 
 function readMaybeBrotli(path: string): Uint8Array {
-  const raw = readFileSync(path);
-  if (!path.endsWith('.br')) return raw;
-  try {
-    return brotliDecompressSync(raw);
-  } catch (e) {
-    throw new UserError(`${path}: corrupt Brotli data (${(e as Error).message})`);
-  }
+  const raw = readFileOrFail(path);
+  return path.endsWith('.br') ? decompressBounded('Brotli', raw, decodeLimit(raw.length), path) : raw;
 }
 
 /** Parses record files; checks sizes and labels. */
@@ -66,12 +62,8 @@ export function loadCifarChunks(
     }
     const archive = join(d, CIFAR10_FILES.archive);
     if (existsSync(archive)) {
-      let tar: Uint8Array;
-      try {
-        tar = gunzipSync(readFileSync(archive));
-      } catch (e) {
-        throw new UserError(`${archive}: corrupt gzip data (${(e as Error).message})`);
-      }
+      const gz = readFileOrFail(archive);
+      const tar = decompressBounded('gzip', gz, decodeLimit(gz.length), archive);
       const entries = readTarEntries(tar, archive);
       const byBase = new Map([...entries].map(([k, v]) => [basename(k), { k, v }]));
       const missing = wanted.filter((f) => !byBase.has(f));

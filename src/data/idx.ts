@@ -4,7 +4,7 @@
  * uint32 sizes, then the data. Read raw or gzipped (detected by content).
  */
 import { readFileOrFail } from '../util/files.js';
-import { gunzipSync } from 'node:zlib';
+import { decodeLimit, decompressBounded } from '../util/limits.js';
 import { UserError } from '../util/errors.js';
 
 export interface IdxArray {
@@ -14,14 +14,8 @@ export interface IdxArray {
 
 export function readIdxBytes(path: string): Uint8Array {
   const raw = readFileOrFail(path);
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return gunzipSync(raw);
-    } catch (e) {
-      throw new UserError(`${path}: corrupt gzip data (${(e as Error).message})`);
-    }
-  }
-  return raw;
+  const gzipped = raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
+  return gzipped ? decompressBounded('gzip', raw, decodeLimit(raw.length), path) : raw;
 }
 
 export function parseIdx(bytes: Uint8Array, path: string, expectDims?: number): IdxArray {

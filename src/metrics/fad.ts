@@ -12,6 +12,7 @@ import { Tensor, noGrad } from '../engine/tensor.js';
 import { readSafetensors, toFloat64 } from '../io/safetensors.js';
 import { loadStateDict } from '../models/checkpoint.js';
 import { AnnConvStack } from '../models/annvae.js';
+import { validateModelConfig } from '../models/config.js';
 import { UserError } from '../util/errors.js';
 import { covariance } from './linalg.js';
 import { frechetDistance } from './frechet.js';
@@ -53,7 +54,9 @@ export function loadFadEncoder(path: string): FadEncoder {
   const c0 = file.tensors.get('encoder.0.0.weight');
   if (!w || !c0) throw new UserError(`${path}: not FAD autoencoder weights (no latent_layer.weight / encoder.0.0.weight)`);
   const size = file.tensors.has('encoder.4.0.weight') ? 64 : 32;
-  const enc = new FadEncoder(c0.shape[1], w.shape[0], size);
+  // The geometry comes from tensor shapes a file sets: checked like a model configuration before anything is built.
+  const cfg = validateModelConfig('fad-ae', { variant: size === 64 ? 'ae-large' : 'ae', inChannels: c0.shape[1], imageSize: size, latentDim: w.shape[0] }, `${path}: FAD autoencoder weights`);
+  const enc = new FadEncoder(Number(cfg.inChannels), Number(cfg.latentDim), size);
   loadStateDict(enc, file.tensors, path, (name) => !name.startsWith('encoder.') && !name.startsWith('latent_layer.'));
   return enc;
 }
@@ -72,10 +75,11 @@ export function loadFadStats(path: string): FadStats {
   const sigma = f.tensors.get('sigma');
   if (!mu || !sigma) throw new UserError(`${path}: reference statistics need tensors 'mu' and 'sigma'`);
   const dim = mu.shape[0];
+  if (mu.shape.length !== 1) throw new UserError(`${path}: mu has shape [${mu.shape.join(', ')}], expected a vector`);
   if (sigma.shape.length !== 2 || sigma.shape[0] !== dim || sigma.shape[1] !== dim) {
     throw new UserError(`${path}: sigma has shape [${sigma.shape.join(', ')}], expected [${dim}, ${dim}]`);
   }
-  return { mu: toFloat64(mu), sigma: toFloat64(sigma), dim, comparableWithPapers: f.metadata['comparable_with_papers'] !== 'false' };
+  return { mu: toFloat64(mu, `${path}: 'mu'`), sigma: toFloat64(sigma, `${path}: 'sigma'`), dim, comparableWithPapers: f.metadata['comparable_with_papers'] !== 'false' };
 }
 
 /** FAD of a feature set against reference statistics. */

@@ -168,7 +168,7 @@ export function loadFidStats(path: string): FidStats {
     throw new UserError(`${path}: mu [${mu.shape.join(', ')}] and sigma [${sigma.shape.join(', ')}] do not fit together`);
   }
   if (dim !== 2048) throw new UserError(`${path}: statistics of ${dim}-d features; FID uses Inception's 2048-d pool features`);
-  return { mu: toFloat64(mu), sigma: toFloat64(sigma), dim, note };
+  return { mu: toFloat64(mu, `${path}: 'mu'`), sigma: toFloat64(sigma, `${path}: 'sigma'`), dim, note };
 }
 
 /** Mean and covariance (np.cov, rowvar=False) of features [n, dim]. */

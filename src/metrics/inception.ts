@@ -16,7 +16,7 @@
  */
 import { backend } from '../engine/backend/index.js';
 import { readPth } from '../io/pth.js';
-import { readSafetensors, toFloat64, type StoredTensor } from '../io/safetensors.js';
+import { readSafetensors, toFloat32, type StoredTensor } from '../io/safetensors.js';
 import { UserError } from '../util/errors.js';
 import { existsSync } from 'node:fs';
 import type { Random } from '../engine/random.js';
@@ -236,7 +236,7 @@ class WeightSource {
       throw new UserError(`${this.file}: '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
     }
     this.used.add(name);
-    return t.dtype === 'F32' ? (t.data as Float32Array) : Float32Array.from(toFloat64(t));
+    return toFloat32(t, `${this.file}: '${name}'`);
   }
 }
 

@@ -21,9 +21,11 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Module } from '../engine/module.js';
 import type { StoredTensor, TensorFile } from '../io/safetensors.js';
-import { readSafetensors, writeSafetensors, toFloat32 } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors, toCount, toFloat32 } from '../io/safetensors.js';
 import { UserError, fmtShape } from '../util/errors.js';
 import { resolveCheckpointPath } from './pretrained.js';
+import { cliName } from '../util/package.js';
+import { isModelKind, validateModelConfig } from './config.js';
 
 export const FORMAT_VERSION = '1';
 
@@ -68,7 +70,7 @@ export function loadStateDict(model: Module, tensors: Map<string, StoredTensor>,
     if (!sameShape(t.shape, p.shape)) {
       throw new UserError(`${fileName}: tensor '${name}' has shape ${fmtShape(t.shape)}, the model needs ${fmtShape(p.shape)}`);
     }
-    p.data.set(toFloat32(t, name));
+    p.data.set(toFloat32(t, `${fileName}: tensor '${name}'`));
   }
   for (const [name, b] of buffers) {
     const t = tensors.get(name);
@@ -78,8 +80,8 @@ export function loadStateDict(model: Module, tensors: Map<string, StoredTensor>,
     if (!counterOk && !sameShape(t.shape, b.shape)) {
       throw new UserError(`${fileName}: buffer '${name}' has shape ${fmtShape(t.shape)}, the model needs ${fmtShape(b.shape)}`);
     }
-    if (b.counter) b.counter.value = Number(toFloat32(t, name)[0]);
-    else b.data!.set(toFloat32(t, name));
+    if (b.counter) b.counter.value = toCount(t, `${fileName}: buffer '${name}'`);
+    else b.data!.set(toFloat32(t, `${fileName}: buffer '${name}'`));
   }
 }
 
@@ -163,7 +165,12 @@ export interface LoadedCheckpoint {
   training: Record<string, unknown> | null;
 }
 
-/** Reads a checkpoint file (or `pretrained:<name>`) and its spikevae metadata (no model built yet). */
+/**
+ * Reads a checkpoint file (or `pretrained:<name>`) and its spikevae metadata
+ * (no model built yet): the format version, the model kind, and the model
+ * configuration checked key by key (models/config.ts), so nothing a model
+ * reads is unchecked.
+ */
 export function readCheckpoint(spec: string): LoadedCheckpoint {
   const path = resolveCheckpointPath(spec);
   if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint file`);
@@ -171,17 +178,26 @@ export function readCheckpoint(spec: string): LoadedCheckpoint {
   const md = file.metadata;
   const model = md['spikevae.model'];
   if (!model) {
-    throw new UserError(`${path}: has no spikevae metadata (a raw state_dict?); convert it with 'spikevae import FILE --model M --dataset D'`);
+    throw new UserError(`${path}: has no spikevae metadata (a raw state_dict?); convert it with '${cliName()} import FILE --model M --dataset D'`);
   }
+  const format = md['spikevae.format'];
+  if (format !== undefined && format !== FORMAT_VERSION) throw new UserError(`${path}: metadata 'spikevae.format' is '${format}'; this spikevae reads format ${FORMAT_VERSION}`);
   const parse = (key: string): Record<string, unknown> | null => {
     if (md[key] === undefined) return null;
+    let v: unknown;
     try {
-      return JSON.parse(md[key]) as Record<string, unknown>;
+      v = JSON.parse(md[key]);
     } catch {
       throw new UserError(`${path}: metadata '${key}' is not valid JSON`);
     }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${path}: metadata '${key}' is not a JSON object`);
+    return v as Record<string, unknown>;
   };
-  return { file, model, config: parse('spikevae.config') ?? {}, training: parse('spikevae.training') };
+  const config = parse('spikevae.config');
+  if (!config) throw new UserError(`${path}: has no metadata 'spikevae.config' (the model configuration)`);
+  if (!isModelKind(model)) throw new UserError(`${path}: metadata 'spikevae.model' names unknown model '${model}'`);
+  validateModelConfig(model, config, `${path}: metadata 'spikevae.config'`);
+  return { file, model, config, training: parse('spikevae.training') };
 }
 
 /**

@@ -7,6 +7,7 @@ import { UserError } from '../util/errors.js';
 import { FSVAE, FsvaeConfig, defaultFsvaeConfig } from './fsvae.js';
 import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
 import { pretrainedPath, resolveCheckpointPath } from './pretrained.js';
+import { validateModelConfig } from './config.js';
 import type { GenerativeModel, TrainableModel, TrainingDefaults } from './types.js';
 import { AlifClassifier, ClassifierConfig, classifierTrainingDefaults, defaultClassifierConfig, resolveTau0 } from './classifier.js';
 import { ESVAE, defaultEsvaeConfig, esvaeTrainingDefaults, UNUSED_PREFIXES } from './esvae.js';
@@ -67,7 +68,6 @@ export function modelNotes(kind: string): Record<string, string> {
 }
 
 export function createModel(kind: ModelKind, dataset: string, opts: ModelOptions, seed: number): GenerativeModel {
-  const rng = new Random(seed);
   const overrides: Partial<FsvaeConfig> = {};
   if (opts.latentDim !== undefined) overrides.latentDim = opts.latentDim;
   if (opts.timeSteps !== undefined) overrides.timeSteps = opts.timeSteps;
@@ -80,52 +80,61 @@ export function createModel(kind: ModelKind, dataset: string, opts: ModelOptions
     if (opts.tau0 !== undefined || opts.decay0 !== undefined) overrides.tau0 = resolveTau0(opts, 0);
     if (opts.vth0 !== undefined) overrides.vth0 = opts.vth0;
   }
+  const { latentDim } = overrides;
+  let config: object;
   switch (kind) {
     case 'fsvae':
-      return new FSVAE(defaultFsvaeConfig(dataset, overrides), rng);
+      config = defaultFsvaeConfig(dataset, overrides);
+      break;
     case 'esvae':
-      return new ESVAE(defaultEsvaeConfig(dataset, overrides), rng);
-    case 'ann-vae': {
-      const o: Partial<AnnVaeConfig> = {};
-      if (opts.latentDim !== undefined) o.latentDim = opts.latentDim;
-      return new AnnVAE(defaultAnnVaeConfig(dataset, o), rng);
-    }
-    case 'fad-ae': {
-      const o: Partial<FadAeConfig> = {};
-      if (opts.latentDim !== undefined) o.latentDim = opts.latentDim;
-      return new FadAutoencoder(defaultFadAeConfig(dataset, o), rng);
-    }
+      config = defaultEsvaeConfig(dataset, overrides);
+      break;
+    case 'ann-vae':
+      config = defaultAnnVaeConfig(dataset, latentDim === undefined ? {} : { latentDim });
+      break;
+    case 'fad-ae':
+      config = defaultFadAeConfig(dataset, latentDim === undefined ? {} : { latentDim });
+      break;
     default:
-      throw new UserError(`model '${kind}' is not available yet`);
+      throw new UserError(`model '${kind}' is not a generative model`);
   }
+  return buildModel(kind, validateModelConfig(kind, config, kind), new Random(seed)) as GenerativeModel;
 }
 
 /** Any model `spikevae train` trains: a generative model or the spiking classifier. */
 export function createTrainableModel(kind: ModelKind, dataset: string, opts: ModelOptions, seed: number): TrainableModel {
   if (kind !== 'alif-classifier') return createModel(kind, dataset, opts, seed);
-  return new AlifClassifier(defaultClassifierConfig(dataset, opts), new Random(seed));
+  return buildModel(kind, validateModelConfig(kind, defaultClassifierConfig(dataset, opts), kind), new Random(seed));
 }
 
-/** Builds a model from a config object saved in a checkpoint. */
-export function modelFromConfig(kind: string, config: Record<string, unknown>, fileName: string): GenerativeModel {
+function buildModel(kind: ModelKind, config: Record<string, unknown>, rng: Random): TrainableModel {
   switch (kind) {
+    case 'alif-classifier':
+      return new AlifClassifier(config as unknown as ClassifierConfig, rng);
     case 'fsvae':
-      return new FSVAE({ ...defaultFsvaeConfig('mnist'), ...(config as Partial<FsvaeConfig>) }, new Random(0));
+      return new FSVAE(config as unknown as FsvaeConfig, rng);
     case 'esvae':
-      return new ESVAE({ ...defaultEsvaeConfig('mnist'), ...(config as Partial<FsvaeConfig>) }, new Random(0));
+      return new ESVAE(config as unknown as FsvaeConfig, rng);
     case 'ann-vae':
-      return new AnnVAE({ ...defaultAnnVaeConfig('mnist'), ...(config as Partial<AnnVaeConfig>) }, new Random(0));
+      return new AnnVAE(config as unknown as AnnVaeConfig, rng);
     case 'fad-ae':
-      return new FadAutoencoder({ ...defaultFadAeConfig('mnist'), ...(config as Partial<FadAeConfig>) }, new Random(0));
-    default:
-      throw new UserError(`${fileName}: checkpoint of unknown model '${kind}'`);
+      return new FadAutoencoder(config as unknown as FadAeConfig, rng);
   }
 }
 
-/** Any trainable model from a config saved in a checkpoint. */
+/**
+ * Builds a model from a config object saved in a checkpoint, after checking
+ * every key (types, ranges, allowed values, the model's size).
+ */
 export function trainableFromConfig(kind: string, config: Record<string, unknown>, fileName: string): TrainableModel {
-  if (kind !== 'alif-classifier') return modelFromConfig(kind, config, fileName);
-  return new AlifClassifier({ ...defaultClassifierConfig('mnist'), ...(config as Partial<ClassifierConfig>) }, new Random(0));
+  if (!(MODEL_KINDS as string[]).includes(kind)) throw new UserError(`${fileName}: checkpoint of unknown model '${kind}'`);
+  return buildModel(kind as ModelKind, validateModelConfig(kind, config, `${fileName}: metadata 'spikevae.config'`), new Random(0));
+}
+
+/** A generative model from a config saved in a checkpoint (checked as trainableFromConfig checks it). */
+export function modelFromConfig(kind: string, config: Record<string, unknown>, fileName: string): GenerativeModel {
+  if (kind === 'alif-classifier') throw new UserError(`${fileName}: a checkpoint of the spiking classifier, which generates nothing; measure it with spikevae eval`);
+  return trainableFromConfig(kind, config, fileName) as GenerativeModel;
 }
 
 /** Loads a classifier (weights and buffers) from a spikevae checkpoint file or `pretrained:<name>`, in evaluation mode. */
@@ -143,7 +152,6 @@ export function loadClassifier(spec: string): { model: AlifClassifier; checkpoin
 export function loadModel(spec: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
   const path = resolveCheckpointPath(spec);
   const checkpoint = readCheckpoint(path);
-  if (checkpoint.model === 'alif-classifier') throw new UserError(`${path}: a checkpoint of the spiking classifier, which generates nothing; measure it with spikevae eval`);
   const model = modelFromConfig(checkpoint.model, checkpoint.config, path);
   loadStateDict(model, checkpoint.file.tensors, path);
   model.eval();

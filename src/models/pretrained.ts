@@ -7,12 +7,12 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { packageRoot } from '../util/package-root.js';
+import { packagePath } from '../util/package.js';
 
 export const PRETRAINED_PREFIX = 'pretrained:';
 
 export function pretrainedDir(): string {
-  return join(packageRoot(), 'pretrained');
+  return packagePath('pretrained');
 }
 
 /** Names of the shipped models, sorted. */

@@ -120,6 +120,7 @@ export interface TrainSummary {
   signal?: 'SIGINT' | 'SIGTERM';
   lastLoss: Record<string, number> | null;
   lastTest: Record<string, number> | null;
+  /** Training images per second of this call, end-of-epoch evaluation excluded. */
   imagesPerSecond: number;
   checkpoint: string;
 }
@@ -235,8 +236,8 @@ export class Trainer {
       const size = t.optimizer.params[i].size;
       if (!a || !b) throw new UserError(`${ckPath}: optimizer state lacks parameter ${i}`);
       if (a.data.length !== size || b.data.length !== size) throw new UserError(`${ckPath}: optimizer state of parameter ${i} has the wrong size`);
-      m.push(toFloat32(a));
-      v.push(toFloat32(b));
+      m.push(toFloat32(a, `${ckPath}: optimizer state 'exp_avg.${i}'`));
+      v.push(toFloat32(b, `${ckPath}: optimizer state 'exp_avg_sq.${i}'`));
     }
     t.optimizer.setState({ step: t.state.step, m, v });
     t.checkpointStep = t.state.step;
@@ -433,6 +434,7 @@ export class Trainer {
     const elapsedBefore = this.state.elapsedSeconds;
     let imagesThisSession = 0;
     let ips = 0;
+    let evaluationMs = 0;
     let failed = false;
     try {
       outer: while (this.state.epoch < cfg.epochs) {
@@ -497,6 +499,7 @@ export class Trainer {
           }
         }
         // End of epoch: test loss, learning-curve point, sample grid, checkpoint.
+        const epochEndStart = Date.now();
         const trainMeans: Record<string, number> = {};
         for (const [k, v] of Object.entries(sums)) trainMeans[k] = v / Math.max(1, count);
         progress.log(`epoch ${epoch}: train ${fmtTerms(trainMeans)}; evaluating on ${test.length} test images...`);
@@ -534,6 +537,10 @@ export class Trainer {
         this.saveCheckpoint();
         if (isBest) this.saveCheckpoint(join(this.run.out, 'best.safetensors'));
         lastCheckpointTime = Date.now();
+        // Images/s measure training: the next window starts after the evaluation.
+        windowStart = lastCheckpointTime;
+        windowImages = 0;
+        evaluationMs += lastCheckpointTime - epochEndStart;
         const curveText = curve ? `; curve: recon MSE ${fmtNum(curve.reconMse)}${curve.fad !== undefined ? `, FAD ${fmtNum(curve.fad)}` : ''}` : '';
         progress.log(`epoch ${epoch}: test ${fmtTerms(lastTest)}${isBest ? ' (best)' : ''}${curveText}${samplePath ? `; samples ${samplePath}` : ''}`);
       }
@@ -553,7 +560,7 @@ export class Trainer {
       await test.close();
       if (failed) this.model.train();
     }
-    const seconds = (Date.now() - runStart) / 1000;
+    const trainingSeconds = (Date.now() - runStart - evaluationMs) / 1000;
     return {
       runDir: this.run.out,
       steps: this.state.step,
@@ -562,7 +569,7 @@ export class Trainer {
       ...(stoppedBy === 'interrupt' && this.stopSignal ? { signal: this.stopSignal } : {}),
       lastLoss: lastTerms,
       lastTest,
-      imagesPerSecond: imagesThisSession / Math.max(1e-9, seconds),
+      imagesPerSecond: imagesThisSession / Math.max(1e-9, trainingSeconds),
       checkpoint: this.checkpointPath,
     };
   }

@@ -11,3 +11,29 @@ export function readFileOrFail(path: string): Buffer {
     throw new UserError(`${path}: ${why}`);
   }
 }
+
+/** A JSON file (a run's config.json, eval.json): unreadable or invalid JSON is one line naming it. */
+export function readJsonFile(path: string): unknown {
+  const text = readFileOrFail(path).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A JSON-lines file (metrics.jsonl): each non-empty line must be JSON. */
+export function readJsonLines(path: string): unknown[] {
+  return readFileOrFail(path)
+    .toString('utf8')
+    .split('\n')
+    .map((line, i) => {
+      if (!line.trim()) return undefined;
+      try {
+        return JSON.parse(line) as unknown;
+      } catch (e) {
+        throw new UserError(`${path}: line ${i + 1} is not valid JSON (${(e as Error).message})`);
+      }
+    })
+    .filter((v) => v !== undefined);
+}

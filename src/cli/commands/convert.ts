@@ -1,10 +1,9 @@
 /** `spikevae import` and `spikevae export`: checkpoints to and from PyTorch. */
 import type { Command } from 'commander';
-import { Option } from 'commander';
 import { readPth, writePth } from '../../io/pth.js';
 import { loadStateDict, saveCheckpoint, stateDict } from '../../models/checkpoint.js';
 import { createModel, loadModel, modelNotes, MODEL_KINDS, ModelKind } from '../../models/index.js';
-import { choiceOption, datasetOption, intOption, printJson } from '../options.js';
+import { choiceFlag, datasetFlag, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 
 export function register(program: Command): void {
@@ -12,8 +11,8 @@ export function register(program: Command): void {
     .command('import')
     .description('convert a checkpoint saved by the official PyTorch code (a state_dict .pth) into a spikevae checkpoint')
     .argument('<file>', 'the .pth file (torch.save of model.state_dict(), or a dict holding one)')
-    .addOption(new Option('--model <name>', 'model the weights belong to').argParser(choiceOption('--model', MODEL_KINDS)).default('fsvae'))
-    .addOption(new Option('--dataset <name>', 'dataset the model was trained on (sets channels and size)').argParser(datasetOption).makeOptionMandatory())
+    .addOption(choiceFlag('--model <name>', 'model the weights belong to', MODEL_KINDS).default('fsvae'))
+    .addOption(datasetFlag('dataset the model was trained on (sets channels and size)').makeOptionMandatory())
     .option('--latent-dim <n>', 'latent channels (default 128)', intOption('--latent-dim'))
     .option('--time-steps <n>', 'time steps T (default 16)', intOption('--time-steps', 2, 256))
     .option('--k <n>', 'Bernoulli resolution k (default 20)', intOption('--k', 1, 1000))

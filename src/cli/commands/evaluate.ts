@@ -1,16 +1,17 @@
 /** `spikevae eval`: the papers' metrics for a checkpoint. */
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
+import { cliName } from '../../util/package.js';
 import { loadModel } from '../../models/index.js';
 import { readCheckpoint } from '../../models/checkpoint.js';
 import { resolveCheckpointPath } from '../../models/pretrained.js';
 import { CLASSIFIER_METRICS, evaluateClassifierCommand } from './evaluate-classifier.js';
 import { METRICS, Metric, classifyEval, cost, fad, fid, inceptionScoreEval, ratesEval, reconstructionMse, robustnessEval, writeFidStats, FID_REFERENCE } from '../../metrics/evaluate.js';
 import { Progress } from '../../util/progress.js';
-import { datasetOption, intOption, printJson } from '../options.js';
+import { checkpointDataset, datasetFlag, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 import type { CostReport } from '../../metrics/cost.js';
 
@@ -41,17 +42,44 @@ interface EvalFlags {
   quiet?: boolean;
 }
 
+/** RUN_DIR/eval.json when the checkpoint file lies in a run folder (a folder with config.json), else null. */
+export function runEvalFile(checkpoint: string): string | null {
+  const path = resolve(checkpoint);
+  if (!existsSync(path)) return null;
+  const dir = dirname(path);
+  return existsSync(join(dir, 'config.json')) ? join(dir, 'eval.json') : null;
+}
+
+/**
+ * The run's eval.json after this evaluation: earlier metrics of the same
+ * checkpoint at the same step are kept (eval --metrics fad after eval
+ * --metrics recon shows both); results of another checkpoint or step are
+ * replaced, never mixed.
+ */
+function mergeRunResults(file: string, results: Record<string, unknown>): Record<string, unknown> {
+  if (!existsSync(file)) return results;
+  let old: Record<string, unknown>;
+  try {
+    old = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return results; // an unreadable file is replaced
+  }
+  // Both checkpoints lie in the run folder: the file name identifies them.
+  const same = typeof old.checkpoint === 'string' && basename(old.checkpoint) === basename(results.checkpoint as string) && old.step === results.step && old.dataset === results.dataset;
+  return same ? { ...old, ...results } : results;
+}
+
 export function register(program: Command): void {
   program
     .command('eval')
     .description('measure a checkpoint with the papers\' metrics: reconstruction MSE, FAD, FID, IS, robustness, latent classification, spike cost, firing rates')
     .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors), or pretrained:NAME for a shipped model (list: spikevae pretrained)')
-    .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
+    .addOption(datasetFlag('dataset', "default: the checkpoint's"))
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--metrics <list>', `comma-separated: ${METRICS.join(', ')}; for a classifier: ${CLASSIFIER_METRICS.join(', ')} (default: both)`, 'recon,fad,cost')
     .option('--batch-size <n>', 'test batch size (the reference: 250)', intOption('--batch-size'), 250)
     .option('--seed <n>', 'random seed (latents are sampled)', intOption('--seed', 0, 2 ** 32 - 1), 0)
-    .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, ./fad, ../shared/fad)')
+    .option('--fad-dir <dir>', 'folder with the FAD autoencoder weights and statistics (default: $SPIKEVAE_FAD, then ./fad, then the official MNIST and Fashion-MNIST files shipped in the package\'s assets/fad)')
     .option('--fad-samples <n>', 'generated images for FAD (rounded up to batches of 256)', intOption('--fad-samples'), 5000)
     .option('--fid-weights <file>', 'FID Inception weights pt_inception-2015-12-05-6726825d.pth (or .safetensors; default: $SPIKEVAE_FID_WEIGHTS, ./weights/)')
     .option('--fid-stats <file>', 'FID reference statistics: clean-fid <name>_clean_custom_na.npz or a spikevae fid-stats file (default: searched in $SPIKEVAE_FID_STATS, ./fid/)')
@@ -69,6 +97,17 @@ export function register(program: Command): void {
     .option('--confusion <file>', "a classifier's confusion-matrix PNG (default: confusion.png beside the checkpoint)")
     .option('--json <file>', 'also write the results as JSON to this file ("-" for stdout)')
     .option('--quiet', 'no progress display')
+    .addHelpText(
+      'after',
+      `
+When the checkpoint lies in a run folder (one with config.json, as train
+writes), the results are also kept in RUN_DIR/eval.json, which report reads:
+metrics measured on the same checkpoint at the same step are merged there, a
+different checkpoint replaces the file. --json writes this run's results
+wherever you ask as well. A classifier checkpoint (alif-classifier) gets its
+own metrics: accuracy (with per-class accuracy, the confusion matrix and its
+PNG, firing rates and each layer's learned tau and V_th) and cost.`,
+    )
     .action(async (flags: EvalFlags, cmd: Command) => {
       if (readCheckpoint(resolveCheckpointPath(flags.checkpoint)).model === 'alif-classifier') {
         const given = (key: string) => cmd.getOptionValueSource(key) === 'cli';
@@ -83,8 +122,7 @@ export function register(program: Command): void {
         if (!(METRICS as readonly string[]).includes(m)) throw new UserError(`--metrics: unknown metric '${m}' (available: ${METRICS.join(', ')})`);
       }
       const { model, checkpoint } = loadModel(flags.checkpoint);
-      const dataset = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
-      if (!dataset) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
+      const dataset = checkpointDataset(flags.dataset, checkpoint.file.metadata, flags.checkpoint);
       let progress: Progress | null = null;
       let current = '';
       const opts = {
@@ -105,7 +143,8 @@ export function register(program: Command): void {
           progress!.update(done);
         },
       };
-      const results: Record<string, unknown> = { checkpoint: flags.checkpoint, model: model.kind, dataset };
+      const step = typeof checkpoint.training?.step === 'number' ? checkpoint.training.step : null;
+      const results: Record<string, unknown> = { checkpoint: flags.checkpoint, model: model.kind, dataset, step, time: new Date().toISOString() };
       for (const m of requested as Metric[]) {
         if (m === 'recon') results.recon = await reconstructionMse(model, opts);
         if (m === 'fad') results.fad = fad(model, opts);
@@ -118,9 +157,11 @@ export function register(program: Command): void {
       }
       (progress as Progress | null)?.finish();
       const text = JSON.stringify(results, null, 2) + '\n';
+      const runFile = runEvalFile(flags.checkpoint);
+      if (runFile) writeFileAtomic(runFile, JSON.stringify(mergeRunResults(runFile, results), null, 2) + '\n');
+      if (flags.json && flags.json !== '-' && (!runFile || resolve(flags.json) !== runFile)) writeFileAtomic(flags.json, text);
       if (flags.json === '-') process.stdout.write(text);
       else {
-        if (flags.json) writeFileAtomic(flags.json, text);
         const r = results as { recon?: { mse: number; images: number }; fad?: { fad: number; samples: number; comparableWithPapers: boolean } };
         if (r.recon) process.stderr.write(`reconstruction MSE ([-1, 1] scale): ${r.recon.mse.toFixed(4)} over ${r.recon.images} test images\n`);
         if (r.fad) process.stderr.write(`FAD: ${r.fad.fad.toFixed(2)} over ${r.fad.samples} generated images${r.fad.comparableWithPapers ? '' : ' (self-trained autoencoder from spikevae train-ae: not comparable with the papers)'}\n`);
@@ -142,13 +183,17 @@ export function register(program: Command): void {
             process.stderr.write(`  ${l.layer.padEnd(24)} rate ${l.firingRate === null ? '   -  ' : l.firingRate.toFixed(3)}  AC ${(l.ac / 1e6).toFixed(3).padStart(9)} M  MAC ${(l.mac / 1e6).toFixed(3).padStart(9)} M\n`);
           }
         }
+        if (runFile) {
+          const runDir = dirname(flags.checkpoint);
+          process.stderr.write(`spikevae: results kept in ${join(runDir, 'eval.json')}; '${cliName()} report ${runDir}' shows them beside the papers' numbers\n`);
+        }
       }
     });
 
   program
     .command('fid-stats')
     .description('compute FID reference statistics (mu, sigma of FID Inception features) of real images, for datasets whose official clean-fid statistics you do not have')
-    .option('--dataset <name>', 'dataset (its test split; CelebA: valid, as the reference)', datasetOption, 'mnist')
+    .addOption(datasetFlag('dataset', 'its test split is used (CelebA: valid, as the reference)').default('mnist'))
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--fid-weights <file>', 'FID Inception weights pt_inception-2015-12-05-6726825d.pth (default: $SPIKEVAE_FID_WEIGHTS, ./weights/)')
     .option('--limit <n>', 'use only the first N images', intOption('--limit'))
@@ -157,7 +202,6 @@ export function register(program: Command): void {
     .option('--quiet', 'no progress display')
     .action(async (flags: { dataset: DatasetName; data?: string; fidWeights?: string; limit?: number; out?: string; json?: boolean; quiet?: boolean }) => {
       const out = flags.out ?? join('fid', `fid_stats_${FID_REFERENCE[flags.dataset].name}.safetensors`);
-      mkdirSync(dirname(resolve(out)), { recursive: true });
       let progress: Progress | null = null;
       const r = await writeFidStats({
         dataset: flags.dataset,

@@ -8,7 +8,7 @@ import { writeImageGrid } from '../../io/image.js';
 import { writeSafetensors } from '../../io/safetensors.js';
 import { loadModel } from '../../models/index.js';
 import { UserError } from '../../util/errors.js';
-import { datasetOption, intOption, printJson } from '../options.js';
+import { checkpointDataset, choiceFlag, datasetFlag, intOption, printJson } from '../options.js';
 
 /** Latent spikes [T, N, C] (ours) to the reference's [N, C, T]. */
 export function timeLastLayout(z: Tensor): { data: Float32Array; shape: number[] } {
@@ -68,18 +68,16 @@ function registerSample(program: Command): void {
     .command('reconstruct')
     .description('encode and decode test images; writes input and reconstruction side by side')
     .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors), or pretrained:NAME for a shipped model (list: spikevae pretrained)')
-    .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
+    .addOption(datasetFlag('dataset', "default: the checkpoint's"))
     .option('--data <dir>', 'folder holding the dataset files')
-    .option('--split <name>', 'train or test', 'test')
+    .addOption(choiceFlag('--split <name>', 'split', ['train', 'test'] as const).default('test'))
     .option('--n <n>', 'number of images', intOption('--n', 1, 10000), 32)
     .option('--seed <n>', 'random seed (the latents are sampled)', intOption('--seed', 0, 2 ** 32 - 1), 0)
     .option('--out <file>', 'PNG grid to write (pairs: input, reconstruction)', 'reconstructions.png')
     .option('--json', 'print a JSON summary (with the MSE) on stdout')
-    .action(async (flags: { checkpoint: string; dataset?: DatasetName; data?: string; split: string; n: number; seed: number; out: string; json?: boolean }) => {
+    .action(async (flags: { checkpoint: string; dataset?: DatasetName; data?: string; split: 'train' | 'test'; n: number; seed: number; out: string; json?: boolean }) => {
       const { model, checkpoint } = loadModel(flags.checkpoint);
-      const dsName = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
-      if (!dsName) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
-      if (flags.split !== 'train' && flags.split !== 'test') throw new UserError(`--split must be train or test, got '${flags.split}'`);
+      const dsName = checkpointDataset(flags.dataset, checkpoint.file.metadata, flags.checkpoint);
       const ds = await openDataset(dsName, flags.split, { dataDir: flags.data });
       try {
         const { c, s } = imageGeometry(model);
@@ -114,7 +112,7 @@ export function registerInterpolate(program: Command): void {
     .command('interpolate')
     .description('decode a path between the latents of test-image pairs (rates for ESVAE, Gaussian means for the ANN VAE, spike trains mixed per time step for FSVAE)')
     .requiredOption('--checkpoint <file>', 'model checkpoint (.safetensors), or pretrained:NAME for a shipped model (list: spikevae pretrained)')
-    .option('--dataset <name>', 'dataset (default: the one the checkpoint was trained on)', datasetOption)
+    .addOption(datasetFlag('dataset', "default: the checkpoint's"))
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--n <n>', 'points along each path, ends included', intOption('--n', 2, 64), 10)
     .option('--pairs <n>', 'rows: test images (2i, 2i+1) for i < pairs', intOption('--pairs', 1, 64), 4)
@@ -122,8 +120,7 @@ export function registerInterpolate(program: Command): void {
     .option('--out <file>', 'PNG grid (one row per pair: a, path..., b)', 'interpolation.png')
     .action(async (flags: { checkpoint: string; dataset?: DatasetName; data?: string; n: number; pairs: number; seed: number; out: string }) => {
       const { model, checkpoint } = loadModel(flags.checkpoint);
-      const dsName = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
-      if (!dsName) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
+      const dsName = checkpointDataset(flags.dataset, checkpoint.file.metadata, flags.checkpoint);
       const ds = await openDataset(dsName, 'test', { dataDir: flags.data, limit: 2 * flags.pairs });
       try {
         const { c, s } = imageGeometry(model);

@@ -1,113 +1,388 @@
 /**
  * `spikevae report RUN_DIR...`: one self-contained HTML page (images and plots
- * embedded) and a Markdown twin, comparing runs side by side with the papers'
- * published numbers: loss curves, test metrics, sample grids, firing rates.
- * Each run directory may hold eval.json (from `spikevae eval --json
- * RUN_DIR/eval.json`) and SVG histograms next to it.
+ * embedded) and a Markdown twin (with the plots as SVG files beside it),
+ * comparing runs with the papers' published numbers: how far each run has
+ * trained, its test metrics (RUN_DIR/eval.json, which `spikevae eval` keeps
+ * for a checkpoint in the run folder), the trainer's images/s, the learning
+ * curves it recorded (metrics.jsonl 'curve' records) against the paper's
+ * value, loss curves and captioned pictures. It says which files it read.
  */
 import type { Command } from 'commander';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
-import { lineChart } from '../../metrics/plots.js';
+import { cliName } from '../../util/package.js';
+import { readFileOrFail, readJsonFile, readJsonLines } from '../../util/files.js';
+import { lineChart, SERIES_COLORS, type Reference, type Series } from '../../metrics/plots.js';
+import { readCheckpoint } from '../../models/checkpoint.js';
+import { stepsPerEpoch, type DatasetName } from '../../data/index.js';
 
-/** Published numbers (reference-semantics.md §8): recon MSE ([-1,1]), IS, FID, FAD. */
-const PAPERS: Record<string, Record<string, { recon?: number; is?: number; fid?: number; fad?: number }>> = {
-  mnist: { 'ANN VAE': { recon: 0.048, is: 5.947, fid: 112.5, fad: 17.09 }, FSVAE: { recon: 0.031, is: 6.209, fid: 97.06, fad: 35.54 }, ESVAE: { recon: 0.013, is: 5.612, fid: 117.8, fad: 10.99 } },
-  fashion: { 'ANN VAE': { recon: 0.05, is: 4.252, fid: 123.7, fad: 18.08 }, FSVAE: { recon: 0.031, is: 4.551, fid: 90.12, fad: 15.75 }, ESVAE: { recon: 0.019, is: 6.227, fid: 125.3, fad: 11.13 } },
-  cifar10: { 'ANN VAE': { recon: 0.105, is: 2.591, fid: 229.6, fad: 196.9 }, FSVAE: { recon: 0.066, is: 2.945, fid: 175.5, fad: 133.9 }, TAID: { is: 3.53, fid: 171.1, fad: 120.5 }, ESVAE: { recon: 0.045, is: 3.758, fid: 127.0, fad: 14.74 } },
-  celeba: { 'ANN VAE': { recon: 0.059, is: 3.231, fid: 92.53, fad: 156.9 }, FSVAE: { recon: 0.051, is: 3.697, fid: 101.6, fad: 112.9 }, TAID: { is: 4.31, fid: 99.54, fad: 105.3 }, ESVAE: { recon: 0.034, is: 3.868, fid: 85.33, fad: 51.93 } },
+interface PaperRow {
+  recon?: number;
+  is?: number;
+  fid?: number;
+  fad?: number;
+}
+
+/**
+ * Published numbers: recon MSE ([-1,1]), IS, FID, FAD. reference-semantics.md
+ * §8 for FSVAE, ESVAE and the ANN VAE; TAID's MNIST and Fashion-MNIST rows are
+ * Tables 1-2 of its paper (arXiv 2406.03046), which reports no reconstruction.
+ */
+export const PAPERS: Record<string, Record<string, PaperRow>> = {
+  mnist: {
+    'ANN VAE': { recon: 0.048, is: 5.947, fid: 112.5, fad: 17.09 },
+    FSVAE: { recon: 0.031, is: 6.209, fid: 97.06, fad: 35.54 },
+    TAID: { is: 6.31, fid: 98.2, fad: 20.14 },
+    ESVAE: { recon: 0.013, is: 5.612, fid: 117.8, fad: 10.99 },
+  },
+  fashion: {
+    'ANN VAE': { recon: 0.05, is: 4.252, fid: 123.7, fad: 18.08 },
+    FSVAE: { recon: 0.031, is: 4.551, fid: 90.12, fad: 15.75 },
+    TAID: { is: 4.56, fid: 93.24, fad: 13.15 },
+    ESVAE: { recon: 0.019, is: 6.227, fid: 125.3, fad: 11.13 },
+  },
+  cifar10: {
+    'ANN VAE': { recon: 0.105, is: 2.591, fid: 229.6, fad: 196.9 },
+    FSVAE: { recon: 0.066, is: 2.945, fid: 175.5, fad: 133.9 },
+    TAID: { is: 3.53, fid: 171.1, fad: 120.5 },
+    ESVAE: { recon: 0.045, is: 3.758, fid: 127.0, fad: 14.74 },
+  },
+  celeba: {
+    'ANN VAE': { recon: 0.059, is: 3.231, fid: 92.53, fad: 156.9 },
+    FSVAE: { recon: 0.051, is: 3.697, fid: 101.6, fad: 112.9 },
+    TAID: { is: 4.31, fid: 99.54, fad: 105.3 },
+    ESVAE: { recon: 0.034, is: 3.868, fid: 85.33, fad: 51.93 },
+  },
 };
 
-interface Run {
+/** The papers' name for a run's model (FSVAE with TAID decoding is the TAID paper's model). */
+export function paperModel(config: Record<string, unknown>): string {
+  if (config.model === 'fsvae') return config.decoding === 'taid' ? 'TAID' : 'FSVAE';
+  return ({ esvae: 'ESVAE', 'ann-vae': 'ANN VAE' } as Record<string, string>)[String(config.model)] ?? String(config.model);
+}
+
+/** One learning-curve point the trainer appends to metrics.jsonl (epoch = epochs completed). */
+export interface CurvePoint {
+  epoch: number;
+  step: number;
+  images?: number;
+  reconMse?: number;
+  fad?: number;
+  fadSamples?: number;
+  testImages?: number;
+  seconds?: number;
+}
+
+interface EvalResult {
+  checkpoint?: string;
+  step?: number | null;
+  time?: string;
+  recon?: { mse: number; images: number };
+  fad?: { fad: number; samples: number; comparableWithPapers?: boolean };
+  fid?: { fid: number };
+  is?: { mean: number };
+  cost?: { perImage: { energyMicroJoule: number } };
+  classify?: { testAccuracy: number };
+}
+
+interface Picture {
+  path: string;
+  caption: string;
+}
+
+export interface Run {
   dir: string;
   name: string;
   config: Record<string, unknown>;
   steps: Array<Record<string, number>>;
   epochs: Array<Record<string, unknown>>;
-  evalResult: Record<string, unknown> | null;
-  samples: string | null;
-  extraImages: string[];
-  svgs: string[];
+  curve: CurvePoint[];
+  /** Optimizer steps done and their value in epochs. */
+  progress: { steps: number; epochs: number; plannedEpochs: number | null; from: string };
+  /** The trainer's training throughput over its logged windows, or null. */
+  imagesPerSec: number | null;
+  evalFile: string | null;
+  evalResult: EvalResult | null;
+  pictures: Picture[];
+  svgs: Picture[];
+  /** What was read, one line per file. */
+  sources: string[];
 }
 
-function readRun(dir: string): Run {
+function asObject(v: unknown, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${what}: not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  return asObject(readJsonFile(path), path);
+}
+
+function readRecords(path: string): Array<Record<string, unknown>> {
+  if (!existsSync(path)) return [];
+  return readJsonLines(path).map((o, i) => asObject(o, `${path}: line ${i + 1}`));
+}
+
+/**
+ * Training throughput as the trainer measured it: its step records each give
+ * images/s over the window since the previous record, so the run's rate is
+ * the images of all windows over their summed time.
+ */
+export function trainerImagesPerSec(steps: Array<Record<string, number>>, batchSize: number, logEvery: number): number | null {
+  let images = 0;
+  let seconds = 0;
+  let prev: number | null = null;
+  for (const s of steps) {
+    const windowSteps = prev === null || s.step <= prev ? logEvery : Math.min(logEvery, s.step - prev);
+    prev = s.step;
+    if (!(s.imagesPerSec > 0)) continue;
+    images += windowSteps * batchSize;
+    seconds += (windowSteps * batchSize) / s.imagesPerSec;
+  }
+  return seconds > 0 ? images / seconds : null;
+}
+
+const CAPTIONS: Array<[RegExp, string]> = [
+  [/interp/i, 'Interpolation: each row decodes a path between the latents of two test images (the first and last columns are the inputs)'],
+  [/recon/i, 'Reconstructions: each test image is followed by its reconstruction'],
+  [/robust/i, 'Robustness: rows are the input, its reconstruction, time-shuffled latents, then flip noise a = 0.05 ... 0.30'],
+  [/posterior/i, 'Latent spike counts per dimension, test-image posteriors'],
+  [/prior/i, 'Latent spike counts per dimension, prior samples'],
+  [/sample/i, 'Images generated from the prior'],
+];
+
+function caption(file: string, runName: string): string {
+  const what = CAPTIONS.find(([re]) => re.test(basename(file)))?.[1] ?? 'Picture';
+  return `${what} (${runName}/${basename(file)})`;
+}
+
+export function readRun(dir: string): Run {
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new UserError(`${dir}: not a run directory (no config.json)`);
-  const config = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
-  const lines = existsSync(join(dir, 'metrics.jsonl')) ? readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean) : [];
-  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  const sampleDir = join(dir, 'samples');
-  const sampleFiles = existsSync(sampleDir) ? readdirSync(sampleDir).filter((f) => f.endsWith('.png')).sort() : [];
+  const config = readJson(cfgPath) as Record<string, unknown>;
+  const name = basename(dir.replace(/\/+$/, '')) || dir;
+  const sources = [`${cfgPath}: ${String(config.model)}${config.decoding === 'taid' ? ' (TAID decoding)' : ''} on ${String(config.dataset)}, batch ${String(config.batchSize)}`];
+  const metricsPath = join(dir, 'metrics.jsonl');
+  const records = readRecords(metricsPath);
+  const steps = records.filter((o) => o.kind === 'step') as Array<Record<string, number>>;
+  const epochs = records.filter((o) => o.kind === 'epoch');
+  const curve = (records.filter((o) => o.kind === 'curve') as unknown as CurvePoint[]).sort((a, b) => a.epoch - b.epoch);
+  sources.push(
+    existsSync(metricsPath)
+      ? `${metricsPath}: ${steps.length} step, ${epochs.length} epoch and ${curve.length} learning-curve records`
+      : `${metricsPath}: missing (no training records)`,
+  );
+
+  // How far it has trained: the checkpoint's own step count, else the last record.
+  const ckPath = join(dir, 'checkpoint.safetensors');
+  let done: number | null = null;
+  let from = 'metrics.jsonl';
+  if (existsSync(ckPath)) {
+    const training = readCheckpoint(ckPath).training as { step?: number } | null;
+    if (typeof training?.step === 'number') {
+      done = training.step;
+      from = 'checkpoint.safetensors';
+      sources.push(`${ckPath}: step ${done}`);
+    }
+  }
+  done ??= Math.max(0, ...records.map((o) => (typeof o.step === 'number' ? o.step : 0)));
+  const batchSize = Number(config.batchSize);
+  // The first epoch record holds the exact steps of an epoch; without one, count them as the loader does.
+  const firstEpoch = epochs.find((e) => e.epoch === 0 && typeof e.step === 'number');
+  const perEpoch = firstEpoch ? Number(firstEpoch.step) : stepsPerEpoch(config.dataset as DatasetName, batchSize, config.trainLimit as number | undefined);
+  const plannedEpochs = typeof config.epochs === 'number' ? config.epochs : null;
+
   const evalPath = join(dir, 'eval.json');
-  const files = readdirSync(dir);
+  let evalResult: EvalResult | null = null;
+  if (existsSync(evalPath)) {
+    evalResult = readJson(evalPath) as EvalResult;
+    const metrics = ['recon', 'fad', 'fid', 'is', 'cost', 'classify', 'robustness', 'rates'].filter((k) => k in evalResult!);
+    const of = evalResult.checkpoint ? `${basename(evalResult.checkpoint)}${typeof evalResult.step === 'number' ? ` at step ${evalResult.step}` : ''}` : 'an unnamed checkpoint';
+    const stale = typeof evalResult.step === 'number' && evalResult.step !== done ? ` (the run is now at step ${done}: evaluate again for current numbers)` : '';
+    sources.push(`${evalPath}: ${metrics.join(', ') || 'no metrics'} of ${of}${evalResult.time ? `, ${evalResult.time}` : ''}${stale}`);
+  } else {
+    sources.push(`${evalPath}: none yet; '${cliName()} eval --checkpoint ${join(dir, 'checkpoint.safetensors')}' writes it`);
+  }
+
+  const sampleDir = join(dir, 'samples');
+  const sampleFiles = existsSync(sampleDir) ? readdirSync(sampleDir).filter((f) => /^epoch-\d+\.png$/.test(f)).sort() : [];
+  const pictures: Picture[] = [];
+  if (sampleFiles.length) {
+    const last = sampleFiles[sampleFiles.length - 1];
+    const n = Number(/\d+/.exec(last)![0]) + 1;
+    pictures.push({ path: join(sampleDir, last), caption: `Samples from the prior written by the trainer after ${n} epoch${n === 1 ? '' : 's'} (${name}/samples/${last}; the same latents every epoch)` });
+  }
+  const files = readdirSync(dir).sort();
+  for (const f of files.filter((f) => f.endsWith('.png'))) pictures.push({ path: join(dir, f), caption: caption(f, name) });
+  const svgs = files.filter((f) => f.endsWith('.svg')).map((f) => ({ path: join(dir, f), caption: caption(f, name) }));
   return {
     dir,
-    name: basename(dir),
+    name,
     config,
-    steps: parsed.filter((o) => o.kind === 'step') as Array<Record<string, number>>,
-    epochs: parsed.filter((o) => o.kind === 'epoch'),
-    evalResult: existsSync(evalPath) ? (JSON.parse(readFileSync(evalPath, 'utf8')) as Record<string, unknown>) : null,
-    samples: sampleFiles.length ? join(sampleDir, sampleFiles[sampleFiles.length - 1]) : null,
-    extraImages: files.filter((f) => f.endsWith('.png')).map((f) => join(dir, f)),
-    svgs: files.filter((f) => f.endsWith('.svg')).map((f) => join(dir, f)),
+    steps,
+    epochs,
+    curve,
+    progress: { steps: done, epochs: perEpoch > 0 ? done / perEpoch : 0, plannedEpochs, from },
+    imagesPerSec: trainerImagesPerSec(steps, batchSize, Number(config.logEvery) || 10),
+    evalFile: evalResult ? evalPath : null,
+    evalResult,
+    pictures,
+    svgs,
+    sources,
   };
 }
 
-const paperName: Record<string, string> = { fsvae: 'FSVAE', esvae: 'ESVAE', 'ann-vae': 'ANN VAE' };
 const fmt = (v: unknown, d = 4) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
+
+/** "250 steps (0.27 of 150 epochs)". */
+export function trainedText(p: Run['progress']): string {
+  return `${p.steps.toLocaleString('en')} steps (${p.epochs.toFixed(2)}${p.plannedEpochs ? ` of ${p.plannedEpochs}` : ''} epochs)`;
+}
+
+interface Chart {
+  file: string;
+  svg: string;
+  caption: string;
+}
+
+/** Learning-curve charts (test MSE and FAD against epochs, log scale) with each paper value as a dashed line. */
+function curveCharts(rs: Run[], dataset: string): Chart[] {
+  const withCurve = rs.filter((r) => r.curve.length > 0);
+  if (withCurve.length === 0) return [];
+  const charts: Chart[] = [];
+  const metrics = [
+    { key: 'reconMse', paperKey: 'recon', file: 'recon-mse', title: 'Test reconstruction MSE', yLabel: 'MSE, [−1, 1] scale (log)' },
+    { key: 'fad', paperKey: 'fad', file: 'fad', title: 'FAD (official autoencoder)', yLabel: 'FAD (log)' },
+  ] as const;
+  for (const m of metrics) {
+    const series: Series[] = [];
+    const refs: Reference[] = [];
+    rs.forEach((r, i) => {
+      const pts = r.curve.filter((c) => typeof c[m.key] === 'number' && Number.isFinite(c[m.key]));
+      const color = SERIES_COLORS[i % SERIES_COLORS.length];
+      if (pts.length) series.push({ label: `${r.name} (ours)`, x: pts.map((c) => c.epoch), y: pts.map((c) => c[m.key] as number), color, markers: true });
+      const model = paperModel(r.config);
+      const v = PAPERS[dataset]?.[model]?.[m.paperKey];
+      if (pts.length && v !== undefined && !refs.some((x) => x.label.startsWith(`${model} paper`))) refs.push({ label: `${model} paper: ${v}`, y: v, color });
+    });
+    if (series.length === 0) continue;
+    charts.push({
+      file: m.file,
+      svg: lineChart(series, { title: `${m.title} during training`, xLabel: 'epochs completed', yLabel: m.yLabel, logY: true, references: refs, legend: 'top-right' }),
+      caption:
+        `${m.title} measured by the trainer at chosen epochs (metrics.jsonl 'curve' records), against epochs completed, log scale; ` +
+        (refs.length ? `dashed: the paper's value after full training (${refs.map((r) => r.label).join('; ')})` : 'no published value for this model and dataset'),
+    });
+  }
+  return charts;
+}
+
+function curveTable(r: Run): { header: string[]; rows: string[][] } {
+  return {
+    header: ['epochs', 'step', 'images seen', 'test MSE', 'FAD', 'FAD samples', 'test images', 'eval seconds'],
+    rows: r.curve.map((c) => [
+      String(c.epoch),
+      String(c.step),
+      c.images !== undefined ? c.images.toLocaleString('en') : '–',
+      fmt(c.reconMse),
+      fmt(c.fad, 2),
+      c.fadSamples !== undefined ? String(c.fadSamples) : '–',
+      c.testImages !== undefined ? String(c.testImages) : '–',
+      fmt(c.seconds, 1),
+    ]),
+  };
+}
 
 export function register(program: Command): void {
   program
     .command('report')
-    .description('write a self-contained HTML (and Markdown) report comparing runs with the papers\' numbers')
+    .description("write a self-contained HTML (and Markdown) report comparing runs with the papers' numbers")
     .argument('<runs...>', 'run directories (from spikevae train)')
-    .option('--out <file>', 'HTML file to write (the Markdown goes next to it as .md)', 'report.html')
+    .option('--out <file>', 'HTML file to write (the Markdown goes next to it as .md, its plots as .svg files)', 'report.html')
+    .addHelpText(
+      'after',
+      `
+Per run it reads config.json, metrics.jsonl (training records and the
+learning curves), checkpoint.safetensors (the step reached) and eval.json,
+which 'spikevae eval --checkpoint RUN_DIR/checkpoint.safetensors' keeps in
+the run folder; the report lists each file it read.`,
+    )
     .action((runs: string[], flags: { out: string }) => {
       const rs = runs.map(readRun);
       const dataset = String(rs[0].config.dataset);
       const rows: string[][] = [];
+      const notes: string[] = [];
       for (const r of rs) {
-        const ev = r.evalResult as { recon?: { mse: number }; fad?: { fad: number }; fid?: { fid: number }; is?: { mean: number }; cost?: { perImage: { energyMicroJoule: number } }; classify?: { testAccuracy: number } } | null;
-        const last = r.epochs[r.epochs.length - 1] as { test?: { recon?: number } } | undefined;
-        const sps = r.steps.map((s) => s.imagesPerSec).filter(Number.isFinite);
+        const ev = r.evalResult;
+        const lastEpoch = r.epochs[r.epochs.length - 1] as { epoch?: number; test?: { recon?: number } } | undefined;
+        // Counts are shown where they differ from the papers' protocol (full test set, 5,120 FAD samples).
+        let recon = ev?.recon ? `${fmt(ev.recon.mse)}${ev.recon.images < 10000 ? ` (${ev.recon.images} images)` : ''}` : '–';
+        if (!ev?.recon && typeof lastEpoch?.test?.recon === 'number') {
+          recon = `${fmt(lastEpoch.test.recon)}†`;
+          notes.push(`† ${r.name}: the recon term of the trainer's test loss after epoch ${(lastEpoch.epoch ?? 0) + 1} (no eval.json with recon)`);
+        }
         rows.push([
-          `${r.name} (${String(r.config.model)})`,
-          String(r.epochs.length),
-          fmt(ev?.recon?.mse ?? last?.test?.recon),
-          fmt(ev?.fad?.fad, 2),
+          r.name,
+          paperModel(r.config),
+          trainedText(r.progress),
+          recon,
+          ev?.fad ? `${fmt(ev.fad.fad, 2)}${ev.fad.samples < 5120 ? ` (${ev.fad.samples} samples)` : ''}${ev.fad.comparableWithPapers === false ? ' (own autoencoder)' : ''}` : '–',
           fmt(ev?.is?.mean, 3),
           fmt(ev?.fid?.fid, 1),
           ev?.classify ? `${(100 * ev.classify.testAccuracy).toFixed(1)}%` : '–',
           ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–',
-          sps.length ? (sps.reduce((a, b) => a + b, 0) / sps.length).toFixed(1) : '–',
+          r.imagesPerSec !== null ? r.imagesPerSec.toFixed(1) : '–',
         ]);
       }
-      const header = ['run', 'epochs', 'recon MSE ↓', 'FAD ↓', 'IS ↑', 'FID ↓', 'latent class. acc.', 'energy µJ/image', 'train img/s'];
-      const paper = Object.entries(PAPERS[dataset] ?? {}).map(([m, v]) => [m, fmt(v.recon, 3), fmt(v.fad, 2), fmt(v.is, 3), fmt(v.fid, 1)]);
-      const curves = lineChart(
-        rs.map((r) => ({ label: `${r.name} loss`, x: r.steps.map((s) => s.step), y: r.steps.map((s) => s.loss) })),
-        { title: 'Training loss', xLabel: 'step', yLabel: 'loss', logY: true },
-      );
-      const img = (p: string) => `<img src="data:image/png;base64,${readFileSync(p).toString('base64')}" style="max-width:420px;margin:4px">`;
+      const header = ['run', 'model', 'trained', 'recon MSE ↓', 'FAD ↓', 'IS ↑', 'FID ↓', 'latent class. acc.', 'energy µJ/image', 'train images/s'];
+      const published = (v?: number) => (v === undefined ? '–' : String(v)); // as printed in the papers
+      const paper = Object.entries(PAPERS[dataset] ?? {}).map(([m, v]) => [m, published(v.recon), published(v.fad), published(v.is), published(v.fid)]);
+      const loss: Chart = {
+        file: 'loss',
+        svg: lineChart(
+          rs.map((r, i) => ({ label: `${r.name} loss`, x: r.steps.map((s) => s.step), y: r.steps.map((s) => s.loss), color: SERIES_COLORS[i % SERIES_COLORS.length] })),
+          { title: 'Training loss', xLabel: 'step', yLabel: 'loss (log)', logY: true, legend: 'top-right' },
+        ),
+        caption: "Training loss against optimizer steps (metrics.jsonl 'step' records, each a single batch), log scale",
+      };
+      const curves = curveCharts(rs, dataset);
+      const mdPath = flags.out.replace(/\.html?$/, '') + '.md';
+      const chartPath = (c: Chart) => `${mdPath.replace(/\.md$/, '')}-${c.file}.svg`;
+
+      const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+      const figure = (inner: string, cap: string) => `<figure>${inner}<figcaption>${esc(cap)}</figcaption></figure>`;
+      const img = (p: Picture) => figure(`<img src="data:image/png;base64,${readFileOrFail(p.path).toString('base64')}" alt="${esc(p.caption)}">`, p.caption);
       const table = (h: string[], body: string[][]) =>
         `<table><tr>${h.map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
+      const sourcesHtml = rs.map((r) => `<h3>${esc(r.name)}</h3><ul>${r.sources.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`).join('');
+      const curvesHtml = curves.length
+        ? `<h2>Learning curves</h2>${curves.map((c) => figure(c.svg, c.caption)).join('')}` +
+          rs.filter((r) => r.curve.length).map((r) => { const t = curveTable(r); return `<h3>${esc(r.name)}</h3>${table(t.header, t.rows)}`; }).join('')
+        : '';
       const html = `<!doctype html><html><head><meta charset="utf-8"><title>spikevae report: ${dataset}</title>
-<style>body{font-family:sans-serif;max-width:1100px;margin:24px auto;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}</style></head><body>
+<style>body{font-family:sans-serif;max-width:1100px;margin:24px auto;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}figure{display:inline-block;vertical-align:top;margin:6px;max-width:560px}figure img{max-width:420px}figcaption{font-size:13px;color:#444;margin-top:4px}</style></head><body>
 <h1>spikevae report — ${dataset}</h1>
-<p>Generated ${new Date().toISOString()} from ${rs.map((r) => r.dir).join(', ')}.</p>
+<p>Generated ${new Date().toISOString()} from ${rs.map((r) => esc(r.dir)).join(', ')}.</p>
 <h2>Our runs</h2>${table(header, rows)}
+${notes.map((n) => `<p>${esc(n)}</p>`).join('')}
+<p>Metrics come from each run's eval.json (see "Files read"); "train images/s" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time excluded.</p>
 <h2>Published numbers (full training)</h2>${table(['model', 'recon', 'FAD', 'IS', 'FID'], paper)}
-<p>Reconstruction MSE on the [−1, 1] scale; FAD with the official FSVAE autoencoder and statistics. Papers train 150 (FSVAE) or 300 (ESVAE) epochs.</p>
-<h2>Loss curves</h2>${curves}
+<p>Reconstruction MSE on the [−1, 1] scale; FAD with the official FSVAE autoencoder and statistics. The papers train 150 (FSVAE, TAID) or 300 (ESVAE) epochs.</p>
+${curvesHtml}
+<h2>Loss curves</h2>${figure(loss.svg, loss.caption)}
 <h2>Samples, reconstructions and analyses</h2>
-${rs.map((r) => `<h3>${r.name}</h3>${r.samples ? img(r.samples) : ''}${r.extraImages.map(img).join('')}${r.svgs.map((f) => readFileSync(f, 'utf8')).join('')}`).join('\n')}
+${rs.map((r) => `<h3>${esc(r.name)}</h3>${r.pictures.map(img).join('')}${r.svgs.map((f) => figure(readFileOrFail(f.path).toString('utf8'), f.caption)).join('')}`).join('\n')}
+<h2>Files read</h2>${sourcesHtml}
 </body></html>`;
       writeFileAtomic(flags.out, html);
-      const mdPath = flags.out.replace(/\.html?$/, '') + '.md';
+
+      const charts = [...curves, loss];
+      for (const c of charts) writeFileAtomic(chartPath(c), c.svg + '\n');
       const mdTable = (h: string[], body: string[][]) => [`| ${h.join(' | ')} |`, `|${h.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-      const rel = (p: string) => relative(dirname(mdPath), p);
+      const rel = (p: string) => relative(dirname(mdPath), p) || basename(p);
+      const mdFigure = (path: string, cap: string) => [`![${cap}](${rel(path)})`, '', `*${cap}*`, ''];
       const md = [
         `# spikevae report — ${dataset}`,
         '',
@@ -115,13 +390,35 @@ ${rs.map((r) => `<h3>${r.name}</h3>${r.samples ? img(r.samples) : ''}${r.extraIm
         '',
         mdTable(header, rows),
         '',
+        ...notes.flatMap((n) => [n, '']),
+        "Metrics come from each run's eval.json (see \"Files read\"); \"train images/s\" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time excluded.",
+        '',
         '## Published numbers (full training)',
         '',
         mdTable(['model', 'recon', 'FAD', 'IS', 'FID'], paper),
         '',
-        ...rs.flatMap((r) => [`### ${r.name}`, '', ...(r.samples ? [`![samples](${rel(r.samples)})`] : []), ...r.extraImages.map((p) => `![${basename(p)}](${rel(p)})`), '']),
+        ...(curves.length
+          ? [
+              '## Learning curves',
+              '',
+              ...curves.flatMap((c) => mdFigure(chartPath(c), c.caption)),
+              ...rs.filter((r) => r.curve.length).flatMap((r) => { const t = curveTable(r); return [`### ${r.name}`, '', mdTable(t.header, t.rows), '']; }),
+            ]
+          : []),
+        '## Loss curves',
+        '',
+        ...mdFigure(chartPath(loss), loss.caption),
+        '## Samples, reconstructions and analyses',
+        '',
+        ...rs.flatMap((r) => [`### ${r.name}`, '', ...[...r.pictures, ...r.svgs].flatMap((p) => mdFigure(p.path, p.caption))]),
+        '## Files read',
+        '',
+        ...rs.flatMap((r) => [`### ${r.name}`, '', ...r.sources.map((s) => `- ${s}`), '']),
       ].join('\n');
       writeFileAtomic(mdPath, md + '\n');
-      process.stderr.write(`spikevae: wrote ${flags.out} and ${mdPath}\n`);
+      for (const r of rs) {
+        process.stderr.write(`spikevae: ${r.name}: ${trainedText(r.progress)}; metrics from ${r.evalFile ?? "the trainer's records (no eval.json)"}\n`);
+      }
+      process.stderr.write(`spikevae: wrote ${flags.out} and ${mdPath} (plots: ${charts.map(chartPath).join(', ')})\n`);
     });
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { trainingDefaults } from '../../models/index.js';
 import type { Trainer, TrainConfig } from '../../train/trainer.js';
 import { announceTraining, exitStatus, openTrainer, reportStop } from '../run-setup.js';
-import { datasetOption, floatOption, intOption, printJson } from '../options.js';
+import { datasetFlag, floatOption, intOption, printJson } from '../options.js';
 import { openDataset, type DatasetName } from '../../data/index.js';
 import { stateDict } from '../../models/checkpoint.js';
 import { writeSafetensors } from '../../io/safetensors.js';
@@ -80,7 +80,7 @@ export function register(program: Command): void {
   program
     .command('train-ae')
     .description("train the FAD autoencoder (FSVAE's ann_ae: MSE, AdamW lr 1e-3 wd 0.01, 150 epochs, batch 250) and write its weights and test statistics for eval --fad-dir")
-    .option('--dataset <name>', 'mnist, fashion, cifar10 or celeba', datasetOption, 'cifar10')
+    .addOption(datasetFlag().default('cifar10'))
     .option('--data <dir>', 'folder holding the dataset files')
     .option('--epochs <n>', 'epochs (default 150, as the official files)', intOption('--epochs'))
     .option('--batch-size <n>', 'batch size (default 250)', intOption('--batch-size'))

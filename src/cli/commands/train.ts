@@ -1,12 +1,11 @@
 /** `spikevae train`: train a model on a dataset into a run directory (or resume one). */
 import type { Command } from 'commander';
-import { Option } from 'commander';
 import { NEURON_CHOICES, TRAIN_KINDS, trainingDefaults, ModelKind, type NeuronChoice } from '../../models/index.js';
 import { resolveTau0 } from '../../models/classifier.js';
 import type { TrainConfig } from '../../train/trainer.js';
 import { announceTraining, exitStatus, openTrainer, reportStop } from '../run-setup.js';
 import { UserError } from '../../util/errors.js';
-import { choiceOption, datasetOption, floatOption, intOption, printJson } from '../options.js';
+import { choiceFlag, datasetFlag, floatOption, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 
 interface TrainFlags {
@@ -46,8 +45,8 @@ export function register(program: Command): void {
   program
     .command('train')
     .description("train a spiking VAE (or the ANN baseline), or the TAID paper's spiking classifier, and write a run directory with checkpoints, metrics and sample grids")
-    .addOption(new Option('--model <name>', `model to train: ${TRAIN_KINDS.join(', ')}`).argParser(choiceOption('--model', TRAIN_KINDS)).default('fsvae'))
-    .addOption(new Option('--dataset <name>', 'mnist, fashion, cifar10 or celeba').argParser(datasetOption).default('mnist'))
+    .addOption(choiceFlag('--model <name>', 'model to train', TRAIN_KINDS, { note: 'TAID is --model fsvae --decoding taid' }).default('fsvae'))
+    .addOption(datasetFlag().default('mnist'))
     .option('--data <dir>', 'folder holding the dataset files (default: $SPIKEVAE_DATA, then ./data; MNIST is built in)')
     .option('--epochs <n>', 'epochs (default: the paper\'s, 150 for FSVAE, 1000 for the classifier)', intOption('--epochs'))
     .option('--batch-size <n>', 'batch size (default 250; the classifier 16)', intOption('--batch-size'))
@@ -61,11 +60,11 @@ export function register(program: Command): void {
     .option('--latent-dim <n>', 'latent channels (default 128)', intOption('--latent-dim'))
     .option('--time-steps <n>', 'time steps T (default 16; the classifier 8)', intOption('--time-steps', 2, 256))
     .option('--k <n>', 'Bernoulli resolution k of the FSVAE prior/posterior (default 20)', intOption('--k', 1, 1000))
-    .addOption(new Option('--decoding <kind>', 'output decoding: membrane (fixed) or taid (learned)').argParser(choiceOption('--decoding', ['membrane', 'taid'] as const)))
+    .addOption(choiceFlag('--decoding <kind>', 'output decoding: membrane (fixed, the default) or taid (learned)', ['membrane', 'taid'] as const))
     .addOption(
-      new Option('--neuron <kind>', 'spiking neuron: lif (the model\'s own; default), plif (learnable decay) or alif (learnable decay and threshold); fsvae, esvae and alif-classifier').argParser(
-        choiceOption('--neuron', NEURON_CHOICES),
-      ),
+      choiceFlag('--neuron <kind>', 'spiking neuron of fsvae, esvae and alif-classifier', NEURON_CHOICES, {
+        note: "lif (the model's own; default), plif (learnable decay), alif (learnable decay and threshold)",
+      }),
     )
     .option('--tau0 <x>', 'initial PLIF/ALIF time constant, above 1 (default: the classifier 2, the VAEs 4/3)', floatOption('--tau0', 1))
     .option('--decay0 <x>', 'initial decay 1 − 1/tau0 instead, as the paper\'s Table 7 gives it (0.25, 0.5)', floatOption('--decay0', 0, 1))
