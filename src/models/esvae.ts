@@ -78,11 +78,14 @@ export class ESVAE extends FSVAE {
     return noGrad(() => this.decode(this.encodeLatent(images, rng).z));
   }
 
+  /** Latent spikes [T, n, C] from the prior: Bernoulli spikes at the rates r_p (FSVAE's autoregressive prior is unused). */
+  override sampleLatent(n: number, rng: Random): Tensor {
+    return noGrad(() => bernoulliSpikes(this.priorRates(n, rng), this.cfg.timeSteps, rng));
+  }
+
   override sample(n: number, rng: Random): { images: Tensor; z: Tensor } {
-    return noGrad(() => {
-      const z = bernoulliSpikes(this.priorRates(n, rng), this.cfg.timeSteps, rng);
-      return { images: this.decode(z), z };
-    });
+    const z = this.sampleLatent(n, rng);
+    return { images: noGrad(() => this.decode(z)), z };
   }
 
   /** Two groups as the official optimizer: the prior bottleneck at 10× the learning rate. */

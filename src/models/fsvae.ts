@@ -12,7 +12,7 @@ import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import { releasingScope } from '../engine/alloc.js';
 import * as ops from '../engine/ops.js';
-import { membraneCoefficients, psp } from '../snn/functional.js';
+import { membraneCoefficients, membraneOutput, psp } from '../snn/functional.js';
 import { TdConv, TdConvTranspose, TdLinear } from '../snn/layers.js';
 import { SteppedLinearStack } from '../snn/incremental.js';
 import { TaidDecoding } from './taid.js';
@@ -338,17 +338,49 @@ export class FSVAE extends Module implements GenerativeModel {
 
   /** Decoder: latent spikes z [T, N, latent] → images [N, C, H, W] in (-1, 1). */
   decode(z: Tensor): Tensor {
+    const h = this.decoderSpikes(z);
+    const output = this.finalLayers[1];
+    return ops.tanh(this.taid ? this.taid.forward(output.forward(h)) : output.forwardMembraneOutput(h, this.coef!));
+  }
+
+  /** The decoder up to its last spiking layer: spikes [T, N, hidden, H, W] that the output layer integrates. */
+  private decoderSpikes(z: Tensor): Tensor {
     const [T, N, C] = z.shape;
-    if (T !== this.cfg.timeSteps || C !== this.cfg.latentDim) {
+    if (z.ndim !== 3 || T !== this.cfg.timeSteps || C !== this.cfg.latentDim) {
       throw new ShapeError('decode', `expects latent spikes [${this.cfg.timeSteps}, N, ${this.cfg.latentDim}], got ${fmtShape(z.shape)}`);
     }
     let h = this.decoderInput.forward(z);
     const last = this.hiddenDims[this.hiddenDims.length - 1];
     h = ops.reshape(h, [T, N, last, 2, 2]);
     for (const l of this.decoderLayers) h = l.forward(h);
-    const [spiking, output] = this.finalLayers;
-    h = spiking.forward(h);
-    return ops.tanh(this.taid ? this.taid.forward(output.forward(h)) : output.forwardMembraneOutput(h, this.coef!));
+    return this.finalLayers[0].forward(h);
+  }
+
+  /**
+   * The decoded image forming over time (no gradients): frame t is the tanh
+   * of the output membrane after steps 0..t, Σ_{t'≤t} 0.8^(t−t')·x_t' with
+   * the fixed output (what a decoder of t + 1 steps would return), or
+   * Σ_{t'≤t} a_t'·x_t' with TAID's weights; x_t is the output layer's value at
+   * step t. The last frame is decode(z) up to float32 rounding. Returns the
+   * frames [T, N, C, H, W] and TAID's time weights a [T, N, C] (null with the
+   * fixed output).
+   */
+  decodeOverTime(z: Tensor): { frames: Tensor; timeWeights: Tensor | null } {
+    return noGrad(() => {
+      const x = this.finalLayers[1].forward(this.decoderSpikes(z)); // [T, N, C, H, W]
+      const [T, N, C, H, W] = x.shape;
+      const timeWeights = this.taid ? this.taid.weights(x) : null;
+      const size = N * C * H * W;
+      const frames = new Float32Array(T * size);
+      for (let t = 0; t < T; t++) {
+        const prefix = ops.slice(x, 0, 0, t + 1);
+        const membrane = timeWeights
+          ? ops.sum(ops.mul(ops.reshape(ops.slice(timeWeights, 0, 0, t + 1), [t + 1, N, C, 1, 1]), prefix), [0])
+          : membraneOutput(prefix, membraneCoefficients(t + 1));
+        frames.set(ops.tanh(membrane).data, t * size);
+      }
+      return { frames: new Tensor(frames, [T, N, C, H, W]), timeWeights };
+    });
   }
 
   forward(images: Tensor, rng: Random): ForwardResult {
