@@ -12,11 +12,11 @@
  * Optimizer moments live in a sidecar `<name>.optimizer.safetensors` so the
  * main file stays a clean state_dict.
  */
-import { existsSync } from 'node:fs';
 import type { Module } from '../engine/module.js';
 import type { StoredTensor, TensorFile } from '../io/safetensors.js';
-import { readSafetensors, writeSafetensors, toFloat32 } from '../io/safetensors.js';
+import { parseSafetensors, readSafetensors, writeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { UserError, fmtShape } from '../util/errors.js';
+import { fileExists, readFileOrFail } from '../util/files.js';
 
 export const FORMAT_VERSION = '1';
 
@@ -112,19 +112,24 @@ export interface LoadedCheckpoint {
 
 /** Reads a checkpoint file and its spikevae metadata (no model built yet). */
 export function readCheckpoint(path: string): LoadedCheckpoint {
-  if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint file`);
-  const file = readSafetensors(path);
+  if (!fileExists(path)) throw new UserError(`${path}: no such checkpoint file`);
+  return parseCheckpoint(readFileOrFail(path), path);
+}
+
+/** A checkpoint file's bytes (a web page's upload, say) and its spikevae metadata; `fileName` names it in errors. */
+export function parseCheckpoint(bytes: Uint8Array, fileName: string): LoadedCheckpoint {
+  const file = parseSafetensors(bytes, fileName);
   const md = file.metadata;
   const model = md['spikevae.model'];
   if (!model) {
-    throw new UserError(`${path}: has no spikevae metadata (a raw state_dict?); convert it with 'spikevae import FILE --model M --dataset D'`);
+    throw new UserError(`${fileName}: has no spikevae metadata (a raw state_dict?); convert it with 'spikevae import FILE --model M --dataset D'`);
   }
   const parse = (key: string): Record<string, unknown> | null => {
     if (md[key] === undefined) return null;
     try {
       return JSON.parse(md[key]) as Record<string, unknown>;
     } catch {
-      throw new UserError(`${path}: metadata '${key}' is not valid JSON`);
+      throw new UserError(`${fileName}: metadata '${key}' is not valid JSON`);
     }
   };
   return { file, model, config: parse('spikevae.config') ?? {}, training: parse('spikevae.training') };
@@ -132,5 +137,5 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
 
 export function readOptimizerSidecar(path: string): TensorFile | null {
   const p = optimizerPath(path);
-  return existsSync(p) ? readSafetensors(p) : null;
+  return fileExists(p) ? readSafetensors(p) : null;
 }
