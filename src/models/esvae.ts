@@ -74,8 +74,9 @@ export class ESVAE extends FSVAE {
     };
   }
 
-  override reconstruct(images: Tensor, rng: Random): Tensor {
-    return noGrad(() => this.decode(this.encodeLatent(images, rng).z));
+  /** Spikes at the encoder's latent rates r_q (the prior rates r_p are drawn first, as in the official code). */
+  override inferLatent(images: Tensor, rng: Random): Tensor {
+    return noGrad(() => this.encodeLatent(images, rng).z);
   }
 
   /** Latent spikes [T, n, C] from the prior: Bernoulli spikes at the rates r_p (FSVAE's autoregressive prior is unused). */

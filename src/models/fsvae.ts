@@ -461,7 +461,12 @@ export class FSVAE extends Module implements GenerativeModel {
 
   /** Encoder → posterior sample → decoder (the prior is not needed to reconstruct). */
   reconstruct(images: Tensor, rng: Random): Tensor {
-    return noGrad(() => this.decode(this.posteriorForward(this.encodeSpikes(images), rng).sampledZ));
+    return noGrad(() => this.decode(this.inferLatent(images, rng)));
+  }
+
+  /** Latent spikes [T, N, C] sampled from the posterior of images [N, C, H, W] (what reconstruct decodes). */
+  inferLatent(images: Tensor, rng: Random): Tensor {
+    return noGrad(() => this.posteriorForward(this.encodeSpikes(images), rng).sampledZ);
   }
 
   paramGroups(lr: number, weightDecay: number): ParamGroup[] {
