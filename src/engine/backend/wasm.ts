@@ -38,16 +38,20 @@ function geometry(g: Conv2dGeometry): number[] {
   return [g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.outHeight, g.outWidth, g.kernel, g.stride, g.padding];
 }
 
-/** Instantiates the module and returns the back-end over it. */
-export async function createWasmBackend(bytes: BufferSource): Promise<KernelBackend> {
-  const { instance } = await WebAssembly.instantiate(bytes, {
+/**
+ * Instantiates the module (its bytes, or compiled already: a page compiles
+ * it once and hands it to each worker) and returns the back-end over it.
+ */
+export async function createWasmBackend(source: BufferSource | WebAssembly.Module): Promise<KernelBackend> {
+  const imports = {
     env: { emscripten_notify_memory_growth: () => {} },
     wasi_snapshot_preview1: {
       proc_exit: (code: number) => {
         throw new Error(`wasm kernels: aborted (exit ${code}; out of memory?)`);
       },
     },
-  });
+  };
+  const instance = source instanceof WebAssembly.Module ? await WebAssembly.instantiate(source, imports) : (await WebAssembly.instantiate(source, imports)).instance;
   const w = instance.exports as unknown as WasmExports;
   w._initialize();
 
