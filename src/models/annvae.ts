@@ -14,7 +14,7 @@ import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { SequentialHolder } from './fsvae.js';
+import { SequentialHolder, latentRows, type LatentRows } from './fsvae.js';
 import type { BatchLoss, GenerativeModel, TrainingDefaults } from './types.js';
 
 export interface AnnVaeConfig {
@@ -187,9 +187,9 @@ export class AnnVAE extends Module implements GenerativeModel {
 
   beginEpoch(): void {}
 
-  /** Latents [n, L] from the standard-normal prior. */
-  sampleLatent(n: number, rng: Random): Tensor {
-    return new Tensor(rng.fillNormal(new Float32Array(n * this.cfg.latentDim)), [n, this.cfg.latentDim]);
+  /** Latents [n, L] from the standard-normal prior (`rows`: only those images of the n, as FSVAE.sampleLatent). */
+  sampleLatent(n: number, rng: Random, rows: LatentRows = { first: 0, count: n }): Tensor {
+    return latentRows(new Tensor(rng.fillNormal(new Float32Array(n * this.cfg.latentDim)), [n, this.cfg.latentDim]), n, rows);
   }
 
   sample(n: number, rng: Random): { images: Tensor; z: Tensor } {

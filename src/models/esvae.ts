@@ -13,7 +13,7 @@ import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { bernoulliSpikes, mmdRbf } from '../snn/sampling.js';
-import { FSVAE, FsvaeConfig, SequentialHolder, defaultFsvaeConfig } from './fsvae.js';
+import { FSVAE, FsvaeConfig, SequentialHolder, defaultFsvaeConfig, latentRows, type LatentRows } from './fsvae.js';
 import type { BatchLoss, TrainingDefaults } from './types.js';
 
 export const UNUSED_PREFIXES = ['prior.', 'posterior.'];
@@ -80,8 +80,8 @@ export class ESVAE extends FSVAE {
   }
 
   /** Latent spikes [T, n, C] from the prior: Bernoulli spikes at the rates r_p (FSVAE's autoregressive prior is unused). */
-  override sampleLatent(n: number, rng: Random): Tensor {
-    return noGrad(() => bernoulliSpikes(this.priorRates(n, rng), this.cfg.timeSteps, rng));
+  override sampleLatent(n: number, rng: Random, rows: LatentRows = { first: 0, count: n }): Tensor {
+    return latentRows(noGrad(() => bernoulliSpikes(this.priorRates(n, rng), this.cfg.timeSteps, rng)), n, rows);
   }
 
   override sample(n: number, rng: Random): { images: Tensor; z: Tensor } {

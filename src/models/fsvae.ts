@@ -85,6 +85,28 @@ export class MembraneOutputLayer extends Module {
   }
 }
 
+/** A run of images [first, first + count) of a batch. */
+export interface LatentRows {
+  first: number;
+  count: number;
+}
+
+function checkRows(n: number, rows: LatentRows): LatentRows {
+  if (!(Number.isInteger(rows.first) && Number.isInteger(rows.count) && rows.first >= 0 && rows.count >= 0 && rows.first + rows.count <= n)) {
+    throw new ShapeError('sampleLatent', `images [${rows.first}, ${rows.first + rows.count}) are not inside a batch of ${n}`);
+  }
+  return rows;
+}
+
+/** Those images of a latent batch of n (the image axis is the second of [T, N, C] spikes, the first of [N, L] values). */
+export function latentRows(z: Tensor, n: number, rows: LatentRows): Tensor {
+  const { first, count } = checkRows(n, rows);
+  if (first === 0 && count === n) return z;
+  const part = ops.slice(z, z.ndim === 3 ? 1 : 0, first, first + count);
+  part.binary = z.binary;
+  return part;
+}
+
 /** One uniform index in [0, k) per row: PyTorch's randint(0, k, (rows,)). */
 function randomIndices(rows: number, k: number, rng: Random): Int32Array {
   const idx = new Int32Array(rows);
@@ -398,27 +420,33 @@ export class FSVAE extends Module implements GenerativeModel {
     return { loss: ops.add(recon, distance), recon: recon.item(), distance: distance.item() };
   }
 
-  /** Generation from the prior (eval mode): z_t drawn one step at a time, then decoded. */
-  sampleLatent(n: number, rng: Random): Tensor {
+  /**
+   * Generation from the prior (eval mode): z_t drawn one step at a time.
+   * With `rows`, only images [first, first + count) of the n are computed,
+   * from the random draws of all n: the same spikes as those images of the
+   * full call (the web page splits a batch over its workers this way).
+   */
+  sampleLatent(n: number, rng: Random, rows: LatentRows = { first: 0, count: n }): Tensor {
     const C = this.cfg.latentDim;
     const k = this.cfg.k;
     const T = this.cfg.timeSteps;
+    const { first, count } = checkRows(n, rows);
     if (!this.exactPrefixPasses) {
       return noGrad(() => {
-        const net = new SteppedLinearStack(this.prior.layers, n);
-        const z = new Float32Array(T * n * C);
-        let prev = new Float32Array(n * C);
+        const net = new SteppedLinearStack(this.prior.layers, count);
+        const z = new Float32Array(T * count * C);
+        let prev = new Float32Array(count * C);
         for (let t = 0; t < T; t++) {
-          const it = new Tensor(prev, [n, C]);
+          const it = new Tensor(prev, [count, C]);
           it.binary = true;
           const out = net.step(it);
-          const idx = randomIndices(n * C, k, rng);
-          const zt = new Float32Array(n * C);
-          for (let i = 0; i < n * C; i++) zt[i] = out[i * k + idx[i]];
-          z.set(zt, t * n * C);
+          const idx = randomIndices(n * C, k, rng).subarray(first * C);
+          const zt = new Float32Array(count * C);
+          for (let i = 0; i < count * C; i++) zt[i] = out[i * k + idx[i]];
+          z.set(zt, t * count * C);
           prev = zt;
         }
-        const zT = new Tensor(z, [T, n, C]);
+        const zT = new Tensor(z, [T, count, C]);
         zT.binary = true;
         return zT;
       });
@@ -430,7 +458,7 @@ export class FSVAE extends Module implements GenerativeModel {
         const lastStep = ops.slice(out, 0, t, t + 1);
         hist.push(ops.pickLastAxis(ops.reshape(lastStep, [n * C, k]), randomIndices(n * C, k, rng)).data);
       }
-      return stackSteps(hist.slice(1), n, C);
+      return latentRows(stackSteps(hist.slice(1), n, C), n, rows);
     });
   }
 
