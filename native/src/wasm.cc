@@ -5,10 +5,12 @@
 // arguments into this module's memory and calls these functions. Sizes are
 // 32-bit: a wasm32 memory cannot hold anything larger.
 //
-// Spike (0/1) inputs always take the event-driven kernels: with four-float
-// vectors the dense products are slower than adding the active inputs'
-// weight rows at the firing rates of trained models (measured:
-// web/README.md).
+// Spike (0/1) inputs: the convolutions add the weights of the active inputs
+// (event-driven), the linear layers multiply densely; each is the faster
+// choice here, and a fixed one, never decided per call (see addon.cc's
+// g_dense_spikes). Measured as CPU time for 32 FSVAE samples (web/README.md):
+// dense convolutions made the decoder about 1.5 times slower, event-driven
+// linear layers the prior about 1.25 times slower.
 #include <cstdint>
 #include <functional>
 
@@ -40,11 +42,8 @@ spv::Geo geo(int32_t batch, int32_t C, int32_t H, int32_t W, int32_t O, int32_t 
 }  // namespace
 
 SPV_EXPORT void spv_gemm(int32_t ta, int32_t tb, int32_t m, int32_t n, int32_t k, const float* a, const float* b,
-                         float* c, int32_t accumulate, int32_t a_binary) {
-  if (a_binary)
-    spv::scalar::gemm_binary(ctx(), ta, tb, m, n, k, a, b, c, accumulate);
-  else
-    spv::scalar::gemm(ctx(), ta, tb, m, n, k, a, b, c, accumulate);
+                         float* c, int32_t accumulate) {
+  spv::scalar::gemm(ctx(), ta, tb, m, n, k, a, b, c, accumulate);
 }
 
 SPV_EXPORT void spv_conv_forward(int32_t batch, int32_t C, int32_t H, int32_t W, int32_t O, int32_t OH, int32_t OW,
@@ -57,7 +56,7 @@ SPV_EXPORT void spv_conv_backward_data(int32_t batch, int32_t C, int32_t H, int3
                                        int32_t OW, int32_t K, int32_t S, int32_t P, const float* gy, const float* w,
                                        float* gx, int32_t accumulate, int32_t gy_binary) {
   spv::scalar::conv_backward_data(ctx(), geo(batch, C, H, W, O, OH, OW, K, S, P), gy, w, gx, accumulate, gy_binary,
-                                  false);
+                                  /*dense_spikes=*/false);
 }
 
 SPV_EXPORT void spv_conv_backward_weight(int32_t batch, int32_t C, int32_t H, int32_t W, int32_t O, int32_t OH,

@@ -93,11 +93,10 @@ export async function createWasmBackend(source: BufferSource | WebAssembly.Modul
   });
   return {
     name: 'wasm',
-    description: 'WebAssembly SIMD (the native kernels), 1 thread, event-driven spike products',
-    gemm(ta, tb, m, n, k, a, b, c, beta, aBinary = false) {
-      call([arg(a, 'in', m * k), arg(b, 'in', k * n), arg(c, beta ? 'inout' : 'out', m * n)], ([pa, pb, pc]) =>
-        w.spv_gemm(+ta, +tb, m, n, k, pa, pb, pc, beta, +aBinary),
-      );
+    description: 'WebAssembly SIMD kernels (the native ones compiled for the web), 1 thread',
+    // Spike inputs too are multiplied densely (see wasm.cc).
+    gemm(ta, tb, m, n, k, a, b, c, beta) {
+      call([arg(a, 'in', m * k), arg(b, 'in', k * n), arg(c, beta ? 'inout' : 'out', m * n)], ([pa, pb, pc]) => w.spv_gemm(+ta, +tb, m, n, k, pa, pb, pc, beta));
     },
     conv2dForward(g, x, wt, bias, y, xBinary = false) {
       const s = size(g);
