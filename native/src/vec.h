@@ -1,6 +1,6 @@
 // Vector types and lane shuffles shared by the kernels compiled once per
 // instruction set (kernels.cc, smallconv.cc): GCC vector extensions of
-// SPV_VEC_BYTES bytes (SSE2, AVX2 or AVX-512), declared in that set's
+// SPV_VEC_BYTES bytes (SSE2, AVX2, AVX-512 or WebAssembly SIMD), declared in that set's
 // namespace. Shuffle masks are built at compile time from lane indices
 // (0 … V−1 for the first operand, V … 2V−1 for the second).
 #pragma once

@@ -10,7 +10,7 @@
 // choice here, and a fixed one, never decided per call (see addon.cc's
 // g_dense_spikes). Measured as CPU time for 32 FSVAE samples (web/README.md):
 // dense convolutions made the decoder about 1.5 times slower, event-driven
-// linear layers the prior about 1.25 times slower.
+// linear layers the prior about 1.3 times slower.
 #include <cstdint>
 #include <functional>
 

@@ -122,6 +122,10 @@ async function loadModel(bytes: ArrayBuffer, name: string): Promise<void> {
     `${name}: ${describe(info)}, ${fmt(info.parameters / 1e6, 2)} M parameters` +
     (info.trainingStep !== null ? `, trained for ${fmt(info.trainingStep)} steps` : '') +
     (info.dataset ? `, ${info.dataset} images` : '') + '.';
+  $('time-explain').textContent =
+    info.decoding === 'taid'
+      ? "TAID weighs the decoder's last layer at each time step by a learned, input-dependent weight (below) and sums; this is the sum up to step t."
+      : "The decoder's output neurons integrate its last layer over the time steps, leaking 20 % per step; this is their membrane after step t.";
   if (info.timeSteps) {
     const time = $<HTMLInputElement>('time');
     time.max = String(info.timeSteps);
