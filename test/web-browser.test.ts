@@ -4,7 +4,7 @@
  * is built into a temporary folder and served on a free localhost port; it
  * loads the first pretrained model when pretrained/ has one, otherwise a
  * small trained ESVAE from test/fixtures/ through its file input. Checked:
- * no console errors; the sample grid is, pixel for pixel, the library's
+ * no console errors; a file that is not a checkpoint gets one line; the sample grid is, pixel for pixel, the library's
  * model.sample on the same WebAssembly kernels in Node, and has ink; the
  * timing is reported; the latent raster is [T × latent] with the library's
  * spikes; a stroke drawn with the mouse is reconstructed (again equal to
@@ -98,13 +98,18 @@ test('the web page in Chromium: samples, drawing, raster, time steps and timing,
 
     await page.goto(server.url);
     await idle();
+    assert.match((await page.textContent('#status'))!, build.models.length === 0 ? /Choose a checkpoint file/ : /^Ready: /);
+    // A file that is not a checkpoint: one line naming it, no console error (a loaded model stays).
+    await page.setInputFiles('#model-file', join(root, 'test', 'fixtures', 'stats.npz'));
+    await page.waitForFunction(() => /stats\.npz/.test(document.getElementById('status')!.textContent!), null, { timeout: 60_000 });
+    await idle();
+    assert.match((await page.textContent('#status'))!, /^stats\.npz: not a valid safetensors file: /);
     if (build.models.length === 0) {
-      assert.match((await page.textContent('#status'))!, /Choose a checkpoint file/);
       await page.setInputFiles('#model-file', checkpoint);
       await page.waitForFunction(() => document.body.dataset.model !== undefined, null, { timeout: 60_000 });
       await idle();
+      assert.match((await page.textContent('#status'))!, /^Ready: /);
     }
-    assert.match((await page.textContent('#status'))!, /^Ready: /);
 
     // The library on the same kernels in Node.
     setBackend(await createWasmBackend(readFileSync(join(outDir, 'spikevae-kernels.wasm'))));
