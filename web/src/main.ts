@@ -77,6 +77,7 @@ async function main(): Promise<void> {
   state.manifest = manifest;
   status(manifest.kernels ? 'Compiling the WebAssembly kernels…' : 'Starting (this build has no WebAssembly kernels: the TypeScript ones are far slower)…');
   state.engine = await Engine.start(manifest.kernels);
+  if (!manifest.kernels) state.engine.kernels += ' — far slower: this build was made without emcc, so it has no WebAssembly kernels';
   document.body.dataset.kernels = state.engine.kernels;
 
   const select = $<HTMLSelectElement>('model-select');
