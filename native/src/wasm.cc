@@ -1,7 +1,7 @@
 // WebAssembly entry points (web/ page): the native back-end's kernels,
 // compiled by Emscripten to WebAssembly SIMD (the 16-byte vector build,
 // namespace `scalar`, whose GCC vector extensions become simd128), one
-// thread. scripts/build-wasm.mjs builds it; src/engine/backend/wasm.ts copies
+// thread. scripts/build-wasm.ts builds it; src/engine/backend/wasm.ts copies
 // arguments into this module's memory and calls these functions. Sizes are
 // 32-bit: a wasm32 memory cannot hold anything larger.
 //

@@ -1,5 +1,5 @@
 /**
- * The web page's stand-in for files.ts (scripts/build-web.mjs substitutes
+ * The web page's stand-in for files.ts (scripts/build-web.ts substitutes
  * it): a page has no file system; it passes a file's bytes to the parsers
  * (parseCheckpoint, parseSafetensors) instead of a path.
  */
