@@ -2,8 +2,8 @@
  * The page's side of the engine workers: one worker per core (at most four),
  * each holding the same model. Sampling splits the batch into runs of
  * images, one per worker; each worker makes the random draws of the whole
- * batch (in the CLI's order) but computes only its own images, so the grid is
- * exactly `spikevae sample`'s for the same seed.
+ * batch (in the CLI's order) but computes only its own images, so splitting
+ * changes no pixel: the grid is model.sample's for the seed.
  */
 import { joinLatents } from './latent.js';
 import type { Analysis, ModelInfo, Op, Request, Response, Results, Timeline } from './protocol.js';

@@ -57,7 +57,7 @@ export interface Timeline {
 export type Request =
   | { op: 'init'; kernels: WebAssembly.Module | null }
   | { op: 'load'; bytes: ArrayBuffer; name: string }
-  /** Images [first, first + count) of `spikevae sample --n n --seed seed`. */
+  /** Images [first, first + count) of model.sample(n, new Random(seed)). */
   | { op: 'sample'; n: number; seed: number; first: number; count: number }
   | { op: 'timeline'; latent: Float32Array; shape: number[] }
   | { op: 'analyse'; image: Float32Array; seed: number }
