@@ -41,7 +41,8 @@ test('decodeOverTime (fixed output): frame t equals decode by a (t + 1)-step mod
   assert.equal(timeWeights, null);
   const full = model.decode(z).data;
   assert.ok(maxRelDiff(frame(frames, T - 1), full) < 1e-5);
-  for (const t of [0, 2]) {
+  // (t + 1 >= 2: models have at least two time steps.)
+  for (const t of [1, 2]) {
     // The output membrane after t + 1 steps, Σ 0.8^(t−t')·x_t', is the output of a (t + 1)-step decoder:
     // every layer is causal and only the coefficient buffer depends on T.
     const short = createModel('fsvae', 'mnist', { timeSteps: t + 1 }, 0) as FSVAE;
