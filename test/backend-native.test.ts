@@ -1,16 +1,24 @@
 /**
  * The native kernels against the TypeScript oracle, on the real FSVAE layer
  * shapes (small batches), for every instruction set this CPU has and for 1
- * and 2 threads (which must give identical bits).
+ * and 2 threads (which must give identical bits); and the same kernels
+ * compiled to WebAssembly SIMD for the web page (built here when Emscripten's
+ * emcc is installed).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { getNativeBackend, typescriptBackend } from '../src/engine/backend/index.js';
 import { configureNative, nativeAllocator, nativeInfo } from '../src/engine/backend/native.js';
 import type { Conv2dGeometry, GradSums, KernelBackend, NeuronAffine } from '../src/engine/backend/types.js';
+import { createWasmBackend } from '../src/engine/backend/wasm.js';
 import { Random } from '../src/engine/random.js';
+import { buildWasm } from '../scripts/build-wasm.js';
 
 const native = getNativeBackend();
+const wasmFile = await buildWasm((line) => console.log(`# ${line}`));
+const wasm = wasmFile ? await createWasmBackend(readFileSync(wasmFile)) : null;
+const NEITHER = 'neither the native addon nor the WebAssembly kernels are built';
 const rng = new Random(123);
 
 function randn(n: number): Float32Array {
@@ -85,23 +93,29 @@ const gemmShapes: Array<[string, number, number, number]> = [
   ['many rows', 203, 40, 600],
 ];
 
-/** Every instruction set this CPU has, both ways of multiplying spikes, 1 and 2 threads (adjacent). */
+/**
+ * Every native instruction set this CPU has, both ways of multiplying
+ * spikes, 1 and 2 threads (adjacent); then the WebAssembly kernels.
+ */
 function each(fn: (label: string, be: KernelBackend) => void): void {
-  const isas: Array<'scalar' | 'avx2' | 'avx512'> = ['scalar', 'avx2', 'avx512'];
-  for (const isa of isas) {
-    for (const spikes of ['event', 'dense'] as const) {
-      for (const threads of [1, 2]) {
-        const err = configureNative(isa, threads, spikes);
-        if (err) continue; // this CPU lacks the instruction set
-        fn(`${isa}/${spikes}/${threads}t`, native!);
+  if (native) {
+    const isas: Array<'scalar' | 'avx2' | 'avx512'> = ['scalar', 'avx2', 'avx512'];
+    for (const isa of isas) {
+      for (const spikes of ['event', 'dense'] as const) {
+        for (const threads of [1, 2]) {
+          const err = configureNative(isa, threads, spikes);
+          if (err) continue; // this CPU lacks the instruction set
+          fn(`${isa}/${spikes}/${threads}t`, native);
+        }
       }
     }
+    configureNative('', 2);
   }
-  configureNative('', 2);
+  if (wasm) fn('wasm', wasm);
 }
 
 test('native gemm matches the oracle (all transposes, binary A)', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   for (const [name, m, n, k] of gemmShapes) {
     for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
       const a = randn(m * k);
@@ -121,7 +135,7 @@ test('native gemm matches the oracle (all transposes, binary A)', (t) => {
         close(z, ref0, `${name} ta=${ta} tb=${tb} beta=0 ${label}`);
         bits.push(z);
       });
-      // Same instruction set, 1 vs 2 threads: identical bits.
+      // Same instruction set, 1 vs 2 threads: identical bits (the WebAssembly result comes last, unpaired).
       for (let i = 0; i + 1 < bits.length; i += 2) assert.deepEqual(bits[i], bits[i + 1]);
     }
     const s = spikes(m * k, 0.15);
@@ -160,7 +174,7 @@ test('native convolution forward into aligned (pooled) outputs matches the oracl
 });
 
 test('native convolutions match the oracle (forward, backward data, backward weight, binary inputs)', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   for (const [name, g] of convShapes) {
     const xs = g.batch * g.inChannels * g.inHeight * g.inWidth;
     const ys = g.batch * g.outChannels * g.outHeight * g.outWidth;
@@ -209,7 +223,7 @@ test('native convolutions match the oracle (forward, backward data, backward wei
 });
 
 test('native LIF kernels equal the oracle bit for bit', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   const steps = 16;
   const size = 3000;
   const x = rng.fillNormal(new Float32Array(steps * size), 0.1, 0.3);
@@ -256,7 +270,7 @@ function checkGradSums(be: KernelBackend, outer: number, C: number, inner: numbe
 }
 
 test('fused affine + LIF forward, and the LIF backward that replays the membrane from the batch-norm input, equal the separate kernels bit for bit', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   // [T, N, C, H, W] = [16, 3, 5, 7, 9]: a step's slice (945) is not a multiple
   // of the 512-neuron replay block, and channels change inside blocks; and a
   // linear layer's [T, N, F] = [16, 40, 24] (the channel changes every neuron).
@@ -297,7 +311,7 @@ test('fused affine + LIF forward, and the LIF backward that replays the membrane
 });
 
 test('fused affine + LIF with one input step repeated over time equals the kernels on the written-out repeat; its backward sums the steps (bit for bit)', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   // The encoder's first layer: [T, N, C, H, W] = [16, 3, 5, 7, 9] driven by one step.
   const [steps, N, C, inner] = [16, 3, 5, 63];
   const size = N * C * inner;
@@ -338,11 +352,13 @@ test('fused affine + LIF with one input step repeated over time equals the kerne
   };
   check('typescript', typescriptBackend);
   each(check);
-  assert.throws(() => native.lifBackwardRecompute(steps, size, C, inner, x1, a, b, new Float32Array(steps * size), go, go, 0.25, 0.5, 1, true, null), /cannot overwrite go/);
+  for (const be of [native, wasm]) {
+    if (be) assert.throws(() => be.lifBackwardRecompute(steps, size, C, inner, x1, a, b, new Float32Array(steps * size), go, go, 0.25, 0.5, 1, true, null), /cannot overwrite go/);
+  }
 });
 
 test('PLIF-family kernels: spikes and input gradients equal the oracle bit for bit (plain, fused affine, per-step affine, repeated input); dL/dk and dL/dV_th agree', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   // [T, N, C, H·W] = [8, 3, 5, 63] (a step's slice of 945 is not a multiple of the
   // 512-neuron block, channels change inside blocks), and a linear layer's [8, 40, 24].
   const [k, threshold, alpha] = [Math.fround(1 / (1 + Math.exp(-0.3))), 0.45, 2];
@@ -418,20 +434,26 @@ test('PLIF-family kernels: spikes and input gradients equal the oracle bit for b
         return { o, g, sums };
       };
       check('typescript', typescriptBackend);
-      // The kernels are chosen per CPU at load (target_clones), so the instruction
+      // The native kernels are chosen per CPU at load (target_clones), so the instruction
       // sets compared here are the machine's widest; 1 and 2 threads give identical bits.
       const runs: Array<{ o: Float32Array; g: Float32Array; sums: Float64Array }> = [];
-      each((label, be) => runs.push(check(label, be)));
+      each((label, be) => {
+        const r = check(label, be);
+        if (be === native) runs.push(r);
+      });
       for (let i = 0; i + 1 < runs.length; i += 2) assert.deepEqual(runs[i], runs[i + 1], `${name}: 1 and 2 threads`);
     }
   }
   const go80 = new Float32Array(80);
-  assert.throws(() => native.plifBackward(8, 10, new Float32Array(10), new Float32Array(80), go80, go80, 0.5, 0.5, 2, null, true, new Float64Array(2)), /cannot overwrite go/);
-  assert.throws(() => native.plifForward(8, 10, new Float32Array(70), new Float32Array(80), 0.5, 0.5, null, false), /x has 70 elements/);
+  for (const be of [native, wasm]) {
+    if (!be) continue;
+    assert.throws(() => be.plifBackward(8, 10, new Float32Array(10), new Float32Array(80), go80, go80, 0.5, 0.5, 2, null, true, new Float64Array(2)), /cannot overwrite go/);
+    assert.throws(() => be.plifForward(8, 10, new Float32Array(70), new Float32Array(80), 0.5, 0.5, null, false), /70 elements/);
+  }
 });
 
 test('membrane output kernels: Σ_t coef_t·x_t and its spread back over the steps, against hand-computed values and the oracle', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   // Hand-computed: two steps, coefficients 0.8 and 1.
   const small = new Float32Array(3);
   typescriptBackend.timeWeightedSum(2, 3, Float32Array.from([1, 2, 3, 10, 20, 30]), Float32Array.from([0.5, 1]), small);
@@ -467,7 +489,7 @@ test('membrane output kernels: Σ_t coef_t·x_t and its spread back over the ste
 });
 
 test('native batch-norm and bias kernels agree with the oracle (float64 sums in another order; affine within an ulp)', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   // inner 1 (linear layers), 4 (2x2 maps) and 67 (not a multiple of the 8 lanes); outer above one reduction block.
   for (const [outer, C, inner] of [[40, 24, 1], [33, 5, 4], [19, 3, 67]]) {
     const n = outer * C * inner;
@@ -521,7 +543,7 @@ test('native batch-norm and bias kernels agree with the oracle (float64 sums in 
 });
 
 test('native AdamW update equals the oracle bit for bit', (t) => {
-  if (!native) return t.skip('native addon not built');
+  if (!native && !wasm) return t.skip(NEITHER);
   const n = 100_003; // several parallel chunks and a ragged end
   const p0 = randn(n);
   const g = randn(n);
@@ -542,13 +564,12 @@ test('native AdamW update equals the oracle bit for bit', (t) => {
   for (const [at, poison] of [[0, NaN], [50_000, Infinity], [n - 1, 3e38]] as const) {
     const gBad = g.slice();
     gBad[at] = poison; // 3e38 overflows v = (1 − β2)·g² in float32
-    const updates: Array<[string, KernelBackend['adamwUpdate']]> = [['typescript', typescriptBackend.adamwUpdate]];
-    if (native) updates.push(['native', native.adamwUpdate.bind(native)]);
-    for (const [label, update] of updates) {
+    const poisoned = (be: KernelBackend) => {
       const [p, m, v] = [p0.slice(), m0.slice(), v0.slice()];
-      const finite = update(p, gBad, m, v, ...args);
-      assert.equal(finite, false, `${label}: gradient ${poison} at ${at}`);
-    }
+      return be.adamwUpdate(p, gBad, m, v, ...args);
+    };
+    assert.equal(poisoned(typescriptBackend), false, `typescript: gradient ${poison} at ${at}`);
+    each((label, be) => assert.equal(poisoned(be), false, `${label}: gradient ${poison} at ${at}`));
   }
 });
 
@@ -560,4 +581,18 @@ test('native wrapper rejects arrays shorter than the geometry', (t) => {
   assert.ok(nativeInfo()!.threads >= 1);
   assert.match(configureNative('', 2, 'sparse' as 'dense'), /unknown spike kernels 'sparse'/);
   assert.equal(configureNative('', 2), '');
+});
+
+test('WebAssembly wrapper rejects arrays shorter than the geometry; results survive the memory growing between calls', (t) => {
+  if (!wasm) return t.skip('WebAssembly kernels not built (needs emcc: apt-get install emscripten)');
+  assert.throws(() => wasm.gemm(false, false, 4, 4, 4, new Float32Array(15), new Float32Array(16), new Float32Array(16), 0), /has 15 elements, needs 16/);
+  const g = geo(1, 2, 8, 3, 3, 1, 1);
+  assert.throws(() => wasm.conv2dForward(g, new Float32Array(10), new Float32Array(54), null, new Float32Array(192)), /needs 128/);
+  // A call larger than all memory so far (the module starts at 16 MiB) grows it mid-call.
+  const n = 3_000_000;
+  const coef = Float32Array.from([0.5, 2]);
+  const x = new Float32Array(2 * n).map((_, i) => i % 7);
+  const out = new Float32Array(n);
+  wasm.timeWeightedSum(2, n, x, coef, out);
+  assert.equal(out[n - 1], 0.5 * ((n - 1) % 7) + 2 * ((2 * n - 1) % 7));
 });

@@ -1,7 +1,8 @@
 // Shared declarations of the native kernels. kernels.cc and smallconv.cc are
 // compiled three times (scalar/SSE2 baseline, AVX2+FMA, AVX-512) into
 // separate namespaces; addon.cc picks one at load time with
-// __builtin_cpu_supports.
+// __builtin_cpu_supports. The web page's WebAssembly build (wasm.cc) compiles
+// the 16-byte baseline, namespace `scalar`, as WebAssembly SIMD.
 #pragma once
 #include <cstdint>
 #include <cstddef>

@@ -1414,7 +1414,9 @@ double peak_fma_loop(int64_t iterations) {
     a5 = a5 * m + c;
     a6 = a6 * m + c;
     a7 = a7 * m + c;
+#if defined(__x86_64__)
     __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7));
+#endif
   }
   vf s = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
   double r = 0;

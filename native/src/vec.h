@@ -1,6 +1,6 @@
 // Vector types and lane shuffles shared by the kernels compiled once per
 // instruction set (kernels.cc, smallconv.cc): GCC vector extensions of
-// SPV_VEC_BYTES bytes (SSE2, AVX2 or AVX-512), declared in that set's
+// SPV_VEC_BYTES bytes (SSE2, AVX2, AVX-512 or WebAssembly SIMD), declared in that set's
 // namespace. Shuffle masks are built at compile time from lane indices
 // (0 … V−1 for the first operand, V … 2V−1 for the second).
 #pragma once
@@ -18,7 +18,18 @@ constexpr int V = SPV_VEC_BYTES / 4;
 
 static inline vf loadu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
 static inline void storeu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
+#if defined(__clang__)
+// Clang (Emscripten's WebAssembly build) has no __builtin_shuffle; every mask
+// here is a compile-time constant, so the lane-by-lane form below folds into
+// one shuffle instruction.
+static inline vf shuffle(vf a, vf b, vi mask) {
+  vf r;
+  for (int i = 0; i < V; i++) r[i] = mask[i] < V ? a[mask[i]] : b[mask[i] - V];
+  return r;
+}
+#else
 static inline vf shuffle(vf a, vf b, vi mask) { return __builtin_shuffle(a, b, mask); }
+#endif
 
 // Lane I of the mask is first + step·I.
 template <size_t... I>

@@ -15,8 +15,6 @@
  * frees on its own; a long synchronous loop over pooled arrays would
  * otherwise hold every array it ever made.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { nativeAllocator, type PoolStats } from './backend/native.js';
 
 const POOL_MIN_FLOATS = 1 << 16;
@@ -94,8 +92,6 @@ export function pooledMemoryStats(): PoolStats | null {
   return pooled?.stats() ?? null;
 }
 
-let collect: (() => void) | null | undefined;
-
 /**
  * Lets the pool take back the previous step's arrays before the next step
  * allocates. Backward releases nearly every array of a step explicitly (FSVAE
@@ -114,13 +110,5 @@ export function reclaimPooledMemory(): void {
   if (pooled === null) return;
   const s = pooled.stats();
   if (s.liveBytes <= s.maxLiveBytes / 8) return;
-  if (collect === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      collect = runInNewContext('gc') as () => void;
-    } catch {
-      collect = null;
-    }
-  }
-  collect?.();
+  pooled.collectGarbage();
 }

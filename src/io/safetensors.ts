@@ -174,13 +174,14 @@ export function encodeSafetensors(
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] };
     offset += n;
   }
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
-  const pad = (8 - (json.length % 8)) % 8;
-  if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  // The header is padded with spaces to a multiple of 8 bytes, so the data starts aligned.
+  const headerLen = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + headerLen + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
   out.set(json, 8);
-  let pos = 8 + json.length;
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+  let pos = 8 + headerLen;
   for (const [, t] of entries) {
     const b = bytesOf(t);
     out.set(b, pos);

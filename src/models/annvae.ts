@@ -14,7 +14,7 @@ import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { ShapeError, fmtShape } from '../util/errors.js';
-import { SequentialHolder } from './fsvae.js';
+import { SequentialHolder, latentRows, type LatentRows } from './fsvae.js';
 import type { BatchLoss, GenerativeModel, TrainingDefaults } from './types.js';
 
 export interface AnnVaeConfig {
@@ -187,18 +187,26 @@ export class AnnVAE extends Module implements GenerativeModel {
 
   beginEpoch(): void {}
 
+  /** Latents [n, L] from the standard-normal prior (`rows`: only those images of the n, as FSVAE.sampleLatent). */
+  sampleLatent(n: number, rng: Random, rows: LatentRows = { first: 0, count: n }): Tensor {
+    return latentRows(new Tensor(rng.fillNormal(new Float32Array(n * this.cfg.latentDim)), [n, this.cfg.latentDim]), n, rows);
+  }
+
   sample(n: number, rng: Random): { images: Tensor; z: Tensor } {
+    const z = this.sampleLatent(n, rng);
+    return { images: noGrad(() => this.decode(z)), z };
+  }
+
+  /** Latents [N, L] sampled from the posterior of images (what reconstruct decodes). */
+  inferLatent(images: Tensor, rng: Random): Tensor {
     return noGrad(() => {
-      const z = new Tensor(rng.fillNormal(new Float32Array(n * this.cfg.latentDim)), [n, this.cfg.latentDim]);
-      return { images: this.decode(z), z };
+      const { mu, logVar } = this.encode(images);
+      return this.reparameterize(mu, logVar, rng);
     });
   }
 
   reconstruct(images: Tensor, rng: Random): Tensor {
-    return noGrad(() => {
-      const { mu, logVar } = this.encode(images);
-      return this.decode(this.reparameterize(mu, logVar, rng));
-    });
+    return noGrad(() => this.decode(this.inferLatent(images, rng)));
   }
 
   /** Linear path between the posterior means of the two images. */

@@ -9,22 +9,19 @@
  *   spikevae.model    "fsvae" | "esvae" | "ann-vae"
  *   spikevae.config   JSON of the model configuration
  *   spikevae.training JSON of the training state (epoch, step, generator state, ...)
- * Optimizer moments live in a sidecar `<name>.optimizer-<step>.safetensors`
- * so the main file stays a clean state_dict. The pair is consistent after a
- * kill at any instant: the sidecar of the new step is written (atomically)
- * before the model file is replaced, so the model file on disk always names a
- * step whose sidecar exists; older sidecars are removed only afterwards.
- * Runs from before step-named sidecars have `<name>.optimizer.safetensors`,
- * whose metadata names its step; it is still read.
+ * A checkpoint with NaN or infinite values is never written. Training adds
+ * the optimizer state in a sidecar file (src/train/checkpoint-files.ts).
+ *
+ * This module runs in the web page too: files are reached through
+ * util/files.ts, which the page's bundle replaces.
  */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import type { Module } from '../engine/module.js';
 import type { StoredTensor, TensorFile } from '../io/safetensors.js';
-import { readSafetensors, writeSafetensors, toCount, toFloat32 } from '../io/safetensors.js';
+import { parseSafetensors, writeSafetensors, toCount, toFloat32 } from '../io/safetensors.js';
 import { UserError, fmtShape } from '../util/errors.js';
-import { resolveCheckpointPath } from './pretrained.js';
+import { fileExists, readFileOrFail } from '../util/files.js';
 import { cliName } from '../util/package.js';
+import { resolveCheckpointPath } from './pretrained.js';
 import { isModelKind, validateModelConfig } from './config.js';
 
 export const FORMAT_VERSION = '1';
@@ -92,7 +89,8 @@ export interface CheckpointMeta {
   [key: string]: unknown;
 }
 
-export function saveCheckpoint(path: string, model: Module, meta: CheckpointMeta, optimizerTensors?: Map<string, StoredTensor>): void {
+/** The safetensors metadata of a checkpoint (strings; JSON for objects). */
+export function checkpointMetadata(meta: CheckpointMeta): Record<string, string> {
   const metadata: Record<string, string> = {
     'spikevae.format': FORMAT_VERSION,
     'spikevae.model': meta.model,
@@ -102,60 +100,25 @@ export function saveCheckpoint(path: string, model: Module, meta: CheckpointMeta
   for (const [k, v] of Object.entries(meta)) {
     if (k !== 'model' && k !== 'config' && k !== 'training') metadata[`spikevae.${k}`] = typeof v === 'string' ? v : JSON.stringify(v);
   }
-  const tensors = stateDict(model);
-  const bad = firstNonFinite(tensors);
-  if (bad) throw new UserError(`${path}: not written: tensor '${bad}' holds NaN or infinite values`);
-  const step = Number(meta.training?.step ?? 0);
-  if (optimizerTensors) {
-    const badMoment = firstNonFinite(optimizerTensors);
-    if (badMoment) throw new UserError(`${path}: not written: optimizer state '${badMoment}' holds NaN or infinite values`);
-    writeSafetensors(optimizerPath(path, step), optimizerTensors, { 'spikevae.step': String(step) });
-  }
-  writeSafetensors(path, tensors, metadata);
-  if (optimizerTensors) removeOtherSidecars(path, step);
+  return metadata;
 }
 
-function firstNonFinite(tensors: Map<string, StoredTensor>): string | null {
+/** Writes the model's state_dict and metadata atomically; refuses (writing nothing) if a value is NaN or infinite. */
+export function saveCheckpoint(path: string, model: Module, meta: CheckpointMeta): void {
+  const tensors = stateDict(model);
+  assertFinite(tensors, path, 'tensor');
+  writeSafetensors(path, tensors, checkpointMetadata(meta));
+}
+
+/** Refuses tensors holding NaN or infinite values: `${file}: not written: ${what} 'name' ...`. */
+export function assertFinite(tensors: Map<string, StoredTensor>, file: string, what: string): void {
   for (const [name, t] of tensors) {
     if (!(t.data instanceof Float32Array)) continue;
     const d = t.data;
     let poison = 0; // NaN exactly when an entry is NaN or infinite
     for (let i = 0; i < d.length; i++) poison += d[i] * 0;
-    if (!Number.isFinite(poison)) return name;
+    if (!Number.isFinite(poison)) throw new UserError(`${file}: not written: ${what} '${name}' holds NaN or infinite values`);
   }
-  return null;
-}
-
-/** The optimizer sidecar of a checkpoint at `step`. */
-export function optimizerPath(path: string, step: number): string {
-  return `${stem(path)}.optimizer-${step}.safetensors`;
-}
-
-/** The single sidecar of runs written before sidecars were named by step. */
-function legacyOptimizerPath(path: string): string {
-  return `${stem(path)}.optimizer.safetensors`;
-}
-
-function stem(path: string): string {
-  return path.replace(/\.safetensors$/, '');
-}
-
-/** Sidecars of this checkpoint (step-named and legacy) with their steps (null: legacy, step in its metadata). */
-function sidecars(path: string): Array<{ file: string; step: number | null }> {
-  const dir = dirname(path);
-  if (!existsSync(dir)) return [];
-  const base = basename(stem(path));
-  const out: Array<{ file: string; step: number | null }> = [];
-  for (const f of readdirSync(dir)) {
-    if (f === `${base}.optimizer.safetensors`) out.push({ file: join(dir, f), step: null });
-    const m = f.startsWith(`${base}.optimizer-`) ? /^optimizer-(\d+)\.safetensors$/.exec(f.slice(base.length + 1)) : null;
-    if (m) out.push({ file: join(dir, f), step: Number(m[1]) });
-  }
-  return out;
-}
-
-function removeOtherSidecars(path: string, step: number): void {
-  for (const s of sidecars(path)) if (s.step !== step) rmSync(s.file, { force: true });
 }
 
 export interface LoadedCheckpoint {
@@ -173,8 +136,13 @@ export interface LoadedCheckpoint {
  */
 export function readCheckpoint(spec: string): LoadedCheckpoint {
   const path = resolveCheckpointPath(spec);
-  if (!existsSync(path)) throw new UserError(`${path}: no such checkpoint file`);
-  const file = readSafetensors(path);
+  if (!fileExists(path)) throw new UserError(`${path}: no such checkpoint file`);
+  return parseCheckpoint(readFileOrFail(path), path);
+}
+
+/** A checkpoint file's bytes (a web page's upload, say) and its spikevae metadata; `path` names it in errors. */
+export function parseCheckpoint(bytes: Uint8Array, path: string): LoadedCheckpoint {
+  const file = parseSafetensors(bytes, path);
   const md = file.metadata;
   const model = md['spikevae.model'];
   if (!model) {
@@ -198,23 +166,4 @@ export function readCheckpoint(spec: string): LoadedCheckpoint {
   if (!isModelKind(model)) throw new UserError(`${path}: metadata 'spikevae.model' names unknown model '${model}'`);
   validateModelConfig(model, config, `${path}: metadata 'spikevae.config'`);
   return { file, model, config, training: parse('spikevae.training') };
-}
-
-/**
- * The optimizer state saved with the checkpoint's `step`. A sidecar of another
- * step (a write interrupted by an older spikevae, or files copied by hand) is
- * refused with the steps found.
- */
-export function readOptimizerSidecar(path: string, step: number): TensorFile {
-  const exact = optimizerPath(path, step);
-  if (existsSync(exact)) return readSafetensors(exact);
-  const legacy = legacyOptimizerPath(path);
-  if (existsSync(legacy)) {
-    const f = readSafetensors(legacy);
-    if (f.metadata['spikevae.step'] === String(step)) return f;
-  }
-  const found = sidecars(path).map((s) => (s.step === null ? `${basename(s.file)}` : `step ${s.step}`));
-  throw new UserError(
-    `${path}: the optimizer state of its step ${step} is missing${found.length ? ` (found: ${found.join(', ')})` : ''}; cannot resume exactly`,
-  );
 }

@@ -13,7 +13,7 @@ import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { bernoulliSpikes, mmdRbf } from '../snn/sampling.js';
-import { FSVAE, FsvaeConfig, SequentialHolder, defaultFsvaeConfig } from './fsvae.js';
+import { FSVAE, FsvaeConfig, SequentialHolder, defaultFsvaeConfig, latentRows, type LatentRows } from './fsvae.js';
 import type { BatchLoss, TrainingDefaults } from './types.js';
 
 export const UNUSED_PREFIXES = ['prior.', 'posterior.'];
@@ -74,15 +74,19 @@ export class ESVAE extends FSVAE {
     };
   }
 
-  override reconstruct(images: Tensor, rng: Random): Tensor {
-    return noGrad(() => this.decode(this.encodeLatent(images, rng).z));
+  /** Spikes at the encoder's latent rates r_q (the prior rates r_p are drawn first, as in the official code). */
+  override inferLatent(images: Tensor, rng: Random): Tensor {
+    return noGrad(() => this.encodeLatent(images, rng).z);
+  }
+
+  /** Latent spikes [T, n, C] from the prior: Bernoulli spikes at the rates r_p (FSVAE's autoregressive prior is unused). */
+  override sampleLatent(n: number, rng: Random, rows: LatentRows = { first: 0, count: n }): Tensor {
+    return latentRows(noGrad(() => bernoulliSpikes(this.priorRates(n, rng), this.cfg.timeSteps, rng)), n, rows);
   }
 
   override sample(n: number, rng: Random): { images: Tensor; z: Tensor } {
-    return noGrad(() => {
-      const z = bernoulliSpikes(this.priorRates(n, rng), this.cfg.timeSteps, rng);
-      return { images: this.decode(z), z };
-    });
+    const z = this.sampleLatent(n, rng);
+    return { images: noGrad(() => this.decode(z)), z };
   }
 
   /** Two groups as the official optimizer: the prior bottleneck at 10× the learning rate. */

@@ -12,7 +12,7 @@ import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import { releasingScope } from '../engine/alloc.js';
 import * as ops from '../engine/ops.js';
-import { membraneCoefficients, psp } from '../snn/functional.js';
+import { membraneCoefficients, membraneOutput, psp } from '../snn/functional.js';
 import { TdConv, TdConvTranspose, TdLinear, type PlifNeuronSpec } from '../snn/layers.js';
 import { SteppedLinearStack } from '../snn/incremental.js';
 import { TaidDecoding } from './taid.js';
@@ -105,6 +105,28 @@ export class MembraneOutputLayer extends Module {
     this.coef = membraneCoefficients(steps);
     this.registerBuffer('coef', { data: this.coef, shape: [1, 1, 1, 1, steps] });
   }
+}
+
+/** A run of images [first, first + count) of a batch. */
+export interface LatentRows {
+  first: number;
+  count: number;
+}
+
+function checkRows(n: number, rows: LatentRows): LatentRows {
+  if (!(Number.isInteger(rows.first) && Number.isInteger(rows.count) && rows.first >= 0 && rows.count >= 0 && rows.first + rows.count <= n)) {
+    throw new ShapeError('sampleLatent', `images [${rows.first}, ${rows.first + rows.count}) are not inside a batch of ${n}`);
+  }
+  return rows;
+}
+
+/** Those images of a latent batch of n (the image axis is the second of [T, N, C] spikes, the first of [N, L] values). */
+export function latentRows(z: Tensor, n: number, rows: LatentRows): Tensor {
+  const { first, count } = checkRows(n, rows);
+  if (first === 0 && count === n) return z;
+  const part = ops.slice(z, z.ndim === 3 ? 1 : 0, first, first + count);
+  part.binary = z.binary;
+  return part;
 }
 
 /** One uniform index in [0, k) per row: PyTorch's randint(0, k, (rows,)). */
@@ -361,17 +383,49 @@ export class FSVAE extends Module implements GenerativeModel {
 
   /** Decoder: latent spikes z [T, N, latent] → images [N, C, H, W] in (-1, 1). */
   decode(z: Tensor): Tensor {
+    const h = this.decoderSpikes(z);
+    const output = this.finalLayers[1];
+    return ops.tanh(this.taid ? this.taid.forward(output.forward(h)) : output.forwardMembraneOutput(h, this.coef!));
+  }
+
+  /** The decoder up to its last spiking layer: spikes [T, N, hidden, H, W] that the output layer integrates. */
+  private decoderSpikes(z: Tensor): Tensor {
     const [T, N, C] = z.shape;
-    if (T !== this.cfg.timeSteps || C !== this.cfg.latentDim) {
+    if (z.ndim !== 3 || T !== this.cfg.timeSteps || C !== this.cfg.latentDim) {
       throw new ShapeError('decode', `expects latent spikes [${this.cfg.timeSteps}, N, ${this.cfg.latentDim}], got ${fmtShape(z.shape)}`);
     }
     let h = this.decoderInput.forward(z);
     const last = this.hiddenDims[this.hiddenDims.length - 1];
     h = ops.reshape(h, [T, N, last, 2, 2]);
     for (const l of this.decoderLayers) h = l.forward(h);
-    const [spiking, output] = this.finalLayers;
-    h = spiking.forward(h);
-    return ops.tanh(this.taid ? this.taid.forward(output.forward(h)) : output.forwardMembraneOutput(h, this.coef!));
+    return this.finalLayers[0].forward(h);
+  }
+
+  /**
+   * The decoded image forming over time (no gradients): frame t is the tanh
+   * of the output membrane after steps 0..t, Σ_{t'≤t} 0.8^(t−t')·x_t' with
+   * the fixed output (what a decoder of t + 1 steps would return), or
+   * Σ_{t'≤t} a_t'·x_t' with TAID's weights; x_t is the output layer's value at
+   * step t. The last frame is decode(z) up to float32 rounding. Returns the
+   * frames [T, N, C, H, W] and TAID's time weights a [T, N, C] (null with the
+   * fixed output).
+   */
+  decodeOverTime(z: Tensor): { frames: Tensor; timeWeights: Tensor | null } {
+    return noGrad(() => {
+      const x = this.finalLayers[1].forward(this.decoderSpikes(z)); // [T, N, C, H, W]
+      const [T, N, C, H, W] = x.shape;
+      const timeWeights = this.taid ? this.taid.weights(x) : null;
+      const size = N * C * H * W;
+      const frames = new Float32Array(T * size);
+      for (let t = 0; t < T; t++) {
+        const prefix = ops.slice(x, 0, 0, t + 1);
+        const membrane = timeWeights
+          ? ops.sum(ops.mul(ops.reshape(ops.slice(timeWeights, 0, 0, t + 1), [t + 1, N, C, 1, 1]), prefix), [0])
+          : membraneOutput(prefix, membraneCoefficients(t + 1));
+        frames.set(ops.tanh(membrane).data, t * size);
+      }
+      return { frames: new Tensor(frames, [T, N, C, H, W]), timeWeights };
+    });
   }
 
   forward(images: Tensor, rng: Random): ForwardResult {
@@ -389,27 +443,33 @@ export class FSVAE extends Module implements GenerativeModel {
     return { loss: ops.add(recon, distance), recon: recon.item(), distance: distance.item() };
   }
 
-  /** Generation from the prior (eval mode): z_t drawn one step at a time, then decoded. */
-  sampleLatent(n: number, rng: Random): Tensor {
+  /**
+   * Generation from the prior (eval mode): z_t drawn one step at a time.
+   * With `rows`, only images [first, first + count) of the n are computed,
+   * from the random draws of all n: the same spikes as those images of the
+   * full call (the web page splits a batch over its workers this way).
+   */
+  sampleLatent(n: number, rng: Random, rows: LatentRows = { first: 0, count: n }): Tensor {
     const C = this.cfg.latentDim;
     const k = this.cfg.k;
     const T = this.cfg.timeSteps;
+    const { first, count } = checkRows(n, rows);
     if (!this.exactPrefixPasses) {
       return noGrad(() => {
-        const net = new SteppedLinearStack(this.prior.layers, n);
-        const z = new Float32Array(T * n * C);
-        let prev = new Float32Array(n * C);
+        const net = new SteppedLinearStack(this.prior.layers, count);
+        const z = new Float32Array(T * count * C);
+        let prev = new Float32Array(count * C);
         for (let t = 0; t < T; t++) {
-          const it = new Tensor(prev, [n, C]);
+          const it = new Tensor(prev, [count, C]);
           it.binary = true;
           const out = net.step(it);
-          const idx = randomIndices(n * C, k, rng);
-          const zt = new Float32Array(n * C);
-          for (let i = 0; i < n * C; i++) zt[i] = out[i * k + idx[i]];
-          z.set(zt, t * n * C);
+          const idx = randomIndices(n * C, k, rng).subarray(first * C);
+          const zt = new Float32Array(count * C);
+          for (let i = 0; i < count * C; i++) zt[i] = out[i * k + idx[i]];
+          z.set(zt, t * count * C);
           prev = zt;
         }
-        const zT = new Tensor(z, [T, n, C]);
+        const zT = new Tensor(z, [T, count, C]);
         zT.binary = true;
         return zT;
       });
@@ -421,7 +481,7 @@ export class FSVAE extends Module implements GenerativeModel {
         const lastStep = ops.slice(out, 0, t, t + 1);
         hist.push(ops.pickLastAxis(ops.reshape(lastStep, [n * C, k]), randomIndices(n * C, k, rng)).data);
       }
-      return stackSteps(hist.slice(1), n, C);
+      return latentRows(stackSteps(hist.slice(1), n, C), n, rows);
     });
   }
 
@@ -452,7 +512,12 @@ export class FSVAE extends Module implements GenerativeModel {
 
   /** Encoder → posterior sample → decoder (the prior is not needed to reconstruct). */
   reconstruct(images: Tensor, rng: Random): Tensor {
-    return noGrad(() => this.decode(this.posteriorForward(this.encodeSpikes(images), rng).sampledZ));
+    return noGrad(() => this.decode(this.inferLatent(images, rng)));
+  }
+
+  /** Latent spikes [T, N, C] sampled from the posterior of images [N, C, H, W] (what reconstruct decodes). */
+  inferLatent(images: Tensor, rng: Random): Tensor {
+    return noGrad(() => this.posteriorForward(this.encodeSpikes(images), rng).sampledZ);
   }
 
   paramGroups(lr: number, weightDecay: number): ParamGroup[] {

@@ -5,7 +5,7 @@
 import { Random } from '../engine/random.js';
 import { UserError } from '../util/errors.js';
 import { FSVAE, FsvaeConfig, defaultFsvaeConfig } from './fsvae.js';
-import { loadStateDict, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
+import { loadStateDict, parseCheckpoint, readCheckpoint, LoadedCheckpoint } from './checkpoint.js';
 import { pretrainedPath, resolveCheckpointPath } from './pretrained.js';
 import { validateModelConfig } from './config.js';
 import type { GenerativeModel, TrainableModel, TrainingDefaults } from './types.js';
@@ -151,9 +151,17 @@ export function loadClassifier(spec: string): { model: AlifClassifier; checkpoin
 /** Loads a generative model (weights and buffers) from a spikevae checkpoint file or `pretrained:<name>`. */
 export function loadModel(spec: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
   const path = resolveCheckpointPath(spec);
-  const checkpoint = readCheckpoint(path);
-  const model = modelFromConfig(checkpoint.model, checkpoint.config, path);
-  loadStateDict(model, checkpoint.file.tensors, path);
+  return modelFromCheckpoint(readCheckpoint(path), path);
+}
+
+/** loadModel for a checkpoint file's bytes (the web page's); `fileName` names it in errors. */
+export function loadModelFromBytes(bytes: Uint8Array, fileName: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+  return modelFromCheckpoint(parseCheckpoint(bytes, fileName), fileName);
+}
+
+function modelFromCheckpoint(checkpoint: LoadedCheckpoint, fileName: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
+  const model = modelFromConfig(checkpoint.model, checkpoint.config, fileName);
+  loadStateDict(model, checkpoint.file.tensors, fileName);
   model.eval();
   return { model, checkpoint };
 }

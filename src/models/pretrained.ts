@@ -2,11 +2,11 @@
  * The trained models that ship in the package's pretrained/ folder: each is
  * `<name>.safetensors` (a spikevae checkpoint, i.e. the official state_dict)
  * with a model card `<name>.md`. Every command that takes a checkpoint also
- * takes `pretrained:<name>`.
+ * takes `pretrained:<name>`. (In the web page, which has no package folder,
+ * the page lists the models itself; util/ stand-ins make this module inert.)
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
+import { listDirectory } from '../util/files.js';
 import { packagePath } from '../util/package.js';
 
 export const PRETRAINED_PREFIX = 'pretrained:';
@@ -17,9 +17,7 @@ export function pretrainedDir(): string {
 
 /** Names of the shipped models, sorted. */
 export function pretrainedNames(): string[] {
-  const dir = pretrainedDir();
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  return listDirectory(pretrainedDir())
     .filter((f) => f.endsWith('.safetensors'))
     .map((f) => f.slice(0, -'.safetensors'.length))
     .sort();
@@ -31,7 +29,7 @@ export function pretrainedPath(name: string): string {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || !names.includes(name)) {
     throw new UserError(`pretrained:${name}: no such pretrained model (available: ${names.length ? names.join(', ') : 'none in ' + pretrainedDir()})`);
   }
-  return join(pretrainedDir(), `${name}.safetensors`);
+  return `${pretrainedDir()}/${name}.safetensors`;
 }
 
 /** A checkpoint argument as a file path: `pretrained:<name>` names a shipped model, anything else is a path. */

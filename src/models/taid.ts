@@ -35,11 +35,16 @@ export class TaidDecoding extends Module {
   /** x [T, N, C, H, W] (real-valued final deconv output) → [N, C, H, W] before tanh. */
   forward(x: Tensor): Tensor {
     const [T, N, C] = x.shape;
+    const aT = ops.reshape(this.weights(x), [T, N, C, 1, 1]);
+    return ops.sum(ops.mul(aT, x), [0]);
+  }
+
+  /** The time weights a [T, N, C] in (0, 1) that forward gives x's steps. */
+  weights(x: Tensor): Tensor {
+    const T = x.shape[0];
     const s = ops.mean(x, [3, 4]); // [T, N, C]
     const w = ops.reshape(this.conv.weight, [T, T]);
     const mixed = ops.linear(ops.permute(s, [1, 2, 0]), w, null); // [N, C, T']
-    const a = ops.sigmoid(mixed);
-    const aT = ops.reshape(ops.permute(a, [2, 0, 1]), [T, N, C, 1, 1]);
-    return ops.sum(ops.mul(aT, x), [0]);
+    return ops.permute(ops.sigmoid(mixed), [2, 0, 1]);
   }
 }

@@ -27,7 +27,8 @@ import { DataLoader, Dataset, openDataset, defaultDropLast, DatasetName } from '
 import { writeImageGrid } from '../io/image.js';
 import type { StoredTensor } from '../io/safetensors.js';
 import { toFloat32 } from '../io/safetensors.js';
-import { readCheckpoint, saveCheckpoint, loadStateDict, readOptimizerSidecar } from '../models/checkpoint.js';
+import { readCheckpoint, saveCheckpoint, loadStateDict } from '../models/checkpoint.js';
+import { readOptimizerSidecar, saveTrainingCheckpoint } from './checkpoint-files.js';
 import { createTrainableModel, modelNotes, ModelKind, MODEL_KINDS, NEURON_CHOICES, type NeuronChoice } from '../models/index.js';
 import type { GenerativeModel, TrainableModel } from '../models/types.js';
 import { betweenTrainingSteps, trainingStep } from './step.js';
@@ -277,13 +278,10 @@ export class Trainer {
 
   saveCheckpoint(path = this.checkpointPath): void {
     this.state.rng = this.rng.getState();
-    saveCheckpoint(
-      path,
-      this.model,
-      { model: this.model.kind, config: this.model.config, training: { ...this.state }, dataset: this.cfg.dataset, ...modelNotes(this.model.kind) },
-      path === this.checkpointPath ? optimizerTensors(this.optimizer) : undefined,
-    );
-    if (path === this.checkpointPath) this.checkpointStep = this.state.step;
+    const meta = { model: this.model.kind, config: this.model.config, training: { ...this.state }, dataset: this.cfg.dataset, ...modelNotes(this.model.kind) };
+    if (path !== this.checkpointPath) return saveCheckpoint(path, this.model, meta);
+    saveTrainingCheckpoint(path, this.model, meta, optimizerTensors(this.optimizer));
+    this.checkpointStep = this.state.step;
   }
 
   /** Asks the loop to stop after the current step, with a checkpoint (as SIGINT does). */

@@ -1,5 +1,5 @@
 /** Reading user-named files with one clear error line instead of an errno stack trace. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 
 export function readFileOrFail(path: string): Buffer {
@@ -36,4 +36,13 @@ export function readJsonLines(path: string): unknown[] {
       }
     })
     .filter((v) => v !== undefined);
+}
+
+export function fileExists(path: string): boolean {
+  return existsSync(path);
+}
+
+/** The names in a folder, sorted; none when it does not exist. */
+export function listDirectory(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
 }

@@ -19,15 +19,18 @@ let nativeBackend: KernelBackend | null = null;
   else nativeError = r.error;
 }
 
+// A web page has no process: its bundle replaces the addon loader
+// (native.browser.ts) and installs its kernels with setBackend.
+const env: Record<string, string | undefined> = typeof process === 'undefined' ? {} : process.env;
 let current: KernelBackend = typescriptBackend;
-const requested = process.env.SPIKEVAE_BACKEND;
+const requested = env.SPIKEVAE_BACKEND;
 if (requested === 'typescript' || requested === 'ts') {
   current = typescriptBackend;
 } else if (nativeBackend) {
   current = nativeBackend;
 } else {
   if (requested === 'native') throw new Error(`SPIKEVAE_BACKEND=native but the native addon is unavailable: ${nativeError}`);
-  if (!process.env.SPIKEVAE_QUIET) {
+  if (!env.SPIKEVAE_QUIET && typeof process !== 'undefined') {
     process.stderr.write(`spikevae: native kernels unavailable (${nativeError}); using the portable TypeScript kernels (slower)\n`);
   }
 }

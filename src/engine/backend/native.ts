@@ -11,6 +11,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Conv2dGeometry, KernelBackend } from './types.js';
 
 interface Addon {
@@ -140,15 +142,37 @@ export function nativeMemoryBandwidth(mib = 256, threads = availableParallelism(
   return a.memoryBandwidth(mib, threads);
 }
 
+export interface NativeAllocator {
+  alloc(bytes: number, zero: boolean): ArrayBuffer;
+  release(buffer: ArrayBuffer): boolean;
+  stats(): PoolStats;
+  /** A full garbage collection, whose finalizers return collected blocks to the pool. */
+  collectGarbage(): void;
+}
+
+let collect: (() => void) | null | undefined;
+
+function collectGarbage(): void {
+  if (collect === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      collect = runInNewContext('gc') as () => void;
+    } catch {
+      collect = null;
+    }
+  }
+  collect?.();
+}
+
 /**
  * The addon's pooled allocator (zeroed ArrayBuffers whose memory is reused
  * warm after garbage collection), or null when the addon is unavailable or
  * SPIKEVAE_POOL=0.
  */
-export function nativeAllocator(): { alloc: (bytes: number, zero: boolean) => ArrayBuffer; release: (buffer: ArrayBuffer) => boolean; stats: () => PoolStats } | null {
+export function nativeAllocator(): NativeAllocator | null {
   if (process.env.SPIKEVAE_POOL === '0') return null;
   const a = load();
-  return a ? { alloc: (bytes: number, zero: boolean) => a.allocBuffer(bytes, zero), release: (buffer: ArrayBuffer) => a.releaseBuffer(buffer), stats: () => a.poolStats() } : null;
+  return a ? { alloc: (bytes, zero) => a.allocBuffer(bytes, zero), release: (buffer) => a.releaseBuffer(buffer), stats: () => a.poolStats(), collectGarbage } : null;
 }
 
 export function loadNativeBackend(): { backend: KernelBackend } | { error: string } {

@@ -2,10 +2,12 @@
  * The kernel back-end contract.
  *
  * Everything compute-heavy in spikevae goes through one object implementing
- * `KernelBackend`. Two implementations exist:
+ * `KernelBackend`. Three implementations exist:
  *   - `typescript.ts`: portable, plain loops; runs anywhere (also in a browser)
  *     and is the oracle every other back-end is tested against;
- *   - `native.ts`: the C++ N-API addon (AVX2/FMA, AVX-512 when present, threads).
+ *   - `native.ts`: the C++ N-API addon (AVX2/FMA, AVX-512 when present, threads);
+ *   - `wasm.ts`: the addon's kernels compiled to WebAssembly SIMD, one
+ *     thread (the web page's; needs the module's bytes).
  *
  * Conventions shared by every kernel:
  *   - all arrays are dense, row-major (C order) Float32Arrays;
