@@ -126,6 +126,8 @@ for (const [bname, be] of backends) {
       };
       gradcheck('maxPool2d 2x2 s2 (odd size: the last row and column are dropped)', [distinct([2, 3, 5, 4])], (x) => ops.square(ops.maxPool2d(x, 2)), 1e-3);
       gradcheck('maxPool2d 3x3 s2 (overlapping windows)', [distinct([1, 2, 7, 7])], (x) => ops.maxPool2d(x, 3, 2), 1e-3);
+      // Windows tiling the input (the classifiers' case): the gradient is written, then added by a second consumer.
+      gradcheck('maxPool2d 2x2 s2 tiling, used twice', [distinct([2, 3, 4, 6])], (x) => ops.mul(ops.maxPool2d(x, 2), ops.maxPool2d(x, 2)), 1e-3);
       const idx = Int32Array.from({ length: 6 }, (_, i) => i % 4);
       gradcheck('pickLastAxis', [a], (x) => ops.square(ops.pickLastAxis(x, idx)));
       gradcheck('mseLoss', [a, param([2, 3, 4])], (x, y) => ops.mseLoss(x, y));

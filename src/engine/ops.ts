@@ -563,29 +563,76 @@ export function maxPool2d(x: Tensor, k: number, s = k): Tensor {
   // The winning tap (kh·k + kw) of every output, for the backward.
   const arg = new Uint8Array(planes * OH * OW);
   const xd = x.data;
+  // The networks' 2×2 stride-2 pooling, written out (a third of a classifier
+  // step went to the general loop below); the same comparisons in the same order.
+  const pairs = k === 2 && s === 2;
   for (let p = 0; p < planes; p++) {
     const xo = p * H * W;
     const yo = p * OH * OW;
     for (let oh = 0; oh < OH; oh++) {
+      const row = xo + oh * s * W;
+      const out = yo + oh * OW;
+      if (pairs) {
+        for (let ow = 0; ow < OW; ow++) {
+          const i = row + 2 * ow;
+          let best = xd[i];
+          let at = 0;
+          let v = xd[i + 1];
+          if (v > best || v !== v) (best = v), (at = 1);
+          v = xd[i + W];
+          if (v > best || v !== v) (best = v), (at = 2);
+          v = xd[i + W + 1];
+          if (v > best || v !== v) (best = v), (at = 3);
+          y[out + ow] = best;
+          arg[out + ow] = at;
+        }
+        continue;
+      }
       for (let ow = 0; ow < OW; ow++) {
         let best = -Infinity;
         let at = 0;
         for (let kh = 0; kh < k; kh++) {
-          const row = xo + (oh * s + kh) * W + ow * s;
+          const r = row + kh * W + ow * s;
           for (let kw = 0; kw < k; kw++) {
-            const v = xd[row + kw];
-            if (v > best || Number.isNaN(v)) {
+            const v = xd[r + kw];
+            if (v > best || v !== v) {
               best = v;
               at = kh * k + kw;
             }
           }
         }
-        y[yo + oh * OW + ow] = best;
-        arg[yo + oh * OW + ow] = at;
+        y[out + ow] = best;
+        arg[out + ow] = at;
       }
     }
   }
+  // With 2×2 windows tiling the whole input, every input element is written
+  // once (its gradient or 0): no zeroed buffer is needed.
+  const tiles = pairs && H % 2 === 0 && W % 2 === 0;
   const out = makeResult('maxPool2d', y, [N, C, OH, OW], [x], (g) => {
+    if (tiles) {
+      x.addGradWith((gx, accumulate) => {
+        for (let p = 0; p < planes; p++) {
+          for (let oh = 0; oh < OH; oh++) {
+            const o = (p * OH + oh) * OW;
+            const r = p * H * W + 2 * oh * W;
+            for (let ow = 0; ow < OW; ow++) {
+              const a = arg[o + ow];
+              const gv = g[o + ow];
+              const i = r + 2 * ow;
+              if (accumulate) gx[i + (a >> 1) * W + (a & 1)] += gv;
+              else {
+                gx[i] = a === 0 ? gv : 0;
+                gx[i + 1] = a === 1 ? gv : 0;
+                gx[i + W] = a === 2 ? gv : 0;
+                gx[i + W + 1] = a === 3 ? gv : 0;
+              }
+            }
+          }
+        }
+      });
+      return;
+    }
     const gx = x.gradBuffer();
     for (let p = 0; p < planes; p++) {
       const xo = p * H * W;
