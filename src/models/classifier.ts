@@ -35,7 +35,7 @@ import { type ParamGroup, cosineAnnealingFactor } from '../engine/optim.js';
 import { Random } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
-import { ParametricLif, type ParametricKind, tauFromDecay } from '../snn/plif.js';
+import { CODE_DEFAULT_INIT, ParametricLif, type ParametricKind, tauFromDecay } from '../snn/plif.js';
 import { ShapeError, UserError, fmtShape } from '../util/errors.js';
 import { SequentialHolder } from './fsvae.js';
 import type { BatchLoss, TrainableModel, TrainingDefaults } from './types.js';
@@ -83,8 +83,8 @@ export function defaultClassifierConfig(dataset: string, opts: NeuronOptions & {
   return {
     network: classifierNetwork(dataset),
     neuron: opts.neuron ?? 'alif',
-    tau0: resolveTau0(opts, 2),
-    vth0: opts.vth0 ?? 0.5,
+    tau0: resolveTau0(opts, CODE_DEFAULT_INIT.tau0),
+    vth0: opts.vth0 ?? CODE_DEFAULT_INIT.vth0,
     timeSteps: opts.timeSteps ?? 8,
     dropout: 0.5,
     cosineTMax: 64,
