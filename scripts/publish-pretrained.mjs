@@ -14,6 +14,7 @@ import { readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors } from '../dist/src/io/safetensors.js';
+import { PAPERS, paperModelName } from '../dist/src/metrics/papers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -69,15 +70,11 @@ writeSafetensors(out, ck.tensors, metadata);
 const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
 const mb = (statSync(out).size / 2 ** 20).toFixed(1);
 
-const paper = {
-  'fsvae/mnist': 'FSVAE paper, 150 epochs: MSE 0.031, FAD 35.54',
-  'fsvae/fashion': 'FSVAE paper, 150 epochs: MSE 0.031, FAD 15.75',
-  'fsvae+taid/mnist': 'TAID paper: FAD 20.14 (no MSE reported)',
-  'fsvae+taid/fashion': 'TAID paper: FAD 13.15 (no MSE reported)',
-  'esvae/mnist': 'ESVAE paper, 300 epochs: MSE 0.013, FAD 10.99',
-  'ann-vae/mnist': 'FSVAE paper\'s ANN VAE, 150 epochs: MSE 0.048, FAD 17.09',
-  'ann-vae/fashion': 'FSVAE paper\'s ANN VAE, 150 epochs: MSE 0.050, FAD 18.08',
-};
+const published = PAPERS[dataset]?.[paperModelName(model, modelConfig.decoding)] ?? {};
+const paperText = [
+  published.recon !== undefined ? `MSE ${published.recon}` : null,
+  published.fad !== undefined ? `FAD ${published.fad}` : null,
+].filter(Boolean).join(', ');
 const kind = modelConfig.decoding === 'taid' ? `${model}+taid` : model;
 const hours = (training.elapsedSeconds / 3600).toFixed(1);
 const recipe = [
@@ -104,7 +101,7 @@ ${kind.toUpperCase()} trained on ${dataset === 'fashion' ? 'Fashion-MNIST' : dat
 
 | metric | value | paper |
 |---|---|---|
-| test reconstruction MSE ([−1, 1] scale, ${metrics.testImages} images) | ${metrics.reconMse.toFixed(4)} | ${paper[`${kind}/${dataset}`] ?? '–'} |
+| test reconstruction MSE ([−1, 1] scale, ${metrics.testImages} images) | ${metrics.reconMse.toFixed(4)} | ${paperText ? `${paperModelName(model, modelConfig.decoding)} paper: ${paperText}` : '–'} |
 | FAD (${metrics.fadSamples} samples, official autoencoder and statistics) | ${metrics.fad.toFixed(2)} | |
 | spike cost per reconstruction | ${(metrics.acPerImage / 1e6).toFixed(2)} M AC, ${(metrics.macPerImage / 1e6).toFixed(2)} M MAC, ${metrics.energyMicroJoule.toFixed(1)} µJ | |
 
