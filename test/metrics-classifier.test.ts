@@ -1,7 +1,7 @@
 /** `spikevae eval` on a classifier checkpoint: accuracy, confusion matrix (JSON and PNG), rates, neuron parameters, spike cost. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AlifClassifier, defaultClassifierConfig } from '../src/models/classifier.js';
@@ -43,6 +43,17 @@ test('eval on a classifier checkpoint: accuracy from the confusion matrix, per-c
   assert.equal(png.width, png.height);
   assert.equal(acc.confusionPng, join(dir, 'confusion.png'));
   assert.ok(chunks.join('').includes('test accuracy'), chunks.join(''));
+  // In a run folder (config.json beside the checkpoint) the results are also kept in RUN_DIR/eval.json, as for the VAEs.
+  writeFileSync(join(dir, 'config.json'), '{}\n');
+  process.stderr.write = ((s: string) => (chunks.push(String(s)), true)) as typeof process.stderr.write;
+  try {
+    assert.equal(await main(['node', 'spikevae', 'eval', '--checkpoint', ck, '--metrics', 'accuracy', '--test-limit', '10', '--quiet']), 0);
+  } finally {
+    process.stderr.write = write;
+  }
+  const kept = JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8'));
+  assert.equal(kept.accuracy.testImages, 10);
+  assert.equal(kept.model, 'alif-classifier');
   // A generative metric on a classifier is one clear error.
   const errs: string[] = [];
   process.stderr.write = ((s: string) => (errs.push(String(s)), true)) as typeof process.stderr.write;

@@ -3,7 +3,7 @@
  * accuracy, a confusion-matrix PNG, per-layer firing rates, the learned τ
  * and V_th of every layer, and the spike cost (metrics/classifier.ts).
  */
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Tensor } from '../../engine/tensor.js';
 import { openDataset, type DatasetName } from '../../data/index.js';
 import { loadClassifier } from '../../models/index.js';
@@ -29,7 +29,11 @@ export interface ClassifierEvalFlags {
   quiet?: boolean;
 }
 
-export async function evaluateClassifierCommand(flags: ClassifierEvalFlags): Promise<void> {
+/**
+ * `keep` stores the results where eval keeps a run's (RUN_DIR/eval.json when
+ * the checkpoint lies in a run folder) and returns that file, or null.
+ */
+export async function evaluateClassifierCommand(flags: ClassifierEvalFlags, keep: (results: Record<string, unknown>) => string | null): Promise<void> {
   const metrics = flags.metrics ?? [...CLASSIFIER_METRICS];
   for (const m of metrics) {
     if (!(CLASSIFIER_METRICS as readonly string[]).includes(m)) {
@@ -40,7 +44,8 @@ export async function evaluateClassifierCommand(flags: ClassifierEvalFlags): Pro
   const dataset = flags.dataset ?? (checkpoint.file.metadata['spikevae.dataset'] as DatasetName | undefined);
   if (!dataset) throw new UserError(`${flags.checkpoint}: does not record its dataset; pass --dataset`);
   const quiet = flags.quiet || flags.json === '-';
-  const results: Record<string, unknown> = { checkpoint: flags.checkpoint, model: model.kind, dataset, neuron: model.cfg.neuron, timeSteps: model.cfg.timeSteps };
+  const step = typeof checkpoint.training?.step === 'number' ? checkpoint.training.step : null;
+  const results: Record<string, unknown> = { checkpoint: flags.checkpoint, model: model.kind, dataset, step, time: new Date().toISOString(), neuron: model.cfg.neuron, timeSteps: model.cfg.timeSteps };
   if (metrics.includes('accuracy')) {
     let progress: Progress | null = null;
     const r = await evaluateClassifier(model, {
@@ -68,11 +73,12 @@ export async function evaluateClassifierCommand(flags: ClassifierEvalFlags): Pro
     results.cost = classifierCost(model, new Tensor(x, [n, test.channels, test.height, test.width]));
   }
   const text = JSON.stringify(results, null, 2) + '\n';
+  const runFile = keep(results);
+  if (flags.json && flags.json !== '-' && (!runFile || resolve(flags.json) !== runFile)) writeFileAtomic(flags.json, text);
   if (flags.json === '-') {
     process.stdout.write(text);
     return;
   }
-  if (flags.json) writeFileAtomic(flags.json, text);
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   const acc = results.accuracy as Awaited<ReturnType<typeof evaluateClassifier>> & { confusionPng: string } | undefined;
   if (acc) {
@@ -94,4 +100,5 @@ export async function evaluateClassifierCommand(flags: ClassifierEvalFlags): Pro
       process.stderr.write(`  ${l.layer.padEnd(22)} rate ${l.firingRate === null ? '   -  ' : l.firingRate.toFixed(3)}  AC ${(l.ac / 1e6).toFixed(3).padStart(9)} M  MAC ${(l.mac / 1e6).toFixed(3).padStart(9)} M\n`);
     }
   }
+  if (runFile) process.stderr.write(`spikevae: results kept in ${runFile}\n`);
 }

@@ -111,11 +111,19 @@ PNG, firing rates and each layer's learned tau and V_th) and cost.`,
     .action(async (flags: EvalFlags, cmd: Command) => {
       if (readCheckpoint(resolveCheckpointPath(flags.checkpoint)).model === 'alif-classifier') {
         const given = (key: string) => cmd.getOptionValueSource(key) === 'cli';
-        return evaluateClassifierCommand({
-          ...flags,
-          metrics: given('metrics') ? flags.metrics.split(',').map((m) => m.trim()).filter(Boolean) : undefined,
-          batchSize: given('batchSize') ? flags.batchSize : undefined,
-        });
+        const keep = (results: Record<string, unknown>) => {
+          const runFile = runEvalFile(flags.checkpoint);
+          if (runFile) writeFileAtomic(runFile, JSON.stringify(mergeRunResults(runFile, results), null, 2) + '\n');
+          return runFile;
+        };
+        return evaluateClassifierCommand(
+          {
+            ...flags,
+            metrics: given('metrics') ? flags.metrics.split(',').map((m) => m.trim()).filter(Boolean) : undefined,
+            batchSize: given('batchSize') ? flags.batchSize : undefined,
+          },
+          keep,
+        );
       }
       const requested = flags.metrics.split(',').map((m) => m.trim()).filter(Boolean);
       for (const m of requested) {
