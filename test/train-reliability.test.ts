@@ -259,3 +259,35 @@ test('runs from before step-named optimizer files still resume; a mismatched one
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--init-from continues another run\'s weights at its epoch and step with fresh optimizer moments; such a run resumes exactly', async () => {
+  const source = tmp();
+  const whole = tmp();
+  const split = tmp();
+  try {
+    // The source stops at the end of its second epoch (3 steps an epoch).
+    await Trainer.create(config({ epochs: 4 }), { out: source, quiet: true, maxSteps: 6 }).train();
+    const from = join(source, 'checkpoint.safetensors');
+    const started = Trainer.create(config({ epochs: 4, initFrom: from }), { out: whole, quiet: true });
+    assert.deepEqual([started.state.epoch, started.state.step, started.optimizer.stepCount], [2, 6, 0]);
+    const want = readSafetensors(from).tensors;
+    for (const [name, p] of started.model.namedParameters()) assert.deepEqual(p.data, want.get(name)!.data, name);
+    const s = await started.train();
+    assert.equal(s.steps, 12);
+    assert.deepEqual(readMetrics(whole).filter((m) => m.kind === 'epoch').map((m) => m.epoch), [2, 3]);
+    const state = JSON.parse(readSafetensors(join(whole, 'checkpoint.safetensors')).metadata['spikevae.training']) as { optimizerStep: number };
+    assert.equal(state.optimizerStep, 6, 'AdamW counts its own 6 updates, not the source run\'s');
+    // Stopped mid-way and resumed, it ends where the uninterrupted one did.
+    await Trainer.create(config({ epochs: 4, initFrom: from }), { out: split, quiet: true, maxSteps: 8 }).train();
+    await Trainer.resume(split, { quiet: true }).train();
+    sameTensors(join(whole, 'checkpoint.safetensors'), join(split, 'checkpoint.safetensors'));
+    sameTensors(join(whole, 'checkpoint.optimizer-12.safetensors'), join(split, 'checkpoint.optimizer-12.safetensors'));
+    // Weights of another configuration are refused by name.
+    assert.throws(
+      () => Trainer.create(config({ epochs: 4, latentDim: 8, initFrom: from }), { out: join(source, 'other'), quiet: true }),
+      (e: Error) => e instanceof UserError && e.message.startsWith(`${from}: its model configuration`),
+    );
+  } finally {
+    for (const d of [source, whole, split]) rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -28,6 +28,7 @@ import { writeImageGrid } from '../io/image.js';
 import type { StoredTensor } from '../io/safetensors.js';
 import { toFloat32 } from '../io/safetensors.js';
 import { readCheckpoint, saveCheckpoint, loadStateDict } from '../models/checkpoint.js';
+import { resolveCheckpointPath } from '../models/pretrained.js';
 import { readOptimizerSidecar, saveTrainingCheckpoint } from './checkpoint-files.js';
 import { createTrainableModel, modelNotes, ModelKind, MODEL_KINDS, NEURON_CHOICES, type NeuronChoice } from '../models/index.js';
 import type { GenerativeModel, TrainableModel } from '../models/types.js';
@@ -66,6 +67,12 @@ export interface TrainConfig {
   curves?: boolean;
   /** Generated images for each learning-curve FAD (default 5120, the reference's; 0: no FAD). */
   curveFadSamples?: number;
+  /**
+   * Weights to start from (a checkpoint or pretrained:NAME): the run continues
+   * that model's training at its epoch and step, with fresh optimizer moments
+   * (a run folder that was lost goes on from its published weights).
+   */
+  initFrom?: string;
 }
 
 /** One learning-curve measurement (test reconstruction MSE, FAD) of the model as it stands. */
@@ -110,6 +117,8 @@ export interface TrainingState {
   elapsedSeconds: number;
   /** Sums of the loss terms over this epoch's finished batches, so a resumed epoch reports the whole epoch's means. */
   epochTermSums?: Record<string, number>;
+  /** AdamW's own step count when it differs from `step` (a run started --init-from: its moments start afresh). */
+  optimizerStep?: number;
 }
 
 export interface TrainSummary {
@@ -192,8 +201,34 @@ export class Trainer {
       throw new UserError(`${run.out}: already holds a run; use --resume ${run.out} to continue it, --overwrite to start over, or choose another --out`);
     }
     const t = new Trainer(cfg, run);
+    if (cfg.initFrom) t.startFrom(cfg.initFrom);
     t.pendingSetup = { fresh: true, overwrite, configChanged: false };
     return t;
+  }
+
+  /**
+   * Takes the weights, epoch and step of another checkpoint (--init-from);
+   * the optimizer moments and the model's generator start afresh, so this is
+   * a continuation of the schedules, not an exact resume.
+   */
+  private startFrom(spec: string): void {
+    const ck = readCheckpoint(spec);
+    const file = resolveCheckpointPath(spec);
+    if (ck.model !== this.cfg.model) throw new UserError(`${file}: a ${ck.model} checkpoint; --init-from needs one of the run's model, ${this.cfg.model}`);
+    const mine = JSON.stringify(sortedKeys(this.model.config));
+    if (JSON.stringify(sortedKeys(ck.config)) !== mine) {
+      throw new UserError(`${file}: its model configuration ${JSON.stringify(ck.config)} differs from the run's ${mine}; give the run the same --latent-dim, --time-steps, --k, --decoding and --neuron`);
+    }
+    if (ck.file.metadata['spikevae.dataset'] !== undefined && ck.file.metadata['spikevae.dataset'] !== this.cfg.dataset) {
+      throw new UserError(`${file}: trained on ${ck.file.metadata['spikevae.dataset']}, not ${this.cfg.dataset}`);
+    }
+    loadStateDict(this.model, ck.file.tensors, file);
+    const done = ck.training as { epoch?: unknown; step?: unknown; batchInEpoch?: unknown } | null;
+    const whole = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0);
+    this.state.epoch = whole(done?.epoch);
+    this.state.step = whole(done?.step);
+    this.state.batchInEpoch = whole(done?.batchInEpoch);
+    this.state.optimizerStep = 0;
   }
 
   /**
@@ -240,7 +275,7 @@ export class Trainer {
       m.push(toFloat32(a, `${ckPath}: optimizer state 'exp_avg.${i}'`));
       v.push(toFloat32(b, `${ckPath}: optimizer state 'exp_avg_sq.${i}'`));
     }
-    t.optimizer.setState({ step: t.state.step, m, v });
+    t.optimizer.setState({ step: t.state.optimizerStep ?? t.state.step, m, v });
     t.checkpointStep = t.state.step;
     t.pendingSetup = { fresh: false, overwrite: false, configChanged };
     return t;
@@ -278,6 +313,7 @@ export class Trainer {
 
   saveCheckpoint(path = this.checkpointPath): void {
     this.state.rng = this.rng.getState();
+    if (this.state.optimizerStep !== undefined) this.state.optimizerStep = this.optimizer.stepCount;
     const meta = { model: this.model.kind, config: this.model.config, training: { ...this.state }, dataset: this.cfg.dataset, ...modelNotes(this.model.kind) };
     if (path !== this.checkpointPath) return saveCheckpoint(path, this.model, meta);
     saveTrainingCheckpoint(path, this.model, meta, optimizerTensors(this.optimizer));
@@ -573,6 +609,13 @@ export class Trainer {
   }
 }
 
+/** A configuration's set keys in a fixed order, for comparing two of them. */
+function sortedKeys(o: Record<string, unknown>): Array<[string, unknown]> {
+  return Object.entries(o)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
 function fmtNum(v: unknown): string {
   return typeof v === 'number' ? v.toPrecision(4) : String(v);
 }
@@ -661,6 +704,7 @@ export function validateTrainConfig(cfg: TrainConfig, source: string): void {
   real('checkpointMinutes', 0, Infinity, true);
   if (c.curves !== undefined && typeof c.curves !== 'boolean') fail('curves', 'true or false');
   int('curveFadSamples', 0, 1_000_000, true);
+  if (c.initFrom !== undefined && (typeof c.initFrom !== 'string' || c.initFrom === '')) fail('initFrom', 'a checkpoint file or pretrained:NAME');
 }
 
 /** The training state of a checkpoint, checked before the loop trusts it. */

@@ -36,6 +36,7 @@ interface TrainFlags {
   samples: number;
   curves: boolean;
   curveFadSamples: number;
+  initFrom?: string;
   json?: boolean;
   quiet?: boolean;
   overwrite?: boolean;
@@ -76,6 +77,7 @@ export function register(program: Command): void {
     .option('--samples <n>', 'images in each epoch\'s sample grid', intOption('--samples', 1, 1024), 64)
     .option('--no-curves', 'skip the learning-curve points (test reconstruction MSE and FAD at epochs 1, 2, 5, 10, 20, 30, ... and the last)')
     .option('--curve-fad-samples <n>', 'generated images per learning-curve FAD (0: MSE only)', intOption('--curve-fad-samples', 0, 1_000_000), 5120)
+    .option('--init-from <checkpoint>', 'start from these weights (a checkpoint or pretrained:NAME) at their epoch and step, with fresh optimizer moments')
     .option('--overwrite', 'start over in an existing run directory (its checkpoints and metrics are deleted)')
     .option('--json', 'print the run summary as JSON on stdout')
     .option('--quiet', 'no progress display')
@@ -86,6 +88,7 @@ Examples:
   spikevae train --model fsvae --dataset mnist --epochs 1 --out runs/mnist
   spikevae train --resume runs/mnist --max-steps 500
   spikevae train --resume runs/mnist --max-minutes 120     # train for two hours, then checkpoint and stop
+  spikevae train --init-from pretrained:fsvae-mnist --out runs/more   # go on from the shipped weights
   spikevae train --model alif-classifier --dataset mnist --neuron alif --out runs/alif-mnist
   spikevae train --model fsvae --neuron alif --dataset mnist --out runs/fsvae-alif
 
@@ -107,6 +110,7 @@ curve flags; other settings belong to the run and cannot change.`,
         ['weightDecay', 'weightDecay'], ['seed', 'seed'], ['latentDim', 'latentDim'], ['timeSteps', 'timeSteps'], ['k', 'k'],
         ['decoding', 'decoding'], ['trainLimit', 'trainLimit'], ['testLimit', 'testLimit'], ['logEvery', 'logEvery'],
         ['checkpointMinutes', 'checkpointMinutes'], ['samples', 'sampleCount'], ['curves', 'curves'], ['curveFadSamples', 'curveFadSamples'],
+        ['initFrom', 'initFrom'],
         ['neuron', 'neuron'], ['vth0', 'vth0'],
       ];
       for (const [flag, key] of map) if (given(flag)) (requested as Record<string, unknown>)[key] = flags[flag];
@@ -138,6 +142,7 @@ curve flags; other settings belong to the run and cannot change.`,
           checkpointMinutes: flags.checkpointMinutes,
           curves: flags.curves,
           curveFadSamples: flags.curveFadSamples,
+          initFrom: flags.initFrom,
         };
         return { cfg, out: flags.out };
       }, requested);
