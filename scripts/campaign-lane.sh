@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One lane of the training campaign (docs/results.md): trains its runs one
+# after another, each until the step count given, resuming a run folder that
+# already exists; single-threaded at low priority, so two lanes share the two
+# cores and interactive work keeps its speed. Run folders live outside the
+# checkout, in $SPIKEVAE_RUNS (default ~/spikevae-runs), with a log per run.
+#
+#   scripts/campaign-lane.sh [--bin DIR] "NAME|MAX_STEPS|ARGS FOR A NEW RUN" ...
+#
+# --bin DIR runs the spikevae built in DIR (a frozen copy of a checkout, so
+# rebuilding the checkout never touches a running trainer); default: this
+# checkout. Example (lane A of docs/results.md):
+#   scripts/campaign-lane.sh "fsvae-mnist|7200|--model fsvae --dataset mnist" \
+#     "fsvae-taid-mnist|2400|--model fsvae --decoding taid --dataset mnist"
+set -u
+bin="$(cd "$(dirname "$0")/.." && pwd)"
+if [ "${1:-}" = "--bin" ]; then bin="$2"; shift 2; fi
+runs="${SPIKEVAE_RUNS:-$HOME/spikevae-runs}"
+mkdir -p "$runs"
+export SPIKEVAE_THREADS="${SPIKEVAE_THREADS:-1}"
+for item in "$@"; do
+  IFS='|' read -r name steps args <<<"$item"
+  dir="$runs/$name"
+  if [ -f "$dir/config.json" ]; then cmd=(train --resume "$dir" --max-steps "$steps")
+  else read -r -a extra <<<"$args"; cmd=(train "${extra[@]}" --checkpoint-minutes 5 --max-steps "$steps" --out "$dir"); fi
+  echo "$(date -u +%FT%TZ) lane: spikevae ${cmd[*]}" >>"$runs/$name.log"
+  nice -n 10 node "$bin/dist/src/cli/main.js" "${cmd[@]}" >>"$runs/$name.log" 2>&1
+  rc=$?
+  echo "$(date -u +%FT%TZ) lane: exit $rc" >>"$runs/$name.log"
+  [ $rc -eq 0 ] || exit $rc
+done
