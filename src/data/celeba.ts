@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import { readFileOrFail } from '../util/files.js';
-import type { Dataset, OpenOptions, Split } from './index.js';
+import type { Dataset, OpenOptions, Split } from './types.js';
 import { BYTE_TO_UNIT } from './memory.js';
 import { decodeCelebA } from './celeba-decode.js';
 

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { readFileOrFail } from '../util/files.js';
 import { decodeLimit, decompressBounded } from '../util/limits.js';
-import type { OpenOptions, Split } from './index.js';
+import type { OpenOptions, Split } from './types.js';
 import { InMemoryDataset } from './memory.js';
 import { readTarEntries } from './tar.js';
 

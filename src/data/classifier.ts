@@ -10,7 +10,7 @@
  * every image at the start of the epoch (`augmentDraws` per image), so a
  * resumed epoch sees exactly the images an uninterrupted one would.
  */
-import type { Dataset, DatasetName, Split } from './index.js';
+import type { Dataset, DatasetName, Split } from './types.js';
 import type { InMemoryDataset } from './memory.js';
 
 /** torchvision Normalize constants of the official code. */

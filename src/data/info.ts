@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { loadCifarChunks } from './cifar10.js';
 import { readIdxBytes } from './idx.js';
 import { KNOWN_MD5, locateIdx, notFound, openDataset, searchDirs } from './index.js';
-import type { DatasetName, OpenOptions, Split } from './index.js';
+import type { DatasetName, OpenOptions, Split } from './types.js';
 
 export interface FileCheck {
   file: string;

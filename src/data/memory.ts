@@ -2,7 +2,7 @@
  * Datasets small enough to hold whole: uint8 [n, C, H, W] after the resize
  * (as PIL's output is), turned into float32 [-1, 1] per batch.
  */
-import type { Dataset, DatasetName, Split } from './index.js';
+import type { Dataset, DatasetName, Split } from './types.js';
 
 /** ToTensor then 2x−1, in float32 as torch computes it: byte → value. */
 export const BYTE_TO_UNIT = (() => {
