@@ -5,13 +5,15 @@
 // command the card gives, and stored in the file's metadata
 // (spikevae.metrics) so `spikevae pretrained` can list them.
 //
-//   node scripts/publish-pretrained.mjs RUN_DIR NAME [--machine "text"]
+//   node scripts/publish-pretrained.mjs RUN_DIR NAME [--checkpoint FILE] [--machine "text"]
 //
+// FILE (default RUN_DIR/checkpoint.safetensors) must be at an epoch boundary:
+// a run's best.safetensors, or a copy of its checkpoint taken at an epoch's end.
 // Needs the built package (npm install) and the FAD files.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors } from '../dist/src/io/safetensors.js';
 import { PAPERS, paperModelName } from '../dist/src/metrics/papers.js';
@@ -19,13 +21,14 @@ import { PAPERS, paperModelName } from '../dist/src/metrics/papers.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
 const [runDir, name, ...rest] = process.argv.slice(2);
+const flag = (f) => (rest.indexOf(f) >= 0 ? rest[rest.indexOf(f) + 1] : undefined);
 if (!runDir || !name || !/^[a-z0-9][a-z0-9-]*$/.test(name)) {
-  console.error('usage: node scripts/publish-pretrained.mjs RUN_DIR NAME [--machine "text"]');
+  console.error('usage: node scripts/publish-pretrained.mjs RUN_DIR NAME [--checkpoint FILE] [--machine "text"]');
   process.exit(2);
 }
-const machine = rest[0] === '--machine' ? rest[1] : 'the project\'s 2-core x86-64 VM (AMD EPYC, AVX-512)';
+const machine = flag('--machine') ?? 'the project\'s 2-core x86-64 VM (AMD EPYC, AVX-512)';
 
-const ckPath = join(runDir, 'checkpoint.safetensors');
+const ckPath = flag('--checkpoint') ?? join(runDir, 'checkpoint.safetensors');
 const ck = readSafetensors(ckPath);
 const training = JSON.parse(ck.metadata['spikevae.training']);
 if (training.batchInEpoch !== 0) {
@@ -57,8 +60,8 @@ const metrics = {
 
 // The learning curve and throughput of the run, from its metrics.jsonl.
 const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-const curve = lines.filter((l) => l.kind === 'curve');
-const ips = lines.filter((l) => l.kind === 'step' && typeof l.imagesPerSec === 'number').map((l) => l.imagesPerSec).sort((a, b) => a - b);
+const curve = lines.filter((l) => l.kind === 'curve' && l.epoch <= training.epoch);
+const ips = lines.filter((l) => l.kind === 'step' && l.step <= training.step && typeof l.imagesPerSec === 'number').map((l) => l.imagesPerSec).sort((a, b) => a - b);
 const medianIps = ips.length ? ips[Math.floor(ips.length / 2)] : null;
 
 const imagesPerEpoch = { mnist: 60000, fashion: 60000 }[dataset] ?? null;
@@ -71,11 +74,9 @@ const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
 const mb = (statSync(out).size / 2 ** 20).toFixed(1);
 
 const published = PAPERS[dataset]?.[paperModelName(model, modelConfig.decoding)] ?? {};
-const paperText = [
-  published.recon !== undefined ? `MSE ${published.recon}` : null,
-  published.fad !== undefined ? `FAD ${published.fad}` : null,
-].filter(Boolean).join(', ');
-const kind = modelConfig.decoding === 'taid' ? `${model}+taid` : model;
+const paperName = paperModelName(model, modelConfig.decoding);
+const source = paperName === 'ANN VAE' ? "the FSVAE paper's ANN VAE" : `${paperName} paper`;
+const paperCell = (v) => (v === undefined ? '–' : `${v} (${source}, ${cfg.epochs} epochs)`);
 const hours = (training.elapsedSeconds / 3600).toFixed(1);
 const recipe = [
   `\`spikevae train --model ${model}${modelConfig.decoding === 'taid' ? ' --decoding taid' : ''} --dataset ${dataset}\` with the reference defaults:`,
@@ -85,7 +86,7 @@ const curveRows = curve.map((c) => `| ${c.epoch} | ${c.reconMse.toFixed(4)} | ${
 
 const card = `# ${name}
 
-${kind.toUpperCase()} trained on ${dataset === 'fashion' ? 'Fashion-MNIST' : dataset.toUpperCase()} by spikevae.
+${paperName === 'TAID' ? 'FSVAE with TAID decoding' : paperName} trained on ${dataset === 'fashion' ? 'Fashion-MNIST' : dataset.toUpperCase()} by spikevae.
 
 | | |
 |---|---|
@@ -94,16 +95,16 @@ ${kind.toUpperCase()} trained on ${dataset === 'fashion' ? 'Fashion-MNIST' : dat
 | format | safetensors; tensors are exactly the official PyTorch state_dict (\`load_state_dict(safetensors.torch.load_file(f))\`) |
 | recipe | ${recipe} |
 | trained | ${training.epoch} epochs (${training.step} steps${imagesPerEpoch ? `, ${(training.epoch * imagesPerEpoch).toLocaleString('en')} images seen` : ''}) of the paper's ${cfg.epochs} |
-| hardware | ${machine}, native kernels, ${hours} h of training${medianIps ? ` (median ${medianIps.toFixed(0)} images/s; shared with other runs)` : ''} |
+| hardware | ${machine}, native kernels, ${hours} h of wall time including evaluations${medianIps ? ` (median ${medianIps.toFixed(0)} training images/s, the machine shared with other runs and development)` : ''} |
 | licence | MIT (as spikevae); trained on ${dataset === 'fashion' ? 'Fashion-MNIST (MIT)' : 'MNIST (Y. LeCun and C. Cortes, CC BY-SA 3.0)'} |
 
 ## Metrics
 
 | metric | value | paper |
 |---|---|---|
-| test reconstruction MSE ([−1, 1] scale, ${metrics.testImages} images) | ${metrics.reconMse.toFixed(4)} | ${paperText ? `${paperModelName(model, modelConfig.decoding)} paper: ${paperText}` : '–'} |
-| FAD (${metrics.fadSamples} samples, official autoencoder and statistics) | ${metrics.fad.toFixed(2)} | |
-| spike cost per reconstruction | ${(metrics.acPerImage / 1e6).toFixed(2)} M AC, ${(metrics.macPerImage / 1e6).toFixed(2)} M MAC, ${metrics.energyMicroJoule.toFixed(1)} µJ | |
+| test reconstruction MSE ([−1, 1] scale, ${metrics.testImages} images) | ${metrics.reconMse.toFixed(4)} | ${paperCell(published.recon)} |
+| FAD (${metrics.fadSamples} samples, official autoencoder and statistics) | ${metrics.fad.toFixed(2)} | ${paperCell(published.fad)} |
+| operations and energy per reconstruction (0.9 pJ/AC, 4.6 pJ/MAC) | ${(metrics.acPerImage / 1e6).toFixed(2)} M AC, ${(metrics.macPerImage / 1e6).toFixed(2)} M MAC, ${metrics.energyMicroJoule.toFixed(1)} µJ | – |
 
 Measured with:
 
@@ -119,7 +120,10 @@ spikevae eval --checkpoint pretrained:${name} --metrics recon,fad,cost --json -
 |---|---|---|
 ${curveRows || '| – | – | – |'}
 
-See [docs/results.md](../docs/results.md) for the campaign, pictures and the command that continues the run.
+These weights are a milestone of a run that goes on: the paper trains ${cfg.epochs} epochs, and the
+run's later learning-curve points, its pictures and the command that continues it are in
+[docs/results.md](../docs/results.md). A lost run folder goes on from this file with
+\`spikevae train --init-from pretrained:${name} ...\` (fresh optimizer moments).
 `;
 writeFileSync(join(root, 'pretrained', `${name}.md`), card);
 console.log(`wrote ${out} (${mb} MiB, sha256 ${sha}) and pretrained/${name}.md: MSE ${metrics.reconMse.toFixed(4)}, FAD ${metrics.fad.toFixed(2)}`);
