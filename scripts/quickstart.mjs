@@ -19,7 +19,7 @@ const maxSteps = process.env.SPIKEVAE_QUICKSTART_STEPS ?? '250';
 const testLimit = process.env.SPIKEVAE_QUICKSTART_TEST_LIMIT ?? '1000';
 
 const steps = [
-  ['Pictures from the pretrained FSVAE (150-epoch recipe; see pretrained/fsvae-mnist.md)', []],
+  ['Pictures from the shipped, trained FSVAE (how far it is trained: pretrained/fsvae-mnist.md)', []],
   ['  samples from its prior', ['sample', '--checkpoint', 'pretrained:fsvae-mnist', '--n', '64', '--out', `${out}/pretrained-samples.png`]],
   ['  test images and their reconstructions', ['reconstruct', '--checkpoint', 'pretrained:fsvae-mnist', '--n', '32', '--out', `${out}/pretrained-reconstructions.png`]],
   ['  paths between the latents of test-image pairs', ['interpolate', '--checkpoint', 'pretrained:fsvae-mnist', '--out', `${out}/pretrained-interpolation.png`]],
