@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlifClassifier, defaultClassifierConfig, predictions } from '../src/models/classifier.js';
+import { AlifClassifier, defaultClassifierConfig, firingRate, maskEveryStep, predictions } from '../src/models/classifier.js';
+import * as ops from '../src/engine/ops.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { AdamW } from '../src/engine/optim.js';
@@ -62,6 +63,28 @@ test('forward: counts per class in [0, T]; one step reaches every parameter; the
   for (const v of counts.data) assert.ok(v >= 0 && v <= 8 && Math.abs(v * 10 - Math.round(v * 10)) < 1e-5, `count ${v}`);
   // Evaluation has no dropout: the generator is not used and the result repeats.
   assert.deepEqual(m.forward(images, new Random(99)).data, counts.data);
+});
+
+test('dropout over time: one mask multiplies every step, its gradient is the output gradient times the mask (written, or added to one already there)', () => {
+  const x = new Tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 1, 3], true);
+  const mask = Float32Array.of(0, 2, 2);
+  const y = maskEveryStep(x, mask);
+  assert.deepEqual(Array.from(y.data), [0, 4, 6, 0, 10, 12]);
+  const w = new Tensor(Float32Array.of(1, -1, 3, 0.5, 2, -2), [2, 1, 3]);
+  ops.sum(ops.mul(y, w)).backward();
+  assert.deepEqual(Array.from(x.grad!), [0, -2, 6, 0, 4, -4]);
+  // Used twice: the second gradient is added to the first whichever comes first.
+  const x2 = new Tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 1, 3], true);
+  ops.sum(ops.add(ops.mul(maskEveryStep(x2, mask), w), ops.mul(maskEveryStep(x2, Float32Array.of(2, 0, 2)), w))).backward();
+  assert.deepEqual(Array.from(x2.grad!), [2, -2, 12, 1, 4, -8]);
+  assert.throws(() => maskEveryStep(x, Float32Array.of(1, 1)), /does not fit/);
+});
+
+test('firing rate: the mean of a spike tensor, counted exactly', () => {
+  const spikes = new Float32Array(2 * 3 * 7);
+  for (const i of [0, 5, 6, 20, 41]) spikes[i] = 1;
+  assert.equal(firingRate(new Tensor(spikes, [2, 3, 7])), 5 / 42);
+  assert.equal(firingRate(new Tensor(new Float32Array(8), [2, 4])), 0);
 });
 
 test('loss: MSE(count / T, one-hot) by hand; predictions take the first of tied counts', () => {
