@@ -452,6 +452,46 @@ test('PLIF-family kernels: spikes and input gradients equal the oracle bit for b
   }
 });
 
+test('2×2 max pooling: winners by hand (first of ties, NaN wins), and the native and WebAssembly kernels equal the oracle bit for bit', (t) => {
+  // One 2×4 plane: windows [1 1; 1 0] (a tie: the first), [0 NaN; 5 7] (NaN), then one 2×4 plane [-1 -3; -2 -0.5], [2 2; 3 3].
+  const x = Float32Array.of(1, 1, 0, NaN, 1, 0, 5, 7, -1, -3, 2, 2, -2, -0.5, 3, 3);
+  const y = new Float32Array(4);
+  typescriptBackend.maxPool2x2Forward(2, 2, 4, x, y);
+  assert.deepEqual([...y], [1, NaN, -0.5, 3]);
+  const gx = new Float32Array(16).fill(NaN);
+  typescriptBackend.maxPool2x2Backward(2, 2, 4, x, Float32Array.of(10, 20, 30, 40), gx, false);
+  assert.deepEqual([...gx], [10, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 40, 0]);
+  typescriptBackend.maxPool2x2Backward(2, 2, 4, x, Float32Array.of(1, 2, 3, 4), gx, true);
+  assert.deepEqual([...gx], [11, 0, 0, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 33, 44, 0]);
+  if (!native && !wasm) return t.skip(NEITHER);
+  // The classifier's first pooling at a small batch: spikes (many ties), and real values with NaNs.
+  const [planes, H, W] = [3 * 128, 28, 28];
+  const n = planes * H * W;
+  const real = randn(n);
+  for (let i = 0; i < n; i += 997) real[i] = NaN;
+  for (const [what, input] of [['spikes', spikes(n, 0.2)], ['real', real]] as const) {
+    const g = randn(n / 4);
+    const base = randn(n);
+    const want = new Float32Array(n / 4);
+    typescriptBackend.maxPool2x2Forward(planes, H, W, input, want);
+    const wantSet = new Float32Array(n);
+    typescriptBackend.maxPool2x2Backward(planes, H, W, input, g, wantSet, false);
+    const wantAdd = base.slice();
+    typescriptBackend.maxPool2x2Backward(planes, H, W, input, g, wantAdd, true);
+    each((label, be) => {
+      const out = new Float32Array(n / 4).fill(-1);
+      be.maxPool2x2Forward(planes, H, W, input, out);
+      assert.deepEqual(out, want, `forward ${what} ${label}`);
+      const set = new Float32Array(n).fill(NaN);
+      be.maxPool2x2Backward(planes, H, W, input, g, set, false);
+      assert.deepEqual(set, wantSet, `backward ${what} ${label}`);
+      const add = base.slice();
+      be.maxPool2x2Backward(planes, H, W, input, g, add, true);
+      assert.deepEqual(add, wantAdd, `backward, accumulated ${what} ${label}`);
+    });
+  }
+});
+
 test('membrane output kernels: Σ_t coef_t·x_t and its spread back over the steps, against hand-computed values and the oracle', (t) => {
   if (!native && !wasm) return t.skip(NEITHER);
   // Hand-computed: two steps, coefficients 0.8 and 1.

@@ -492,6 +492,29 @@ napi_value TimeWeightedSpread(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// maxPool2x2Forward(planes, H, W, x, y)
+napi_value MaxPool2x2Forward(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  const int64_t planes = get_i64(env, argv[0]), H = get_i64(env, argv[1]), W = get_i64(env, argv[2]);
+  if (planes < 0 || H < 0 || W < 0 || H % 2 || W % 2) return throw_error(env, "native maxPool2x2Forward: needs even, non-negative sizes");
+  F32(3, x, planes * H * W);
+  F32(4, y, planes * H * W / 4);
+  max_pool2x2_forward(g_ctx, planes, H, W, x, y);
+  return nullptr;
+}
+
+// maxPool2x2Backward(planes, H, W, x, g, gx, accumulate)
+napi_value MaxPool2x2Backward(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  const int64_t planes = get_i64(env, argv[0]), H = get_i64(env, argv[1]), W = get_i64(env, argv[2]);
+  if (planes < 0 || H < 0 || W < 0 || H % 2 || W % 2) return throw_error(env, "native maxPool2x2Backward: needs even, non-negative sizes");
+  F32(3, x, planes * H * W);
+  F32(4, g, planes * H * W / 4);
+  F32(5, gx, planes * H * W);
+  max_pool2x2_backward(g_ctx, planes, H, W, x, g, gx, get_bool(env, argv[6]));
+  return nullptr;
+}
+
 // channelMeanVar(outer, C, inner, x, mean, variance)
 napi_value ChannelMeanVar(napi_env env, napi_callback_info info) {
   ARGS(6);
@@ -965,6 +988,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"affineLifForward", AffineLifForward},
              {"plifForward", PlifForward},
              {"plifBackward", PlifBackward},
+             {"maxPool2x2Forward", MaxPool2x2Forward},
+             {"maxPool2x2Backward", MaxPool2x2Backward},
              {"timeWeightedSum", TimeWeightedSum},
              {"timeWeightedSpread", TimeWeightedSpread},
              {"configure", Configure},

@@ -118,6 +118,13 @@ void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float*
 void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
                           bool accumulate);
 
+// 2×2 max pooling, stride 2, over `planes` planes of H×W (both even; pool.cc).
+void max_pool2x2_forward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, const float* x, float* y);
+// gx (+)= g at each window's winner (found again from x); without accumulate
+// every other element of gx is written 0.
+void max_pool2x2_backward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, const float* x, const float* g,
+                          float* gx, bool accumulate);
+
 bool adamw_update(const Ctx& ctx, int64_t n, float* p, const float* grad, float* m, float* v, double decay, double b1,
                   double b2, double step_size, double bc2_sqrt, double eps);
 

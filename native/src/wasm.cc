@@ -109,6 +109,15 @@ SPV_EXPORT void spv_plif_backward(int32_t steps, int32_t size, const float* x, c
                      alpha, sums);
 }
 
+SPV_EXPORT void spv_max_pool2x2_forward(int32_t planes, int32_t H, int32_t W, const float* x, float* y) {
+  spv::max_pool2x2_forward(ctx(), planes, H, W, x, y);
+}
+
+SPV_EXPORT void spv_max_pool2x2_backward(int32_t planes, int32_t H, int32_t W, const float* x, const float* g,
+                                         float* gx, int32_t accumulate) {
+  spv::max_pool2x2_backward(ctx(), planes, H, W, x, g, gx, accumulate);
+}
+
 SPV_EXPORT void spv_time_weighted_sum(int32_t steps, int32_t size, const float* x, const float* coef, float* out) {
   spv::time_weighted_sum(ctx(), steps, size, x, coef, out);
 }

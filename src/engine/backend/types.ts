@@ -279,6 +279,21 @@ export interface KernelBackend {
   ): void;
 
   /**
+   * 2×2 max pooling with stride 2 over `planes` planes of H×W, H and W even
+   * (so the windows tile each plane): y [planes, H/2, W/2] gets each window's
+   * maximum. The window's winner is its first maximum in row-major order (a
+   * later element wins only if it is greater, or NaN), as PyTorch's CPU kernel.
+   */
+  maxPool2x2Forward(planes: number, H: number, W: number, x: Float32Array, y: Float32Array): void;
+
+  /**
+   * Its backward: g (one value per window) goes to the window's winner, found
+   * again from x, added to gx when `accumulate`; otherwise gx is written whole
+   * (0 at every other element).
+   */
+  maxPool2x2Backward(planes: number, H: number, W: number, x: Float32Array, g: Float32Array, gx: Float32Array, accumulate: boolean): void;
+
+  /**
    * The membrane output over the leading time axis: out[i] = Σ_t coef[t]·x[t·size + i]
    * in float32, t ascending, each product and each sum rounded (no fused
    * multiply-add).

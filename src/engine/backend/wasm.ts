@@ -142,6 +142,18 @@ export async function createWasmBackend(source: BufferSource | WebAssembly.Modul
           w.spv_lif_backward_recompute(steps, size, C, inner, px, pa, pb, po, pgo, pgx, decay, halfWidth, height, +repeated, pm, pis, psg, psgx),
       );
     },
+    maxPool2x2Forward(planes, H, W, x, y) {
+      if (H % 2 || W % 2) throw new RangeError('wasm maxPool2x2Forward: needs even sizes');
+      const n = planes * H * W;
+      call([arg(x, 'in', n), arg(y, 'out', n / 4)], ([px, py]) => w.spv_max_pool2x2_forward(planes, H, W, px, py));
+    },
+    maxPool2x2Backward(planes, H, W, x, g, gx, accumulate) {
+      if (H % 2 || W % 2) throw new RangeError('wasm maxPool2x2Backward: needs even sizes');
+      const n = planes * H * W;
+      call([arg(x, 'in', n), arg(g, 'in', n / 4), arg(gx, accumulate ? 'inout' : 'out', n)], ([px, pg, pgx]) =>
+        w.spv_max_pool2x2_backward(planes, H, W, px, pg, pgx, +accumulate),
+      );
+    },
     plifForward(steps, size, x, o, k, threshold, af, repeated) {
       const coefs = af ? (af.perStep ? steps : 1) * af.channels : 0;
       call([arg(x, 'in', (repeated ? 1 : steps) * size), arg(o, 'out', steps * size), arg(af?.a ?? null, 'in', coefs), arg(af?.b ?? null, 'in', coefs)], ([px, po, pa, pb]) =>

@@ -1,0 +1,83 @@
+// 2×2 max pooling with stride 2 over planes whose height and width are even
+// (the classifiers' MaxPool2d(2)): the windows tile the plane, so the
+// backward writes every input element once and needs no zeroed buffer.
+// The window's winner is its first maximum in row-major order, as PyTorch's
+// CPU kernel picks it (a later value wins only if strictly greater, or NaN),
+// exactly the comparisons of the TypeScript oracle. The backward finds the
+// winner again from x instead of keeping an index per output.
+#include <algorithm>
+
+#include "common.h"
+
+namespace spv {
+
+// Index (0-3, row-major) of the winner of the window at x[0], x[1], x[w], x[w + 1].
+static inline int window_winner(const float* x, int64_t w) {
+  float best = x[0];
+  int at = 0;
+  const float v1 = x[1], v2 = x[w], v3 = x[w + 1];
+  if (v1 > best || v1 != v1) best = v1, at = 1;
+  if (v2 > best || v2 != v2) best = v2, at = 2;
+  if (v3 > best || v3 != v3) at = 3;
+  return at;
+}
+
+SPV_CLONES static void pool_rows(int64_t rows, int64_t W, const float* x, float* y) {
+  const int64_t OW = W / 2;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* a = x + 2 * r * W;
+    const float* b = a + W;
+    float* out = y + r * OW;
+    for (int64_t j = 0; j < OW; j++) {
+      float best = a[2 * j];
+      const float v1 = a[2 * j + 1], v2 = b[2 * j], v3 = b[2 * j + 1];
+      if (v1 > best || v1 != v1) best = v1;
+      if (v2 > best || v2 != v2) best = v2;
+      if (v3 > best || v3 != v3) best = v3;
+      out[j] = best;
+    }
+  }
+}
+
+void max_pool2x2_forward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, const float* x, float* y) {
+  const int64_t rows = planes * (H / 2);  // output rows, each from two input rows
+  ctx.parallel_for((rows + 63) / 64, [&](int64_t b, int64_t e) {
+    const int64_t r0 = b * 64, r1 = std::min(rows, e * 64);
+    pool_rows(r1 - r0, W, x + 2 * r0 * W, y + r0 * (W / 2));
+  });
+}
+
+SPV_CLONES static void unpool_rows(int64_t rows, int64_t W, const float* x, const float* g, float* gx,
+                                   bool accumulate) {
+  const int64_t OW = W / 2;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + 2 * r * W;
+    float* a = gx + 2 * r * W;
+    float* b = a + W;
+    const float* gr = g + r * OW;
+    for (int64_t j = 0; j < OW; j++) {
+      const int at = window_winner(xr + 2 * j, W);
+      const float gv = gr[j];
+      if (accumulate) {
+        float* dst = (at < 2 ? a : b) + 2 * j + (at & 1);
+        *dst += gv;
+      } else {
+        a[2 * j] = at == 0 ? gv : 0.f;
+        a[2 * j + 1] = at == 1 ? gv : 0.f;
+        b[2 * j] = at == 2 ? gv : 0.f;
+        b[2 * j + 1] = at == 3 ? gv : 0.f;
+      }
+    }
+  }
+}
+
+void max_pool2x2_backward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, const float* x, const float* g,
+                          float* gx, bool accumulate) {
+  const int64_t rows = planes * (H / 2);
+  ctx.parallel_for((rows + 63) / 64, [&](int64_t b, int64_t e) {
+    const int64_t r0 = b * 64, r1 = std::min(rows, e * 64);
+    unpool_rows(r1 - r0, W, x + 2 * r0 * W, g + r0 * (W / 2), gx + 2 * r0 * W, accumulate);
+  });
+}
+
+}  // namespace spv
