@@ -4,11 +4,11 @@
  * timed and grouped by kernel and shape; forward, backward and the optimizer
  * are timed as wholes, and what is not in a kernel is JavaScript.
  * Usage: node dist/bench/classifier-profile.js [--batch 16] [--neuron alif] [--steps 3].
- * Prints JSON lines: the step's parts (ms per step), then every kernel and
- * shape, longest first.
+ * Prints JSON lines: the step's parts (ms per step; CPU ms of both threads
+ * too), then every kernel and shape, longest first.
  */
 import { parseArgs } from 'node:util';
-import { reclaimPooledMemory, withPool } from '../src/engine/alloc.js';
+import { pooledMemoryStats, reclaimPooledMemory, withPool } from '../src/engine/alloc.js';
 import { backend } from '../src/engine/backend/index.js';
 import { AdamW } from '../src/engine/optim.js';
 import { Random } from '../src/engine/random.js';
@@ -55,10 +55,15 @@ const opt = new AdamW(model.paramGroups(1e-3, 0));
 const rng = new Random(1);
 const steps = Number(values.steps);
 const part = { forward: 0, backward: 0, optimizer: 0, between: 0 };
+// CPU time of the process (both threads) per step: less sensitive than wall time to other work on a shared machine.
+let cpu0 = process.cpuUsage();
+let fresh0 = 0;
 for (let i = 0; i < steps + 2; i++) {
   if (i === 2) {
     stats.clear();
     for (const k of Object.keys(part) as Array<keyof typeof part>) part[k] = 0;
+    cpu0 = process.cpuUsage();
+    fresh0 = pooledMemoryStats()?.freshBytes ?? 0;
   }
   const t0 = performance.now();
   let t1 = 0;
@@ -79,6 +84,7 @@ for (let i = 0; i < steps + 2; i++) {
   part.optimizer += t3 - t2;
   part.between += performance.now() - t3;
 }
+const cpu = process.cpuUsage(cpu0);
 const kernels = [...stats.values()].reduce((s, v) => s + v.ms, 0) / steps;
 const stepMs = (part.forward + part.backward + part.optimizer + part.between) / steps;
 console.log(
@@ -88,6 +94,9 @@ console.log(
     neuron: values.neuron,
     stepMs,
     imagesPerSec: (1000 * batch) / stepMs,
+    cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
+    // Memory taken fresh from the system per step (page faults on first touch).
+    freshMiBPerStep: ((pooledMemoryStats()?.freshBytes ?? 0) - fresh0) / 2 ** 20 / steps,
     forwardMs: part.forward / steps,
     backwardMs: part.backward / steps,
     optimizerMs: part.optimizer / steps,

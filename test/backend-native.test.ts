@@ -91,6 +91,8 @@ const gemmShapes: Array<[string, number, number, number]> = [
   ['odd sizes', 7, 13, 29],
   // Several row blocks (some uneven), two K blocks, a partial column panel.
   ['many rows', 203, 40, 600],
+  // Few rows, a wide output and a long k: the classifier's fc 6272→2048 path (C^T = B·A^T).
+  ['few rows, wide', 6, 48, 2100],
 ];
 
 /**
@@ -150,6 +152,22 @@ test('native gemm matches the oracle (all transposes, binary A)', (t) => {
       });
     }
   }
+});
+
+test('a wide product over few rows, computed as its transpose, equals the same product with B untransposed bit for bit', (t) => {
+  if (!native && !wasm) return t.skip(NEITHER);
+  const [m, n, k] = [6, 48, 2100];
+  const a = randn(m * k);
+  const bt = randn(n * k); // [n, k]
+  const b = new Float32Array(k * n);
+  for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) b[p * n + j] = bt[j * k + p];
+  each((label, be) => {
+    const viaT = new Float32Array(m * n).fill(NaN);
+    be.gemm(false, true, m, n, k, a, bt, viaT, 0);
+    const direct = new Float32Array(m * n);
+    be.gemm(false, false, m, n, k, a, b, direct, 0);
+    assert.deepEqual(viaT, direct, label);
+  });
 });
 
 // Outputs in aligned buffers (as a training step's pooled arrays are) take the
