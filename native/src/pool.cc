@@ -22,7 +22,7 @@ static inline int window_winner(const float* x, int64_t w) {
   return at;
 }
 
-SPV_CLONES static void pool_rows(int64_t rows, int64_t W, const float* x, float* y) {
+SPV_CLONES void max_pool2x2_rows(int64_t rows, int64_t W, const float* x, float* y) {
   const int64_t OW = W / 2;
   for (int64_t r = 0; r < rows; r++) {
     const float* a = x + 2 * r * W;
@@ -43,12 +43,12 @@ void max_pool2x2_forward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, c
   const int64_t rows = planes * (H / 2);  // output rows, each from two input rows
   ctx.parallel_for((rows + 63) / 64, [&](int64_t b, int64_t e) {
     const int64_t r0 = b * 64, r1 = std::min(rows, e * 64);
-    pool_rows(r1 - r0, W, x + 2 * r0 * W, y + r0 * (W / 2));
+    max_pool2x2_rows(r1 - r0, W, x + 2 * r0 * W, y + r0 * (W / 2));
   });
 }
 
-SPV_CLONES static void unpool_rows(int64_t rows, int64_t W, const float* x, const float* g, float* gx,
-                                   bool accumulate) {
+SPV_CLONES void max_pool2x2_unpool_rows(int64_t rows, int64_t W, const float* x, const float* g, float* gx,
+                                        bool accumulate) {
   const int64_t OW = W / 2;
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + 2 * r * W;
@@ -76,7 +76,7 @@ void max_pool2x2_backward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, 
   const int64_t rows = planes * (H / 2);
   ctx.parallel_for((rows + 63) / 64, [&](int64_t b, int64_t e) {
     const int64_t r0 = b * 64, r1 = std::min(rows, e * 64);
-    unpool_rows(r1 - r0, W, x + 2 * r0 * W, g + r0 * (W / 2), gx + 2 * r0 * W, accumulate);
+    max_pool2x2_unpool_rows(r1 - r0, W, x + 2 * r0 * W, g + r0 * (W / 2), gx + 2 * r0 * W, accumulate);
   });
 }
 

@@ -698,6 +698,12 @@ export interface FusedNeuron {
   /** Spikes [steps, size] of the neuron driven by y. */
   forward(steps: number, size: number, x: Float32Array, affine: NeuronAffine, repeated: boolean): Float32Array;
   /**
+   * The shape of what `forward` returns, when that is not the spikes [steps,
+   * ...x's other axes] (a neuron that pools its spikes); `backward` then gets
+   * the gradient of that output as go.
+   */
+  outputShape?(spikeShape: number[]): number[];
+  /**
    * Writes dL/dy into gy ([steps, size], which may be go itself; [size] summed
    * over the steps when repeated) and adds the gradients of `params`.
    */
@@ -783,13 +789,15 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     if (neuron) {
       const affine: NeuronAffine = { channels: C, inner, a: aC, b: bC, perStep: groups > 1 };
       const o = neuron.forward(steps, size, x.data, affine, repeated);
-      const out = makeResult('batchNormNeuron', o, shape, [...inputs, ...neuron.params], (g) => {
+      const out = makeResult('batchNormNeuron', o, neuron.outputShape?.(shape) ?? shape, [...inputs, ...neuron.params], (g) => {
         // As with the LIF: g is this output's own buffer, overwritten in place
-        // with dL/dy (a repeated input's gradient is one step, summed).
-        const gy = repeated ? allocFloat32Output(size) : g;
+        // with dL/dy when it has y's size (a repeated input's gradient is one
+        // step, summed; a pooling neuron's output is smaller).
+        const inPlace = !repeated && g.length === steps * size;
+        const gy = inPlace ? g : allocFloat32Output(repeated ? size : steps * size);
         neuron.backward(steps, size, x.data, o, g, gy, affine, repeated);
         normBackward(gy);
-        if (repeated) releaseFloat32(gy);
+        if (!inPlace) releaseFloat32(gy);
       });
       out.binary = true;
       return out;

@@ -228,12 +228,17 @@ export class AlifClassifier extends Module implements TrainableModel {
     const T = this.cfg.timeSteps;
     const N = images.shape[0];
     const names = this.neuronNames;
+    // A neuron followed by a pooling stage pools its own spikes (the pooled
+    // spikes feed the next layer; the unpooled ones only reach the trace).
+    const poolsNext = (j: number) => this.stages[j]?.kind === 'pool';
     // The static encoder runs once; its BatchNorm output drives the first neuron at every step.
     const y0 = this.staticConv.forward(images);
-    let h = this.staticBn.forwardNeuron(ops.reshape(y0, [1, ...y0.shape]), 2, this.firstNeuron.fused(), { repeat: T });
-    trace?.push({ neuron: names[0], synapse: { name: 'static_conv.0', kind: 'conv', input: images, layer: this.staticConv }, spikes: h });
+    let fired = fire(this.staticBn, ops.reshape(y0, [1, ...y0.shape]), this.firstNeuron, { repeat: T }, poolsNext(0));
+    let h = fired.out;
+    trace?.push({ neuron: names[0], synapse: { name: 'static_conv.0', kind: 'conv', input: images, layer: this.staticConv }, spikes: fired.spikes });
     let n = 1;
-    for (const st of this.stages) {
+    for (let j = fired.pooled ? 1 : 0; j < this.stages.length; j++) {
+      const st = this.stages[j];
       const [, , C, H, W] = h.shape;
       const flat = ops.reshape(h, [T * N, C, H, W]);
       if (st.kind === 'pool') {
@@ -243,8 +248,10 @@ export class AlifClassifier extends Module implements TrainableModel {
       }
       const y = st.conv.forward(flat);
       const input = h;
-      h = st.bn.forwardNeuron(ops.reshape(y, [T, N, ...y.shape.slice(1)]), 2, st.neuron.fused(), { perStep: true });
-      trace?.push({ neuron: names[n++], synapse: { name: st.name, kind: 'conv', input, layer: st.conv }, spikes: h });
+      fired = fire(st.bn, ops.reshape(y, [T, N, ...y.shape.slice(1)]), st.neuron, { perStep: true }, poolsNext(j + 1));
+      h = fired.out;
+      if (fired.pooled) j++;
+      trace?.push({ neuron: names[n++], synapse: { name: st.name, kind: 'conv', input, layer: st.conv }, spikes: fired.spikes });
     }
     let v = ops.reshape(h, [T, N, -1]);
     v = this.dropout(v, rng);
@@ -298,6 +305,25 @@ export class AlifClassifier extends Module implements TrainableModel {
   paramGroups(lr: number, weightDecay: number): ParamGroup[] {
     return [{ params: this.parameters(), lr, weightDecay }];
   }
+}
+
+/**
+ * A batch norm and the neuron it drives over y [T or 1, N, C, H, W]; with
+ * `pool` (and even H, W) the neuron also applies the 2×2 max pooling that
+ * follows it. `out` feeds the next layer; `spikes` are the neuron's own
+ * (readable until the backward pass).
+ */
+function fire(bn: BatchNorm, y: Tensor, neuron: ParametricLif, opts: { perStep?: boolean; repeat?: number }, pool: boolean): { out: Tensor; spikes: Tensor; pooled: boolean } {
+  const [H, W] = y.shape.slice(-2);
+  if (!pool || H % 2 !== 0 || W % 2 !== 0) {
+    const out = bn.forwardNeuron(y, 2, neuron.fused(), opts);
+    return { out, spikes: out, pooled: false };
+  }
+  const fused = neuron.fusedPooled(H, W);
+  const out = bn.forwardNeuron(y, 2, fused, opts);
+  const spikes = new Tensor(fused.spikes!, [out.shape[0], ...y.shape.slice(1)]);
+  spikes.binary = true;
+  return { out, spikes, pooled: true };
 }
 
 /** Index of the largest count per image (the first on ties, as torch.argmax). */

@@ -355,6 +355,17 @@ const maxPool2x2Backward: KernelBackend['maxPool2x2Backward'] = (planes, H, W, x
   }
 };
 
+const plifPoolForward: KernelBackend['plifPoolForward'] = (steps, size, x, o, pooled, k, threshold, affine, repeated, height, width) => {
+  plifForward(steps, size, x, o, k, threshold, affine, repeated);
+  maxPool2x2Forward((steps * size) / (height * width), height, width, o, pooled);
+};
+
+const plifPoolBackward: KernelBackend['plifPoolBackward'] = (steps, size, x, o, gPooled, gx, k, threshold, alpha, affine, repeated, sums, height, width) => {
+  const go = new Float32Array(steps * size);
+  maxPool2x2Backward((steps * size) / (height * width), height, width, o, gPooled, go, false);
+  plifBackward(steps, size, x, o, go, gx, k, threshold, alpha, affine, repeated, sums);
+};
+
 const timeWeightedSum: KernelBackend['timeWeightedSum'] = (steps, size, x, coef, out) => {
   out.fill(0, 0, size);
   for (let t = 0; t < steps; t++) {
@@ -494,6 +505,8 @@ export const typescriptBackend: KernelBackend = {
   affineLifForward,
   plifForward,
   plifBackward,
+  plifPoolForward,
+  plifPoolBackward,
   maxPool2x2Forward,
   maxPool2x2Backward,
   timeWeightedSum,
