@@ -47,26 +47,42 @@ void max_pool2x2_forward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, c
   });
 }
 
-SPV_CLONES void max_pool2x2_unpool_rows(int64_t rows, int64_t W, const float* x, const float* g, float* gx,
-                                        bool accumulate) {
+// Written without branches (selects on the comparisons): with spikes the
+// winner is data-dependent and a branch per comparison mispredicted often.
+// no-trapping-math lets the compiler evaluate every comparison (it changes no
+// value), so the selects need no control flow.
+__attribute__((optimize("no-trapping-math"))) SPV_CLONES void max_pool2x2_unpool_rows(
+    int64_t rows, int64_t W, const float* x, const float* g, float* gx, bool accumulate) {
   const int64_t OW = W / 2;
   for (int64_t r = 0; r < rows; r++) {
-    const float* xr = x + 2 * r * W;
-    float* a = gx + 2 * r * W;
-    float* b = a + W;
+    const float* xa = x + 2 * r * W;
+    const float* xb = xa + W;
+    float* ga = gx + 2 * r * W;
+    float* gb = ga + W;
     const float* gr = g + r * OW;
-    for (int64_t j = 0; j < OW; j++) {
-      const int at = window_winner(xr + 2 * j, W);
-      const float gv = gr[j];
-      if (accumulate) {
-        float* dst = (at < 2 ? a : b) + 2 * j + (at & 1);
-        *dst += gv;
-      } else {
-        a[2 * j] = at == 0 ? gv : 0.f;
-        a[2 * j + 1] = at == 1 ? gv : 0.f;
-        b[2 * j] = at == 2 ? gv : 0.f;
-        b[2 * j + 1] = at == 3 ? gv : 0.f;
+    if (accumulate) {  // only the winner's element changes
+      for (int64_t j = 0; j < OW; j++) {
+        const int at = window_winner(xa + 2 * j, W);
+        *((at < 2 ? ga : gb) + 2 * j + (at & 1)) += gr[j];
       }
+      continue;
+    }
+    for (int64_t j = 0; j < OW; j++) {
+      const float a0 = xa[2 * j], a1 = xa[2 * j + 1], b0 = xb[2 * j], b1 = xb[2 * j + 1];
+      const bool w1 = (a1 > a0) | (a1 != a1);
+      const float m1 = w1 ? a1 : a0;
+      const bool w2 = (b0 > m1) | (b0 != b0);
+      const float m2 = w2 ? b0 : m1;
+      const bool w3 = (b1 > m2) | (b1 != b1);
+      // The gradient goes to the last element that won its comparison.
+      const float gv = gr[j];
+      const float g3 = w3 ? gv : 0.f, r3 = w3 ? 0.f : gv;
+      const float g2 = w2 ? r3 : 0.f, r2 = w2 ? 0.f : r3;
+      const float g1 = w1 ? r2 : 0.f, g0 = w1 ? 0.f : r2;
+      ga[2 * j] = g0;
+      ga[2 * j + 1] = g1;
+      gb[2 * j] = g2;
+      gb[2 * j + 1] = g3;
     }
   }
 }
