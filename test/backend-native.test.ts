@@ -547,31 +547,33 @@ test('2×2 max pooling: winners by hand (first of ties, NaN wins), and the nativ
   typescriptBackend.maxPool2x2Backward(2, 2, 4, x, Float32Array.of(1, 2, 3, 4), gx, true);
   assert.deepEqual([...gx], [11, 0, 0, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 33, 44, 0]);
   if (!native && !wasm) return t.skip(NEITHER);
-  // The classifier's first pooling at a small batch: spikes (many ties), and real values with NaNs.
-  const [planes, H, W] = [3 * 128, 28, 28];
-  const n = planes * H * W;
-  const real = randn(n);
-  for (let i = 0; i < n; i += 997) real[i] = NaN;
-  for (const [what, input] of [['spikes', spikes(n, 0.2)], ['real', real]] as const) {
-    const g = randn(n / 4);
-    const base = randn(n);
-    const want = new Float32Array(n / 4);
-    typescriptBackend.maxPool2x2Forward(planes, H, W, input, want);
-    const wantSet = new Float32Array(n);
-    typescriptBackend.maxPool2x2Backward(planes, H, W, input, g, wantSet, false);
-    const wantAdd = base.slice();
-    typescriptBackend.maxPool2x2Backward(planes, H, W, input, g, wantAdd, true);
-    each((label, be) => {
-      const out = new Float32Array(n / 4).fill(-1);
-      be.maxPool2x2Forward(planes, H, W, input, out);
-      assert.deepEqual(out, want, `forward ${what} ${label}`);
-      const set = new Float32Array(n).fill(NaN);
-      be.maxPool2x2Backward(planes, H, W, input, g, set, false);
-      assert.deepEqual(set, wantSet, `backward ${what} ${label}`);
-      const add = base.slice();
-      be.maxPool2x2Backward(planes, H, W, input, g, add, true);
-      assert.deepEqual(add, wantAdd, `backward, accumulated ${what} ${label}`);
-    });
+  // The classifier's poolings at a small batch (rows of 14 and 7 windows), small planes, and rows
+  // wider than the kernels' chunk; spikes (many ties), and real values with NaNs.
+  for (const [planes, H, W] of [[3 * 128, 28, 28], [3 * 128, 14, 14], [5, 6, 10], [2, 4, 4100]]) {
+    const n = planes * H * W;
+    const real = randn(n);
+    for (let i = 0; i < n; i += 37) real[i] = NaN;
+    for (const [what, input] of [['spikes', spikes(n, 0.2)], ['real', real]] as const) {
+      const g = randn(n / 4);
+      const base = randn(n);
+      const want = new Float32Array(n / 4);
+      typescriptBackend.maxPool2x2Forward(planes, H, W, input, want);
+      const wantSet = new Float32Array(n);
+      typescriptBackend.maxPool2x2Backward(planes, H, W, input, g, wantSet, false);
+      const wantAdd = base.slice();
+      typescriptBackend.maxPool2x2Backward(planes, H, W, input, g, wantAdd, true);
+      each((label, be) => {
+        const out = new Float32Array(n / 4).fill(-1);
+        be.maxPool2x2Forward(planes, H, W, input, out);
+        assert.deepEqual(out, want, `forward ${what} ${W} ${label}`);
+        const set = new Float32Array(n).fill(NaN);
+        be.maxPool2x2Backward(planes, H, W, input, g, set, false);
+        assert.deepEqual(set, wantSet, `backward ${what} ${W} ${label}`);
+        const add = base.slice();
+        be.maxPool2x2Backward(planes, H, W, input, g, add, true);
+        assert.deepEqual(add, wantAdd, `backward, accumulated ${what} ${label}`);
+      });
+    }
   }
 });
 

@@ -22,19 +22,45 @@ static inline int window_winner(const float* x, int64_t w) {
   return at;
 }
 
-SPV_CLONES void max_pool2x2_rows(int64_t rows, int64_t W, const float* x, float* y) {
-  const int64_t OW = W / 2;
-  for (int64_t r = 0; r < rows; r++) {
-    const float* a = x + 2 * r * W;
-    const float* b = a + W;
-    float* out = y + r * OW;
-    for (int64_t j = 0; j < OW; j++) {
-      float best = a[2 * j];
-      const float v1 = a[2 * j + 1], v2 = b[2 * j], v3 = b[2 * j + 1];
-      if (v1 > best || v1 != v1) best = v1;
-      if (v2 > best || v2 != v2) best = v2;
-      if (v3 > best || v3 != v3) best = v3;
-      out[j] = best;
+// The classifiers' rows are short (7 or 14 windows), too short for a loop
+// over a row's windows to vectorise; so each pair of adjacent elements is
+// reduced first over all the rows at once (one long loop), then each pair of
+// the upper row with the pair below it (another long loop, over every row
+// but the last, of which only the upper rows' results are kept). The order of
+// the comparisons changes, not the winner: the upper pair's first maximum
+// stays unless a lower value is greater, or NaN (the last NaN wins either way).
+// Selects, not branches (see max_pool2x2_unpool_rows). rows·W ≤ POOL_CHUNK.
+static constexpr int64_t POOL_CHUNK = 2048;
+__attribute__((optimize("no-trapping-math"))) SPV_CLONES static void pool_chunk(int64_t rows, int64_t W, const float* x,
+                                                                                 float* y) {
+  const int64_t OW = W / 2, pairs = rows * W;  // horizontal pairs in the 2·rows input rows
+  float h[POOL_CHUNK], v[POOL_CHUNK];
+  for (int64_t i = 0; i < pairs; i++) {
+    const float p0 = x[2 * i], p1 = x[2 * i + 1];
+    h[i] = (p1 > p0) | (p1 != p1) ? p1 : p0;
+  }
+  for (int64_t i = 0; i + OW < pairs; i++) {
+    const float up = h[i], down = h[i + OW];
+    v[i] = (down > up) | (down != down) ? down : up;
+  }
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t j = 0; j < OW; j++) y[r * OW + j] = v[2 * r * OW + j];
+}
+
+void max_pool2x2_rows(int64_t rows, int64_t W, const float* x, float* y) {
+  const int64_t step = std::max<int64_t>(1, POOL_CHUNK / W);
+  for (int64_t r = 0; r < rows; r += step) {
+    const int64_t n = std::min(step, rows - r);
+    if (n * W <= POOL_CHUNK) {
+      pool_chunk(n, W, x + 2 * r * W, y + r * (W / 2));
+      continue;
+    }
+    for (int64_t j = 0; j < W / 2; j++) {  // a row wider than a chunk: window by window
+      const float* a = x + 2 * r * W + 2 * j;
+      float best = a[0];
+      for (const float v : {a[1], a[W], a[W + 1]})
+        if (v > best || v != v) best = v;
+      y[r * (W / 2) + j] = best;
     }
   }
 }
