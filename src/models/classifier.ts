@@ -340,8 +340,8 @@ export function predictions(counts: Tensor): Int32Array {
 
 /**
  * x [T, ...] times mask [...] at every step (ops.mul with the mask broadcast
- * over time, the same products, without the general broadcasting loop: at
- * batch 16 that loop and its backward took a tenth of a step).
+ * over time, the same products, without the general broadcasting loop,
+ * which with its backward took several percent of a batch-16 step).
  */
 export function maskEveryStep(x: Tensor, mask: Float32Array): Tensor {
   const size = mask.length;
