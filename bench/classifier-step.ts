@@ -1,11 +1,14 @@
 /**
  * One classifier training measurement in its own process (so peak memory is
  * its own): `spikevae train --model alif-classifier` steps on real images.
- * Usage: node dist/bench/classifier-step.js [--dataset mnist] [--neuron alif] [--batch 16] [--steps 3]
+ * Usage: node dist/bench/classifier-step.js [--dataset mnist] [--neuron alif] [--batch 16] [--steps 3] [--eval-images 0]
  * Prints one JSON line: seconds per step, training images/s, the dense
  * multiply-accumulates of a training step (forward, input and weight
  * gradients: 3 × the forward's, each MAC 2 FLOP) as GFLOP/s and as a
- * fraction of this machine's FMA peak on the same threads.
+ * fraction of this machine's FMA peak on the same threads. With
+ * --eval-images N (a multiple of the batch), also the evaluation pass's
+ * images/s (the trainer's per-epoch test: no gradients, eval mode) over the
+ * first N test images, timed on a second pass.
  */
 import { parseArgs } from 'node:util';
 import { backend } from '../src/engine/backend/index.js';
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '16' },
     steps: { type: 'string', default: '3' },
     data: { type: 'string' },
+    'eval-images': { type: 'string', default: '0' },
   },
 });
 const batch = Number(values.batch);
@@ -58,6 +62,26 @@ for (let i = 0; i <= steps; i++) {
   if (i > 0) times.push((performance.now() - t0) / 1000); // step 0 is warm-up
 }
 const mean = times.reduce((a, b) => a + b, 0) / times.length;
+const evalImages = Number(values['eval-images']);
+let evalImagesPerSec: number | null = null;
+if (evalImages > 0) {
+  const test = await openDataset(values.dataset!, 'test', { preprocessing: 'classifier', limit: evalImages, dataDir: values.data });
+  const tx = new Float32Array(evalImages * per);
+  const tl = new Int32Array(evalImages);
+  await test.readBatch(Array.from({ length: evalImages }, (_, i) => i % test.length), null, tx, tl);
+  model.eval();
+  const pass = () => {
+    for (let i = 0; i + batch <= evalImages; i += batch) {
+      const xb = new Tensor(tx.slice(i * per, (i + batch) * per), [batch, ds.channels, ds.height, ds.width]);
+      noGrad(() => model.lossOnBatch(xb, new Random(0), tl.slice(i, i + batch)));
+    }
+  };
+  pass(); // warm-up
+  const t0 = performance.now();
+  pass();
+  evalImagesPerSec = (Math.floor(evalImages / batch) * batch) / ((performance.now() - t0) / 1000);
+  model.train();
+}
 const gflops = (3 * 2 * macs * batch) / mean / 1e9;
 const info = nativeInfo();
 const peak = info ? nativePeakGflops(0.5, info.threads) : null;
@@ -74,6 +98,7 @@ console.log(
     gflops,
     fractionOfPeak: peak ? gflops / peak : null,
     peakGflops: peak,
+    evalImagesPerSec,
     firingRates: rates,
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
     backend: backend().description,

@@ -3,7 +3,7 @@
  * lines — peak FMA throughput of this machine, per-kernel GFLOP/s, training
  * images/s at batch 64 and 250, sampling images/s, peak resident memory and
  * firing rates for each model, the MNIST ALIF classifier's training images/s
- * at batch 16 and 64, and the data loaders. Each model measurement
+ * at batch 16 and 64 and where its batch-16 step goes, and the data loaders. Each model measurement
  * runs in its own process so its peak memory is its own. Not part of the tests.
  * With --checkpoint FILE (a trained model), sampling is also measured with its
  * weights: an untrained prior hardly fires, which flatters spike kernels.
@@ -38,6 +38,8 @@ for (const model of GENERATIVE_KINDS) {
 if (checkpoint) run('fsvae-step.js', ['--sample', quick ? '64' : '512', '--checkpoint', checkpoint]);
 // The TAID paper's MNIST classifier (ALIF) at its batch 16 and at 64.
 for (const b of ['16', '64']) run('classifier-step.js', ['--dataset', 'mnist', '--batch', b, '--steps', quick ? '1' : '3']);
+// Where its batch-16 step goes (kernels by shape, JavaScript, fresh memory).
+run('classifier-profile.js', ['--batch', '16', '--steps', quick ? '1' : '3']);
 run('profile.js', ['--batch', '64']);
 run('first-touch.js', []);
 run('spike-products.js', []);

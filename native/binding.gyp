@@ -28,7 +28,7 @@
     },
     {
       "target_name": "spikevae_native",
-      "sources": ["src/addon.cc", "src/lif.cc", "src/plif.cc", "src/norm.cc", "src/optim.cc", "src/scratch.cc"],
+      "sources": ["src/addon.cc", "src/lif.cc", "src/plif.cc", "src/pool.cc", "src/norm.cc", "src/optim.cc", "src/scratch.cc"],
       "dependencies": ["kernels_scalar", "kernels_avx2", "kernels_avx512"],
       "cflags_cc": ["-ffp-contract=off"],
       "libraries": ["-lpthread"]

@@ -91,6 +91,8 @@ const gemmShapes: Array<[string, number, number, number]> = [
   ['odd sizes', 7, 13, 29],
   // Several row blocks (some uneven), two K blocks, a partial column panel.
   ['many rows', 203, 40, 600],
+  // Few rows, a wide output and a long k: the classifier's fc 6272→2048 path (C^T = B·A^T).
+  ['few rows, wide', 6, 48, 2100],
 ];
 
 /**
@@ -150,6 +152,22 @@ test('native gemm matches the oracle (all transposes, binary A)', (t) => {
       });
     }
   }
+});
+
+test('a wide product over few rows, computed as its transpose, equals the same product with B untransposed bit for bit', (t) => {
+  if (!native && !wasm) return t.skip(NEITHER);
+  const [m, n, k] = [6, 48, 2100];
+  const a = randn(m * k);
+  const bt = randn(n * k); // [n, k]
+  const b = new Float32Array(k * n);
+  for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) b[p * n + j] = bt[j * k + p];
+  each((label, be) => {
+    const viaT = new Float32Array(m * n).fill(NaN);
+    be.gemm(false, true, m, n, k, a, bt, viaT, 0);
+    const direct = new Float32Array(m * n);
+    be.gemm(false, false, m, n, k, a, b, direct, 0);
+    assert.deepEqual(viaT, direct, label);
+  });
 });
 
 // Outputs in aligned buffers (as a training step's pooled arrays are) take the
@@ -449,6 +467,113 @@ test('PLIF-family kernels: spikes and input gradients equal the oracle bit for b
     if (!be) continue;
     assert.throws(() => be.plifBackward(8, 10, new Float32Array(10), new Float32Array(80), go80, go80, 0.5, 0.5, 2, null, true, new Float64Array(2)), /cannot overwrite go/);
     assert.throws(() => be.plifForward(8, 10, new Float32Array(70), new Float32Array(80), 0.5, 0.5, null, false), /70 elements/);
+  }
+});
+
+test('PLIF with a fused 2×2 max pooling equals each back-end\'s own PLIF and pooling kernels in sequence, bit for bit (spikes, pooled spikes, input gradient); dL/dk and dL/dV_th agree', (t) => {
+  if (!native && !wasm) return t.skip(NEITHER);
+  const [k, threshold, alpha] = [Math.fround(1 / (1 + Math.exp(-0.3))), 0.45, 2];
+  const coef = (n: number, mean: number) => rng.fillNormal(new Float32Array(n), mean, 0.2);
+  // [steps, N, C, H, W]: the classifier's first layer (28×28 planes, one input
+  // step repeated, blocks of 9 row pairs that end inside a channel), its second
+  // (14×14, statistics per step), and small planes without an affine.
+  const cases: Array<[string, number, number, number, number, number, 'repeated' | 'per-step' | 'plain']> = [
+    ['first layer', 8, 3, 4, 28, 28, 'repeated'],
+    ['second layer', 8, 3, 4, 14, 14, 'per-step'],
+    ['plain 6×10', 5, 2, 3, 6, 10, 'plain'],
+  ];
+  for (const [name, steps, N, C, H, W, kind] of cases) {
+    const inner = H * W;
+    const size = N * C * inner;
+    const repeated = kind === 'repeated';
+    const input = rng.fillNormal(new Float32Array((repeated ? 1 : steps) * size), 0.3, 0.8);
+    const affine: NeuronAffine | null =
+      kind === 'plain' ? null : { channels: C, inner, a: coef((kind === 'per-step' ? steps : 1) * C, 1), b: coef((kind === 'per-step' ? steps : 1) * C, 0.1), perStep: kind === 'per-step' };
+    const gPooled = randn((steps * size) / 4);
+    const gSize = repeated ? size : steps * size;
+    const planes = (steps * size) / inner;
+    const check = (label: string, be: KernelBackend) => {
+      // The separate kernels: PLIF, pooling; the pooling's backward into a full gradient, then PLIF's backward.
+      const oWant = new Float32Array(steps * size);
+      be.plifForward(steps, size, input, oWant, k, threshold, affine, repeated);
+      const pooledWant = new Float32Array((steps * size) / 4);
+      be.maxPool2x2Forward(planes, H, W, oWant, pooledWant);
+      const go = new Float32Array(steps * size);
+      be.maxPool2x2Backward(planes, H, W, oWant, gPooled, go, false);
+      const gWant = new Float32Array(gSize);
+      const sumsWant = new Float64Array(2);
+      be.plifBackward(steps, size, input, oWant, go, gWant, k, threshold, alpha, affine, repeated, sumsWant);
+      const rate = oWant.reduce((a, v) => a + v, 0) / oWant.length;
+      assert.ok(rate > 0.05 && rate < 0.9 && gWant.some((v) => v !== 0), `${name}: firing rate ${rate}`);
+      const o = new Float32Array(steps * size).fill(NaN);
+      const pooled = new Float32Array((steps * size) / 4).fill(NaN);
+      be.plifPoolForward(steps, size, input, o, pooled, k, threshold, affine, repeated, H, W);
+      assert.deepEqual(o, oWant, `${name} spikes ${label}`);
+      assert.deepEqual(pooled, pooledWant, `${name} pooled spikes ${label}`);
+      const g = new Float32Array(gSize).fill(NaN);
+      const sums = new Float64Array(2).fill(NaN);
+      be.plifPoolBackward(steps, size, input, o, gPooled, g, k, threshold, alpha, affine, repeated, sums, H, W);
+      assert.deepEqual(g, gWant, `${name} input gradient ${label}`);
+      for (let j = 0; j < 2; j++) {
+        assert.ok(Math.abs(sums[j] - sumsWant[j]) <= 1e-9 * Math.max(1, Math.abs(sumsWant[j])), `${name} ${j ? 'dL/dV_th' : 'dL/dk'} ${sums[j]} vs ${sumsWant[j]} ${label}`);
+      }
+      return { o, pooled, g, sums };
+    };
+    check('typescript', typescriptBackend);
+    const runs: Array<ReturnType<typeof check>> = [];
+    each((label, be) => {
+      const r = check(label, be);
+      if (be === native) runs.push(r);
+    });
+    for (let i = 0; i + 1 < runs.length; i += 2) assert.deepEqual(runs[i], runs[i + 1], `${name}: 1 and 2 threads`);
+  }
+  for (const be of [native, wasm]) {
+    if (!be) continue;
+    const z = (n: number) => new Float32Array(n);
+    assert.throws(() => be.plifPoolForward(2, 30, z(60), z(60), z(15), 0.5, 0.5, null, false, 3, 10), /even height/);
+    assert.throws(() => be.plifPoolBackward(2, 30, z(60), z(60), z(15), z(60), 0.5, 0.5, 2, null, false, new Float64Array(2), 6, 4), /multiple of the plane|divide the size/);
+  }
+});
+
+test('2×2 max pooling: winners by hand (first of ties, NaN wins), and the native and WebAssembly kernels equal the oracle bit for bit', (t) => {
+  // One 2×4 plane: windows [1 1; 1 0] (a tie: the first), [0 NaN; 5 7] (NaN), then one 2×4 plane [-1 -3; -2 -0.5], [2 2; 3 3].
+  const x = Float32Array.of(1, 1, 0, NaN, 1, 0, 5, 7, -1, -3, 2, 2, -2, -0.5, 3, 3);
+  const y = new Float32Array(4);
+  typescriptBackend.maxPool2x2Forward(2, 2, 4, x, y);
+  assert.deepEqual([...y], [1, NaN, -0.5, 3]);
+  const gx = new Float32Array(16).fill(NaN);
+  typescriptBackend.maxPool2x2Backward(2, 2, 4, x, Float32Array.of(10, 20, 30, 40), gx, false);
+  assert.deepEqual([...gx], [10, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 40, 0]);
+  typescriptBackend.maxPool2x2Backward(2, 2, 4, x, Float32Array.of(1, 2, 3, 4), gx, true);
+  assert.deepEqual([...gx], [11, 0, 0, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 33, 44, 0]);
+  if (!native && !wasm) return t.skip(NEITHER);
+  // The classifier's poolings at a small batch (rows of 14 and 7 windows), small planes, and rows
+  // wider than the kernels' chunk; spikes (many ties), and real values with NaNs.
+  for (const [planes, H, W] of [[3 * 128, 28, 28], [3 * 128, 14, 14], [5, 6, 10], [2, 4, 4100]]) {
+    const n = planes * H * W;
+    const real = randn(n);
+    for (let i = 0; i < n; i += 37) real[i] = NaN;
+    for (const [what, input] of [['spikes', spikes(n, 0.2)], ['real', real]] as const) {
+      const g = randn(n / 4);
+      const base = randn(n);
+      const want = new Float32Array(n / 4);
+      typescriptBackend.maxPool2x2Forward(planes, H, W, input, want);
+      const wantSet = new Float32Array(n);
+      typescriptBackend.maxPool2x2Backward(planes, H, W, input, g, wantSet, false);
+      const wantAdd = base.slice();
+      typescriptBackend.maxPool2x2Backward(planes, H, W, input, g, wantAdd, true);
+      each((label, be) => {
+        const out = new Float32Array(n / 4).fill(-1);
+        be.maxPool2x2Forward(planes, H, W, input, out);
+        assert.deepEqual(out, want, `forward ${what} ${W} ${label}`);
+        const set = new Float32Array(n).fill(NaN);
+        be.maxPool2x2Backward(planes, H, W, input, g, set, false);
+        assert.deepEqual(set, wantSet, `backward ${what} ${W} ${label}`);
+        const add = base.slice();
+        be.maxPool2x2Backward(planes, H, W, input, g, add, true);
+        assert.deepEqual(add, wantAdd, `backward, accumulated ${what} ${label}`);
+      });
+    }
   }
 });
 

@@ -1,6 +1,7 @@
 /** The optimizer as the classifiers use it: Adam (AdamW without decay) and the cosine schedule. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { pooledMemoryStats, withPool } from '../src/engine/alloc.js';
 import { AdamW, cosineAnnealingFactor } from '../src/engine/optim.js';
 import { Tensor } from '../src/engine/tensor.js';
 
@@ -35,3 +36,14 @@ test('Adam (weight decay 0): the first step moves each parameter by lr against t
   opt.setLearningRateFactor(0.5);
   assert.equal(opt.groups[0].lr, 0.01);
 });
+
+test('zeroGrad hands pooled gradients back to the pool at once (not at the next garbage collection)', { skip: !pooledMemoryStats() && 'no native addon (plain arrays)' }, () => withPool(() => {
+  const p = new Tensor(new Float32Array(1 << 18), [1 << 18], true);
+  const opt = new AdamW([{ params: [p], lr: 0.01, weightDecay: 0 }]);
+  const grad = p.gradBuffer();
+  const live = pooledMemoryStats()!.liveBytes;
+  opt.zeroGrad();
+  assert.equal(p.grad, null);
+  assert.equal(grad.length, 0, 'the old gradient is detached');
+  assert.equal(pooledMemoryStats()!.liveBytes, live - (1 << 20));
+}));

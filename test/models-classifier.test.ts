@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlifClassifier, defaultClassifierConfig, predictions } from '../src/models/classifier.js';
+import { AlifClassifier, defaultClassifierConfig, firingRate, maskEveryStep, predictions } from '../src/models/classifier.js';
+import * as ops from '../src/engine/ops.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { AdamW } from '../src/engine/optim.js';
@@ -62,6 +63,76 @@ test('forward: counts per class in [0, T]; one step reaches every parameter; the
   for (const v of counts.data) assert.ok(v >= 0 && v <= 8 && Math.abs(v * 10 - Math.round(v * 10)) < 1e-5, `count ${v}`);
   // Evaluation has no dropout: the generator is not used and the result repeats.
   assert.deepEqual(m.forward(images, new Random(99)).data, counts.data);
+});
+
+test('neurons that pool their own spikes: the forward and every gradient of the separate batch norm, neuron and max pooling', async () => {
+  const m = new AlifClassifier(defaultClassifierConfig('mnist'), new Random(0));
+  const data = await openDataset('mnist', 'test', { preprocessing: 'classifier', limit: 3 });
+  const x = new Float32Array(3 * 784);
+  const labels = new Int32Array(3);
+  await data.readBatch([0, 1, 2], null, x, labels);
+  const images = new Tensor(x, [3, 1, 28, 28]);
+  const [T, N] = [m.cfg.timeSteps, 3];
+  const params = [...m.namedParameters()];
+  const takeGrads = () => params.map(([name, p]) => {
+    const g = p.grad!.slice();
+    p.grad = null;
+    return [name, g] as const;
+  });
+  const fused = m.lossOnBatch(images, new Random(1), labels);
+  fused.loss.backward();
+  const got = takeGrads();
+  // The same network from separate ops (the dropout masks drawn in the model's order).
+  const rng = new Random(1);
+  const mask = (size: number) => Float32Array.from({ length: size }, () => (rng.uniform() < 0.5 ? 0 : 2));
+  const pool = (t: Tensor) => {
+    const [, , C, H, W] = t.shape;
+    const p = ops.maxPool2d(ops.reshape(t, [T * N, C, H, W]), 2);
+    return ops.reshape(p, [T, N, ...p.shape.slice(1)]);
+  };
+  const y0 = m.staticConv.forward(images);
+  let h = pool(m.staticBn.forwardNeuron(ops.reshape(y0, [1, ...y0.shape]), 2, m.firstNeuron.fused(), { repeat: T }));
+  const st = m.stages.find((s) => s.kind === 'conv')!;
+  assert.ok(st.kind === 'conv');
+  const y = st.conv.forward(ops.reshape(h, [T * N, ...h.shape.slice(2)]));
+  h = pool(st.bn.forwardNeuron(ops.reshape(y, [T, N, ...y.shape.slice(1)]), 2, st.neuron.fused(), { perStep: true }));
+  const v = ops.reshape(h, [T, N, -1]);
+  const s1 = m.fc1Neuron.forward(m.fc1.forward(maskEveryStep(v, mask(v.size / T))));
+  const s2 = m.fc2Neuron.forward(m.fc2.forward(maskEveryStep(s1, mask(s1.size / T))));
+  const counts = ops.sum(ops.mean(ops.reshape(s2, [T, N, 10, 10]), [3]), [0]);
+  const separate = m.loss(counts, labels).loss;
+  assert.equal(fused.loss.item(), separate.item());
+  separate.backward();
+  const want = takeGrads();
+  for (let i = 0; i < got.length; i++) {
+    const [name, g] = got[i];
+    assert.ok(want[i][1].some((v) => v !== 0), `${name}: no gradient`);
+    // dL/dw and dL/dV_th of the pooling neurons are float64 sums over other blocks (summed in another order).
+    if (/^conv\.[04]\.(w|v_threshold)$/.test(name)) assert.ok(Math.abs(g[0] - want[i][1][0]) <= 1e-6 * Math.abs(want[i][1][0]), `${name}: ${g[0]} vs ${want[i][1][0]}`);
+    else assert.deepEqual(g, want[i][1], name);
+  }
+});
+
+test('dropout over time: one mask multiplies every step, its gradient is the output gradient times the mask (written, or added to one already there)', () => {
+  const x = new Tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 1, 3], true);
+  const mask = Float32Array.of(0, 2, 2);
+  const y = maskEveryStep(x, mask);
+  assert.deepEqual(Array.from(y.data), [0, 4, 6, 0, 10, 12]);
+  const w = new Tensor(Float32Array.of(1, -1, 3, 0.5, 2, -2), [2, 1, 3]);
+  ops.sum(ops.mul(y, w)).backward();
+  assert.deepEqual(Array.from(x.grad!), [0, -2, 6, 0, 4, -4]);
+  // Used twice: the second gradient is added to the first whichever comes first.
+  const x2 = new Tensor(Float32Array.of(1, 2, 3, 4, 5, 6), [2, 1, 3], true);
+  ops.sum(ops.add(ops.mul(maskEveryStep(x2, mask), w), ops.mul(maskEveryStep(x2, Float32Array.of(2, 0, 2)), w))).backward();
+  assert.deepEqual(Array.from(x2.grad!), [2, -2, 12, 1, 4, -8]);
+  assert.throws(() => maskEveryStep(x, Float32Array.of(1, 1)), /does not fit/);
+});
+
+test('firing rate: the mean of a spike tensor, counted exactly', () => {
+  const spikes = new Float32Array(2 * 3 * 7);
+  for (const i of [0, 5, 6, 20, 41]) spikes[i] = 1;
+  assert.equal(firingRate(new Tensor(spikes, [2, 3, 7])), 5 / 42);
+  assert.equal(firingRate(new Tensor(new Float32Array(8), [2, 4])), 0);
 });
 
 test('loss: MSE(count / T, one-hot) by hand; predictions take the first of tied counts', () => {

@@ -470,6 +470,57 @@ napi_value PlifBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The plane geometry of a fused pooling at argv[i], argv[i + 1] (H, W), or an error message.
+std::string read_plif_pool(napi_env env, napi_value* argv, int i, int64_t size, PlifPool* pool) {
+  pool->H = get_i64(env, argv[i]);
+  pool->W = get_i64(env, argv[i + 1]);
+  if (pool->H <= 0 || pool->W <= 0 || pool->H % 2 || pool->W % 2 || pool->W > 256)
+    return "pooled planes need an even height and an even width of at most 256";
+  if (size % (pool->H * pool->W) != 0) return "size is not a multiple of the plane";
+  return "";
+}
+
+// plifPoolForward(steps, size, x, o, pooled, k, threshold, C, inner, a, b, perStep, repeated, H, W)
+napi_value PlifPoolForward(napi_env env, napi_callback_info info) {
+  ARGS(15);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  if (steps < 0 || size < 0) return throw_error(env, "native plifPoolForward: negative size");
+  F32(2, x, 0);
+  F32(3, o, steps * size);
+  PlifInput in;
+  PlifPool pool;
+  std::string err = read_plif_input(env, argv, 7, steps, size, x, x_len, &in);
+  if (err.empty()) err = read_plif_pool(env, argv, 13, size, &pool);
+  if (!err.empty()) return throw_error(env, "native plifPoolForward: " + err);
+  F32(4, pooled, steps * size / 4);
+  pool.y = pooled;
+  pool.gy = nullptr;
+  plif_forward(g_ctx, steps, size, in, o, (float)get_f64(env, argv[5]), (float)get_f64(env, argv[6]), &pool);
+  return nullptr;
+}
+
+// plifPoolBackward(steps, size, x, o, gPooled, gx, k, threshold, alpha, C, inner, a, b, perStep, repeated, sums, H, W)
+napi_value PlifPoolBackward(napi_env env, napi_callback_info info) {
+  ARGS(18);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  if (steps < 0 || size < 0) return throw_error(env, "native plifPoolBackward: negative size");
+  F32(2, x, 0);
+  F32(3, o, steps * size);
+  PlifInput in;
+  PlifPool pool;
+  std::string err = read_plif_input(env, argv, 9, steps, size, x, x_len, &in);
+  if (err.empty()) err = read_plif_pool(env, argv, 16, size, &pool);
+  if (!err.empty()) return throw_error(env, "native plifPoolBackward: " + err);
+  F32(4, gpooled, steps * size / 4);
+  F32(5, gx, (in.repeated ? 1 : steps) * size);
+  F64(15, sums, 2);
+  pool.y = nullptr;
+  pool.gy = gpooled;
+  plif_backward(g_ctx, steps, size, in, o, nullptr, gx, (float)get_f64(env, argv[6]), (float)get_f64(env, argv[7]),
+                (float)get_f64(env, argv[8]), sums, &pool);
+  return nullptr;
+}
+
 // timeWeightedSum(steps, size, x, coef, out)
 napi_value TimeWeightedSum(napi_env env, napi_callback_info info) {
   ARGS(5);
@@ -489,6 +540,29 @@ napi_value TimeWeightedSpread(napi_env env, napi_callback_info info) {
   F32(3, coef, steps);
   F32(4, gx, steps * size);
   time_weighted_spread(g_ctx, steps, size, g, coef, gx, get_bool(env, argv[5]));
+  return nullptr;
+}
+
+// maxPool2x2Forward(planes, H, W, x, y)
+napi_value MaxPool2x2Forward(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  const int64_t planes = get_i64(env, argv[0]), H = get_i64(env, argv[1]), W = get_i64(env, argv[2]);
+  if (planes < 0 || H < 0 || W < 0 || H % 2 || W % 2) return throw_error(env, "native maxPool2x2Forward: needs even, non-negative sizes");
+  F32(3, x, planes * H * W);
+  F32(4, y, planes * H * W / 4);
+  max_pool2x2_forward(g_ctx, planes, H, W, x, y);
+  return nullptr;
+}
+
+// maxPool2x2Backward(planes, H, W, x, g, gx, accumulate)
+napi_value MaxPool2x2Backward(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  const int64_t planes = get_i64(env, argv[0]), H = get_i64(env, argv[1]), W = get_i64(env, argv[2]);
+  if (planes < 0 || H < 0 || W < 0 || H % 2 || W % 2) return throw_error(env, "native maxPool2x2Backward: needs even, non-negative sizes");
+  F32(3, x, planes * H * W);
+  F32(4, g, planes * H * W / 4);
+  F32(5, gx, planes * H * W);
+  max_pool2x2_backward(g_ctx, planes, H, W, x, g, gx, get_bool(env, argv[6]));
   return nullptr;
 }
 
@@ -965,6 +1039,10 @@ napi_value Init(napi_env env, napi_value exports) {
              {"affineLifForward", AffineLifForward},
              {"plifForward", PlifForward},
              {"plifBackward", PlifBackward},
+             {"plifPoolForward", PlifPoolForward},
+             {"plifPoolBackward", PlifPoolBackward},
+             {"maxPool2x2Forward", MaxPool2x2Forward},
+             {"maxPool2x2Backward", MaxPool2x2Backward},
              {"timeWeightedSum", TimeWeightedSum},
              {"timeWeightedSpread", TimeWeightedSpread},
              {"configure", Configure},

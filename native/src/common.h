@@ -109,14 +109,36 @@ struct PlifInput {
   bool per_step;
 };
 
-void plif_forward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput& in, float* o, float k, float vth);
+// A 2×2 stride-2 max pooling fused after a PLIF-family layer whose step
+// slices are planes of H×W (H, W even, W ≤ 256): the forward also writes the
+// pooled spikes y ([steps, size/4]); the backward takes the gradient of the
+// pooled spikes gy instead of go and sends it to each window's winner.
+struct PlifPool {
+  int64_t H, W;
+  float* y;
+  const float* gy;
+};
+
+void plif_forward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput& in, float* o, float k, float vth,
+                  const PlifPool* pool = nullptr);
 // gx gets dL/dy ([steps, size], or [size] summed over the steps when repeated;
 // it may be go itself unless repeated); sums[0] = dL/dk, sums[1] = dL/dV_th.
+// With pool, go is unused (null) and pool->gy drives the layer.
 void plif_backward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput& in, const float* o, const float* go,
-                   float* gx, float k, float vth, float alpha, double* sums);
+                   float* gx, float k, float vth, float alpha, double* sums, const PlifPool* pool = nullptr);
 void time_weighted_sum(const Ctx& ctx, int64_t steps, int64_t size, const float* x, const float* coef, float* out);
 void time_weighted_spread(const Ctx& ctx, int64_t steps, int64_t size, const float* g, const float* coef, float* gx,
                           bool accumulate);
+
+// 2×2 max pooling, stride 2, over `planes` planes of H×W (both even; pool.cc).
+void max_pool2x2_forward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, const float* x, float* y);
+// gx (+)= g at each window's winner (found again from x); without accumulate
+// every other element of gx is written 0.
+void max_pool2x2_backward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, const float* x, const float* g,
+                          float* gx, bool accumulate);
+// The same over `rows` pairs of input rows of width W (one output row each), for fused callers.
+void max_pool2x2_rows(int64_t rows, int64_t W, const float* x, float* y);
+void max_pool2x2_unpool_rows(int64_t rows, int64_t W, const float* x, const float* g, float* gx, bool accumulate);
 
 bool adamw_update(const Ctx& ctx, int64_t n, float* p, const float* grad, float* m, float* v, double decay, double b1,
                   double b2, double step_size, double bc2_sqrt, double eps);

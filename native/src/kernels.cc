@@ -217,6 +217,16 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     if (!accumulate) std::memset(C, 0, sizeof(float) * m * n);
     return;
   }
+  // C (+)= the transpose of ct ([n, m]), in 16 × 16 tiles.
+  const auto transpose_into_c = [&](const float* ct) {
+    ctx.parallel_for((m + 15) / 16, [&](int64_t b, int64_t e) {
+      for (int64_t i0 = b * 16; i0 < std::min(m, e * 16); i0 += 16)
+        for (int64_t j0 = 0; j0 < n; j0 += 16)
+          for (int64_t i = i0; i < std::min(m, i0 + 16); i++)
+            for (int64_t j = j0; j < std::min(n, j0 + 16); j++)
+              C[i * n + j] = accumulate ? C[i * n + j] + ct[j * m + i] : ct[j * m + i];
+    });
+  };
   if (ta && !tb && n <= 128 && m > 2 * n && n * m <= ((int64_t)4 << 20)) {
     // A weight gradient with many more outputs than inputs (decoder_input:
     // 1,024 × 128): as C^T = B^T·A the large operand is packed as B panels
@@ -226,13 +236,21 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     // narrow products: at 2,560 × 512 (posterior.layers.2) it was 25 % slower.
     scratch_vector<float> ct((size_t)(n * m));
     gemm(ctx, true, false, n, m, k, B, A, ct.data(), false);
-    ctx.parallel_for((m + 15) / 16, [&](int64_t b, int64_t e) {
-      for (int64_t i0 = b * 16; i0 < std::min(m, e * 16); i0 += 16)
-        for (int64_t j0 = 0; j0 < n; j0 += 16)
-          for (int64_t i = i0; i < std::min(m, i0 + 16); i++)
-            for (int64_t j = j0; j < std::min(n, j0 + 16); j++)
-              C[i * n + j] = accumulate ? C[i * n + j] + ct[j * m + i] : ct[j * m + i];
-    });
+    transpose_into_c(ct.data());
+    return;
+  }
+  if (!ta && tb && !accumulate && 4 * m <= n && k >= 2048 && n * m <= ((int64_t)4 << 20)) {
+    // A wide linear layer over few rows (the MNIST classifier's 6,272 → 2,048
+    // at 16 images × 8 steps: 128 × 2,048, k = 6,272): as C^T = B·A^T the
+    // weight ([n, k] rows) is read in place as the A side and only the few
+    // input rows are packed, instead of packing the whole weight (51 MB) on
+    // every call; then C^T is transposed into C. Bit-identical (the same
+    // products in the same order; not when adding to C, whose old value would
+    // enter the sum after the K blocks instead of before them). Measured 2×
+    // faster at 128 rows, 1.8× at 256, equal at 512.
+    scratch_vector<float> ct((size_t)(n * m));
+    gemm(ctx, false, true, n, m, k, B, A, ct.data(), false);
+    transpose_into_c(ct.data());
     return;
   }
   const int64_t bcols = (std::min(NC, n) + NR - 1) / NR * NR;

@@ -16,6 +16,12 @@
 // Only spikes are stored; the backward replays the membrane from the input
 // and the spikes (as the fused tdBN + LIF backward does), which saves an
 // activation-sized buffer per layer between the passes.
+//
+// A 2×2 max pooling that follows the layer (the classifiers' MaxPool2d) can
+// run in the same passes (PlifPool): the forward pools each block of spikes
+// while it is in cache, and the backward sends the pooled gradient to each
+// window's winner block by block, so the spikes' own gradient (a buffer as
+// large as the spikes: 51 MB at batch 16) is never stored.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -57,11 +63,27 @@ SPV_CLONES static void plif_step(int64_t n, const float* y, float* v, float* o, 
   }
 }
 
-void plif_forward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput& in, float* o, float k, float vth) {
-  for_each_block<PB>(ctx, size, [&](int64_t i0, int64_t n) {
+// Neurons per block: PB, or with a fused pooling the most whole pairs of rows
+// that fit in PB, so that every window lies in one block (a plane is H/2 such
+// pairs, so blocks never straddle a plane either).
+static int64_t block_length(const PlifPool* pool) { return pool ? PB / (2 * pool->W) * (2 * pool->W) : PB; }
+
+void plif_forward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput& in, float* o, float k, float vth,
+                  const PlifPool* pool) {
+  const int64_t bl = block_length(pool);
+  ctx.parallel_for((size + bl - 1) / bl, [&](int64_t b, int64_t e) {
     float v[PB], y[PB], av[PB], bv[PB];
-    std::fill(v, v + n, 0.f);
-    for (int64_t t = 0; t < steps; t++) plif_step(n, step_input(in, t, size, i0, n, y, av, bv), v, o + t * size + i0, k, vth);
+    for (int64_t blk = b; blk < e; blk++) {
+      const int64_t i0 = blk * bl, n = std::min(bl, size - i0);
+      std::fill(v, v + n, 0.f);
+      for (int64_t t = 0; t < steps; t++) {
+        float* ot = o + t * size + i0;
+        plif_step(n, step_input(in, t, size, i0, n, y, av, bv), v, ot, k, vth);
+        // Pooled while the block's spikes are still in cache; a window's four
+        // spikes are in this block (i0 is a multiple of 2W), its output at i0/4.
+        if (pool) max_pool2x2_rows(n / (2 * pool->W), pool->W, ot, pool->y + t * (size / 4) + i0 / 4);
+      }
+    }
   });
 }
 
@@ -105,19 +127,20 @@ SPV_CLONES static void plif_grad_step(int64_t n, const float* h, const float* d,
 }
 
 void plif_backward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput& in, const float* o, const float* go,
-                   float* gx, float k, float vth, float alpha, double* sums) {
-  const int64_t blocks = (size + PB - 1) / PB;
+                   float* gx, float k, float vth, float alpha, double* sums, const PlifPool* pool) {
+  const int64_t bl = block_length(pool);
+  const int64_t blocks = (size + bl - 1) / bl;
   const int64_t groups = std::min<int64_t>(blocks, 64);
   const int64_t per = (blocks + groups - 1) / groups;
   const GradConstants q{(double)k, (double)vth, M_PI / 2 * (double)alpha, (double)alpha / 2};
   scratch_vector<double> part((size_t)groups * 2, 0.0);
   ctx.parallel_for(groups, [&](int64_t g0, int64_t g1) {
     scratch_vector<float> hs((size_t)steps * PB), ds((size_t)steps * PB);
-    float v[PB], y[PB], av[PB], bv[PB];
+    float v[PB], y[PB], av[PB], bv[PB], gpool[PB];
     double V[PB], dk[PB], dth[PB], acc[PB];
     for (int64_t grp = g0; grp < g1; grp++) {
       for (int64_t blk = grp * per; blk < std::min(blocks, (grp + 1) * per); blk++) {
-        const int64_t i0 = blk * PB, n = std::min(PB, size - i0);
+        const int64_t i0 = blk * bl, n = std::min(bl, size - i0);
         std::fill(v, v + n, 0.f);
         for (int64_t t = 0; t < steps; t++)
           plif_replay_step(n, step_input(in, t, size, i0, n, y, av, bv), o + t * size + i0, v, hs.data() + t * PB,
@@ -128,7 +151,10 @@ void plif_backward(const Ctx& ctx, int64_t steps, int64_t size, const PlifInput&
         std::fill(acc, acc + n, 0.0);
         for (int64_t t = steps - 1; t >= 0; t--) {
           const int64_t at = t * size + i0;
-          plif_grad_step(n, hs.data() + t * PB, ds.data() + t * PB, o + at, go + at, q, V, dk, dth,
+          // With a fused pooling, the block's spike gradient is the pooled
+          // gradient at each window's winner (found from the spikes), 0 elsewhere.
+          if (pool) max_pool2x2_unpool_rows(n / (2 * pool->W), pool->W, o + at, pool->gy + t * (size / 4) + i0 / 4, gpool, false);
+          plif_grad_step(n, hs.data() + t * PB, ds.data() + t * PB, o + at, pool ? gpool : go + at, q, V, dk, dth,
                          in.repeated ? nullptr : gx + at, in.repeated ? acc : nullptr);
         }
         if (in.repeated)

@@ -109,6 +109,32 @@ SPV_EXPORT void spv_plif_backward(int32_t steps, int32_t size, const float* x, c
                      alpha, sums);
 }
 
+// The same with a 2×2 max pooling fused after the neuron (planes of H×W; wasm.ts checks the geometry).
+SPV_EXPORT void spv_plif_pool_forward(int32_t steps, int32_t size, const float* x, float* o, float* pooled, float k,
+                                      float threshold, int32_t C, int32_t inner, const float* a, const float* b,
+                                      int32_t per_step, int32_t repeated, int32_t H, int32_t W) {
+  const spv::PlifPool pool{H, W, pooled, nullptr};
+  spv::plif_forward(ctx(), steps, size, plif_input(x, C, inner, a, b, per_step, repeated), o, k, threshold, &pool);
+}
+
+SPV_EXPORT void spv_plif_pool_backward(int32_t steps, int32_t size, const float* x, const float* o,
+                                       const float* gpooled, float* gx, float k, float threshold, float alpha,
+                                       int32_t C, int32_t inner, const float* a, const float* b, int32_t per_step,
+                                       int32_t repeated, double* sums, int32_t H, int32_t W) {
+  const spv::PlifPool pool{H, W, nullptr, gpooled};
+  spv::plif_backward(ctx(), steps, size, plif_input(x, C, inner, a, b, per_step, repeated), o, nullptr, gx, k,
+                     threshold, alpha, sums, &pool);
+}
+
+SPV_EXPORT void spv_max_pool2x2_forward(int32_t planes, int32_t H, int32_t W, const float* x, float* y) {
+  spv::max_pool2x2_forward(ctx(), planes, H, W, x, y);
+}
+
+SPV_EXPORT void spv_max_pool2x2_backward(int32_t planes, int32_t H, int32_t W, const float* x, const float* g,
+                                         float* gx, int32_t accumulate) {
+  spv::max_pool2x2_backward(ctx(), planes, H, W, x, g, gx, accumulate);
+}
+
 SPV_EXPORT void spv_time_weighted_sum(int32_t steps, int32_t size, const float* x, const float* coef, float* out) {
   spv::time_weighted_sum(ctx(), steps, size, x, coef, out);
 }

@@ -556,6 +556,7 @@ export function maxPool2d(x: Tensor, k: number, s = k): Tensor {
   if (x.ndim !== 4) throw new ShapeError('maxPool2d', `expects [N, C, H, W], got ${fmtShape(x.shape)}`);
   const [N, C, H, W] = x.shape;
   if (!(k >= 1 && k <= 15 && s >= 1) || H < k || W < k) throw new ShapeError('maxPool2d', `window ${k} stride ${s} does not fit ${fmtShape(x.shape)}`);
+  if (k === 2 && s === 2 && H % 2 === 0 && W % 2 === 0) return maxPool2x2(x);
   const OH = Math.floor((H - k) / s) + 1;
   const OW = Math.floor((W - k) / s) + 1;
   const planes = N * C;
@@ -563,31 +564,12 @@ export function maxPool2d(x: Tensor, k: number, s = k): Tensor {
   // The winning tap (kh·k + kw) of every output, for the backward.
   const arg = new Uint8Array(planes * OH * OW);
   const xd = x.data;
-  // The networks' 2×2 stride-2 pooling, written out (a third of a classifier
-  // step went to the general loop below); the same comparisons in the same order.
-  const pairs = k === 2 && s === 2;
   for (let p = 0; p < planes; p++) {
     const xo = p * H * W;
     const yo = p * OH * OW;
     for (let oh = 0; oh < OH; oh++) {
       const row = xo + oh * s * W;
       const out = yo + oh * OW;
-      if (pairs) {
-        for (let ow = 0; ow < OW; ow++) {
-          const i = row + 2 * ow;
-          let best = xd[i];
-          let at = 0;
-          let v = xd[i + 1];
-          if (v > best || v !== v) (best = v), (at = 1);
-          v = xd[i + W];
-          if (v > best || v !== v) (best = v), (at = 2);
-          v = xd[i + W + 1];
-          if (v > best || v !== v) (best = v), (at = 3);
-          y[out + ow] = best;
-          arg[out + ow] = at;
-        }
-        continue;
-      }
       for (let ow = 0; ow < OW; ow++) {
         let best = -Infinity;
         let at = 0;
@@ -606,33 +588,7 @@ export function maxPool2d(x: Tensor, k: number, s = k): Tensor {
       }
     }
   }
-  // With 2×2 windows tiling the whole input, every input element is written
-  // once (its gradient or 0): no zeroed buffer is needed.
-  const tiles = pairs && H % 2 === 0 && W % 2 === 0;
   const out = makeResult('maxPool2d', y, [N, C, OH, OW], [x], (g) => {
-    if (tiles) {
-      x.addGradWith((gx, accumulate) => {
-        for (let p = 0; p < planes; p++) {
-          for (let oh = 0; oh < OH; oh++) {
-            const o = (p * OH + oh) * OW;
-            const r = p * H * W + 2 * oh * W;
-            for (let ow = 0; ow < OW; ow++) {
-              const a = arg[o + ow];
-              const gv = g[o + ow];
-              const i = r + 2 * ow;
-              if (accumulate) gx[i + (a >> 1) * W + (a & 1)] += gv;
-              else {
-                gx[i] = a === 0 ? gv : 0;
-                gx[i + 1] = a === 1 ? gv : 0;
-                gx[i + W] = a === 2 ? gv : 0;
-                gx[i + W + 1] = a === 3 ? gv : 0;
-              }
-            }
-          }
-        }
-      });
-      return;
-    }
     const gx = x.gradBuffer();
     for (let p = 0; p < planes; p++) {
       const xo = p * H * W;
@@ -645,6 +601,26 @@ export function maxPool2d(x: Tensor, k: number, s = k): Tensor {
         }
       }
     }
+  });
+  out.binary = x.binary;
+  return out;
+}
+
+/**
+ * The networks' 2×2 stride-2 pooling over even sizes (the windows tile the
+ * input), in the back-end: the same winners as maxPool2d's loop, and a
+ * backward that writes every input element once (its gradient or 0), so it
+ * needs no zeroed buffer. The backward finds the winners again from x, which
+ * is alive until its own producer's backward.
+ */
+function maxPool2x2(x: Tensor): Tensor {
+  const [N, C, H, W] = x.shape;
+  const planes = N * C;
+  const be = backend();
+  const y = allocFloat32Output(x.size / 4);
+  be.maxPool2x2Forward(planes, H, W, x.data, y);
+  const out = makeResult('maxPool2d', y, [N, C, H / 2, W / 2], [x], (g) => {
+    x.addGradWith((gx, accumulate) => be.maxPool2x2Backward(planes, H, W, x.data, g, gx, accumulate));
   });
   out.binary = x.binary;
   return out;
@@ -721,6 +697,12 @@ export interface FusedNeuron {
   readonly params: Tensor[];
   /** Spikes [steps, size] of the neuron driven by y. */
   forward(steps: number, size: number, x: Float32Array, affine: NeuronAffine, repeated: boolean): Float32Array;
+  /**
+   * The shape of what `forward` returns, when that is not the spikes [steps,
+   * ...x's other axes] (a neuron that pools its spikes); `backward` then gets
+   * the gradient of that output as go.
+   */
+  outputShape?(spikeShape: number[]): number[];
   /**
    * Writes dL/dy into gy ([steps, size], which may be go itself; [size] summed
    * over the steps when repeated) and adds the gradients of `params`.
@@ -807,13 +789,15 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     if (neuron) {
       const affine: NeuronAffine = { channels: C, inner, a: aC, b: bC, perStep: groups > 1 };
       const o = neuron.forward(steps, size, x.data, affine, repeated);
-      const out = makeResult('batchNormNeuron', o, shape, [...inputs, ...neuron.params], (g) => {
+      const out = makeResult('batchNormNeuron', o, neuron.outputShape?.(shape) ?? shape, [...inputs, ...neuron.params], (g) => {
         // As with the LIF: g is this output's own buffer, overwritten in place
-        // with dL/dy (a repeated input's gradient is one step, summed).
-        const gy = repeated ? allocFloat32Output(size) : g;
+        // with dL/dy when it has y's size (a repeated input's gradient is one
+        // step, summed; a pooling neuron's output is smaller).
+        const inPlace = !repeated && g.length === steps * size;
+        const gy = inPlace ? g : allocFloat32Output(repeated ? size : steps * size);
         neuron.backward(steps, size, x.data, o, g, gy, affine, repeated);
         normBackward(gy);
-        if (repeated) releaseFloat32(gy);
+        if (!inPlace) releaseFloat32(gy);
       });
       out.binary = true;
       return out;

@@ -7,6 +7,7 @@
  * prior bottleneck at 10× the learning rate). With weight decay 0 this is
  * torch.optim.Adam exactly (the decay factor is 1).
  */
+import { releaseFloat32 } from './alloc.js';
 import { backend } from './backend/index.js';
 import { Tensor } from './tensor.js';
 
@@ -88,8 +89,18 @@ export class AdamW {
     this.groups.forEach((g, i) => (g.lr = this.baseLrs[i] * factor));
   }
 
+  /**
+   * Drops every parameter's gradient, handing pooled buffers straight back
+   * (the gradients belong to the parameters alone): otherwise a large one
+   * (the MNIST classifier's 51 MB fc weight gradient) stays counted as live
+   * until garbage collection, and reclaimPooledMemory forced a full
+   * collection after every step for it.
+   */
   zeroGrad(): void {
-    for (const p of this.params) p.grad = null;
+    for (const p of this.params) {
+      if (p.grad) releaseFloat32(p.grad);
+      p.grad = null;
+    }
   }
 
   getState(): AdamWState {

@@ -21,7 +21,7 @@
  * State_dict names follow the official modules: `w` (a 0-d tensor) for PLIF
  * and ALIF, `v_threshold` (0-d) for ALIF; the fixed neuron has none.
  */
-import { allocFloat32Output } from '../engine/alloc.js';
+import { allocFloat32Output, releaseFloat32 } from '../engine/alloc.js';
 import { backend } from '../engine/backend/index.js';
 import type { NeuronAffine } from '../engine/backend/types.js';
 import { Module } from '../engine/module.js';
@@ -145,5 +145,44 @@ export class ParametricLif extends Module {
         this.addParamGrads(q, sums);
       },
     };
+  }
+
+  /**
+   * fused() with a 2×2 stride-2 max pooling after the neuron (the
+   * classifiers' MaxPool2d(2)), for inputs whose last two axes are height ×
+   * width (both even): the fused op outputs the pooled spikes, and the
+   * neuron's own spikes never meet a gradient buffer of their size (the
+   * backward sends each pooled gradient to its window's winner on the fly).
+   * `spikes` holds the neuron's spikes of the last forward (firing rates,
+   * spike cost) until the backward, which hands them back to the pool.
+   */
+  fusedPooled(height: number, width: number): FusedNeuron & { spikes: Float32Array | null } {
+    const q = this.scalars();
+    const be = backend();
+    const fused = {
+      spikes: null as Float32Array | null,
+      params: [this.w, this.vThreshold],
+      outputShape: (shape: number[]) => {
+        if (shape.length < 3 || shape[shape.length - 2] !== height || shape[shape.length - 1] !== width || height % 2 || width % 2) {
+          throw new ShapeError(this.neuron, `pools ${height}×${width} planes (both even), got spikes ${fmtShape(shape)}`);
+        }
+        return [...shape.slice(0, -2), height / 2, width / 2];
+      },
+      forward: (steps: number, size: number, x: Float32Array, affine: NeuronAffine, repeated: boolean) => {
+        const o = allocFloat32Output(steps * size);
+        const pooled = allocFloat32Output((steps * size) / 4);
+        be.plifPoolForward(steps, size, x, o, pooled, q.k, q.threshold, affine, repeated, height, width);
+        fused.spikes = o;
+        return pooled;
+      },
+      backward: (steps: number, size: number, x: Float32Array, _pooled: Float32Array, gPooled: Float32Array, gy: Float32Array, affine: NeuronAffine, repeated: boolean) => {
+        const sums = new Float64Array(2);
+        be.plifPoolBackward(steps, size, x, fused.spikes!, gPooled, gy, q.k, q.threshold, this.alpha, affine, repeated, sums, height, width);
+        this.addParamGrads(q, sums);
+        releaseFloat32(fused.spikes!);
+        fused.spikes = null;
+      },
+    };
+    return fused;
   }
 }

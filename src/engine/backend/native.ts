@@ -36,6 +36,16 @@ interface Addon {
     steps: number, size: number, x: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, k: number, threshold: number, alpha: number,
     C: number, inner: number, a: Float32Array | null, b: Float32Array | null, perStep: boolean, repeated: boolean, sums: Float64Array,
   ): void;
+  plifPoolForward(
+    steps: number, size: number, x: Float32Array, o: Float32Array, pooled: Float32Array, k: number, threshold: number,
+    C: number, inner: number, a: Float32Array | null, b: Float32Array | null, perStep: boolean, repeated: boolean, H: number, W: number,
+  ): void;
+  plifPoolBackward(
+    steps: number, size: number, x: Float32Array, o: Float32Array, gPooled: Float32Array, gx: Float32Array, k: number, threshold: number, alpha: number,
+    C: number, inner: number, a: Float32Array | null, b: Float32Array | null, perStep: boolean, repeated: boolean, sums: Float64Array, H: number, W: number,
+  ): void;
+  maxPool2x2Forward(planes: number, H: number, W: number, x: Float32Array, y: Float32Array): void;
+  maxPool2x2Backward(planes: number, H: number, W: number, x: Float32Array, g: Float32Array, gx: Float32Array, accumulate: boolean): void;
   timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
   timeWeightedSpread(steps: number, size: number, g: Float32Array, coef: Float32Array, gx: Float32Array, accumulate: boolean): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
@@ -210,6 +220,12 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
       a.plifForward(steps, size, x, o, k, threshold, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated),
     plifBackward: (steps, size, x, o, go, gx, k, threshold, alpha, af, repeated, sums) =>
       a.plifBackward(steps, size, x, o, go, gx, k, threshold, alpha, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated, sums),
+    plifPoolForward: (steps, size, x, o, pooled, k, threshold, af, repeated, H, W) =>
+      a.plifPoolForward(steps, size, x, o, pooled, k, threshold, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated, H, W),
+    plifPoolBackward: (steps, size, x, o, gPooled, gx, k, threshold, alpha, af, repeated, sums, H, W) =>
+      a.plifPoolBackward(steps, size, x, o, gPooled, gx, k, threshold, alpha, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated, sums, H, W),
+    maxPool2x2Forward: (planes, H, W, x, y) => a.maxPool2x2Forward(planes, H, W, x, y),
+    maxPool2x2Backward: (planes, H, W, x, g, gx, accumulate) => a.maxPool2x2Backward(planes, H, W, x, g, gx, accumulate),
     timeWeightedSum: (steps, size, x, coef, out) => a.timeWeightedSum(steps, size, x, coef, out),
     timeWeightedSpread: (steps, size, g, coef, gx, accumulate) => a.timeWeightedSpread(steps, size, g, coef, gx, accumulate),
     adamwUpdate: (p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => a.adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps),

@@ -279,6 +279,65 @@ export interface KernelBackend {
   ): void;
 
   /**
+   * plifForward followed by maxPool2x2Forward over its spikes, whose step
+   * slices are planes of height × width (both even, width at most 256):
+   * writes the spikes o ([steps, size]) and the pooled spikes ([steps, size/4]),
+   * pooling each part of the spikes while it is still in cache.
+   */
+  plifPoolForward(
+    steps: number,
+    size: number,
+    x: Float32Array,
+    o: Float32Array,
+    pooled: Float32Array,
+    k: number,
+    threshold: number,
+    affine: NeuronAffine | null,
+    repeated: boolean,
+    height: number,
+    width: number,
+  ): void;
+
+  /**
+   * Backward of plifPoolForward: plifBackward driven by the gradient of the
+   * pooled spikes gPooled sent to each window's winner (maxPool2x2Backward
+   * over o), without that [steps, size] gradient ever being stored. gx as in
+   * plifBackward (it must not be gPooled); the input gradient is equal bit
+   * for bit, the sums up to their summation order.
+   */
+  plifPoolBackward(
+    steps: number,
+    size: number,
+    x: Float32Array,
+    o: Float32Array,
+    gPooled: Float32Array,
+    gx: Float32Array,
+    k: number,
+    threshold: number,
+    alpha: number,
+    affine: NeuronAffine | null,
+    repeated: boolean,
+    sums: Float64Array,
+    height: number,
+    width: number,
+  ): void;
+
+  /**
+   * 2×2 max pooling with stride 2 over `planes` planes of H×W, H and W even
+   * (so the windows tile each plane): y [planes, H/2, W/2] gets each window's
+   * maximum. The window's winner is its first maximum in row-major order (a
+   * later element wins only if it is greater, or NaN), as PyTorch's CPU kernel.
+   */
+  maxPool2x2Forward(planes: number, H: number, W: number, x: Float32Array, y: Float32Array): void;
+
+  /**
+   * Its backward: g (one value per window) goes to the window's winner, found
+   * again from x, added to gx when `accumulate`; otherwise gx is written whole
+   * (0 at every other element).
+   */
+  maxPool2x2Backward(planes: number, H: number, W: number, x: Float32Array, g: Float32Array, gx: Float32Array, accumulate: boolean): void;
+
+  /**
    * The membrane output over the leading time axis: out[i] = Σ_t coef[t]·x[t·size + i]
    * in float32, t ascending, each product and each sum rounded (no fused
    * multiply-add).

@@ -309,6 +309,63 @@ const plifBackward: KernelBackend['plifBackward'] = (steps, size, x, o, go, gx, 
   sums[1] = dth;
 };
 
+/** The winner (0-3, row-major) of the 2×2 window at x[i], x[i + 1], x[i + W], x[i + W + 1]: strict >, or NaN. */
+function windowWinner(x: Float32Array, i: number, W: number): number {
+  let best = x[i];
+  let at = 0;
+  let v = x[i + 1];
+  if (v > best || v !== v) (best = v), (at = 1);
+  v = x[i + W];
+  if (v > best || v !== v) (best = v), (at = 2);
+  v = x[i + W + 1];
+  if (v > best || v !== v) at = 3;
+  return at;
+}
+
+const maxPool2x2Forward: KernelBackend['maxPool2x2Forward'] = (planes, H, W, x, y) => {
+  const OW = W / 2;
+  const rows = planes * (H / 2);
+  for (let r = 0; r < rows; r++) {
+    const row = 2 * r * W;
+    for (let ow = 0; ow < OW; ow++) {
+      const i = row + 2 * ow;
+      const a = windowWinner(x, i, W);
+      y[r * OW + ow] = x[i + (a >> 1) * W + (a & 1)];
+    }
+  }
+};
+
+const maxPool2x2Backward: KernelBackend['maxPool2x2Backward'] = (planes, H, W, x, g, gx, accumulate) => {
+  const OW = W / 2;
+  const rows = planes * (H / 2);
+  for (let r = 0; r < rows; r++) {
+    const row = 2 * r * W;
+    for (let ow = 0; ow < OW; ow++) {
+      const i = row + 2 * ow;
+      const a = windowWinner(x, i, W);
+      const gv = g[r * OW + ow];
+      if (accumulate) gx[i + (a >> 1) * W + (a & 1)] += gv;
+      else {
+        gx[i] = a === 0 ? gv : 0;
+        gx[i + 1] = a === 1 ? gv : 0;
+        gx[i + W] = a === 2 ? gv : 0;
+        gx[i + W + 1] = a === 3 ? gv : 0;
+      }
+    }
+  }
+};
+
+const plifPoolForward: KernelBackend['plifPoolForward'] = (steps, size, x, o, pooled, k, threshold, affine, repeated, height, width) => {
+  plifForward(steps, size, x, o, k, threshold, affine, repeated);
+  maxPool2x2Forward((steps * size) / (height * width), height, width, o, pooled);
+};
+
+const plifPoolBackward: KernelBackend['plifPoolBackward'] = (steps, size, x, o, gPooled, gx, k, threshold, alpha, affine, repeated, sums, height, width) => {
+  const go = new Float32Array(steps * size);
+  maxPool2x2Backward((steps * size) / (height * width), height, width, o, gPooled, go, false);
+  plifBackward(steps, size, x, o, go, gx, k, threshold, alpha, affine, repeated, sums);
+};
+
 const timeWeightedSum: KernelBackend['timeWeightedSum'] = (steps, size, x, coef, out) => {
   out.fill(0, 0, size);
   for (let t = 0; t < steps; t++) {
@@ -448,6 +505,10 @@ export const typescriptBackend: KernelBackend = {
   affineLifForward,
   plifForward,
   plifBackward,
+  plifPoolForward,
+  plifPoolBackward,
+  maxPool2x2Forward,
+  maxPool2x2Backward,
   timeWeightedSum,
   timeWeightedSpread,
   channelMeanVar,

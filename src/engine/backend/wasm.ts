@@ -34,6 +34,13 @@ function view(data: Data, heap: ArrayBuffer, ptr: number, count: number): Data {
   return data instanceof Float64Array ? new Float64Array(heap, ptr, count) : new Float32Array(heap, ptr, count);
 }
 
+/** The plane geometry a fused pooling needs (as the addon checks it). */
+function checkPoolPlanes(kernel: string, size: number, H: number, W: number): void {
+  if (!(H > 0 && W > 0 && H % 2 === 0 && W % 2 === 0 && W <= 256) || size % (H * W) !== 0) {
+    throw new RangeError(`wasm ${kernel}: pooled planes need an even height and an even width of at most 256 that divide the size`);
+  }
+}
+
 function geometry(g: Conv2dGeometry): number[] {
   return [g.batch, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.outHeight, g.outWidth, g.kernel, g.stride, g.padding];
 }
@@ -140,6 +147,37 @@ export async function createWasmBackend(source: BufferSource | WebAssembly.Modul
           arg(sums?.mean ?? null, 'in', C), arg(sums?.invStd ?? null, 'in', C), arg(sums?.sumG ?? null, 'out', C), arg(sums?.sumGX ?? null, 'out', C)],
         ([px, pa, pb, po, pgo, pgx, pm, pis, psg, psgx]) =>
           w.spv_lif_backward_recompute(steps, size, C, inner, px, pa, pb, po, pgo, pgx, decay, halfWidth, height, +repeated, pm, pis, psg, psgx),
+      );
+    },
+    plifPoolForward(steps, size, x, o, pooled, k, threshold, af, repeated, H, W) {
+      checkPoolPlanes('plifPoolForward', size, H, W);
+      const coefs = af ? (af.perStep ? steps : 1) * af.channels : 0;
+      call(
+        [arg(x, 'in', (repeated ? 1 : steps) * size), arg(o, 'out', steps * size), arg(pooled, 'out', (steps * size) / 4), arg(af?.a ?? null, 'in', coefs), arg(af?.b ?? null, 'in', coefs)],
+        ([px, po, pp, pa, pb]) =>
+          w.spv_plif_pool_forward(steps, size, px, po, pp, k, threshold, af?.channels ?? 0, af?.inner ?? 1, pa, pb, +(af?.perStep ?? false), +repeated, H, W),
+      );
+    },
+    plifPoolBackward(steps, size, x, o, gPooled, gx, k, threshold, alpha, af, repeated, sums, H, W) {
+      checkPoolPlanes('plifPoolBackward', size, H, W);
+      const coefs = af ? (af.perStep ? steps : 1) * af.channels : 0;
+      call(
+        [arg(x, 'in', (repeated ? 1 : steps) * size), arg(o, 'in', steps * size), arg(gPooled, 'in', (steps * size) / 4), arg(gx, 'out', (repeated ? 1 : steps) * size),
+          arg(af?.a ?? null, 'in', coefs), arg(af?.b ?? null, 'in', coefs), arg(sums, 'out', 2)],
+        ([px, po, pgp, pgx, pa, pb, ps]) =>
+          w.spv_plif_pool_backward(steps, size, px, po, pgp, pgx, k, threshold, alpha, af?.channels ?? 0, af?.inner ?? 1, pa, pb, +(af?.perStep ?? false), +repeated, ps, H, W),
+      );
+    },
+    maxPool2x2Forward(planes, H, W, x, y) {
+      if (H % 2 || W % 2) throw new RangeError('wasm maxPool2x2Forward: needs even sizes');
+      const n = planes * H * W;
+      call([arg(x, 'in', n), arg(y, 'out', n / 4)], ([px, py]) => w.spv_max_pool2x2_forward(planes, H, W, px, py));
+    },
+    maxPool2x2Backward(planes, H, W, x, g, gx, accumulate) {
+      if (H % 2 || W % 2) throw new RangeError('wasm maxPool2x2Backward: needs even sizes');
+      const n = planes * H * W;
+      call([arg(x, 'in', n), arg(g, 'in', n / 4), arg(gx, accumulate ? 'inout' : 'out', n)], ([px, pg, pgx]) =>
+        w.spv_max_pool2x2_backward(planes, H, W, px, pg, pgx, +accumulate),
       );
     },
     plifForward(steps, size, x, o, k, threshold, af, repeated) {
