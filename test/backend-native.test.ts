@@ -357,6 +357,59 @@ test('fused affine + LIF with one input step repeated over time equals the kerne
   }
 });
 
+test('fused affine + LIF summed over time: hand values of the oracle; each back-end equals its own separate kernels bit for bit', (t) => {
+  // One neuron, a = 1, b = 0: u = 0.3 (spike), 0.25·0.3·0 + 0.1 = 0.1, 0.25·0.1·1 + 0.5 = 0.525 (spike).
+  const coef3 = Float32Array.from([0.64, 0.8, 1]);
+  const one = Float32Array.from([1]);
+  const zero = Float32Array.from([0]);
+  const x3 = Float32Array.from([0.3, 0.1, 0.5]);
+  const out1 = new Float32Array(1);
+  typescriptBackend.affineLifTimeSum(3, 1, 1, 1, x3, one, zero, coef3, out1, 0.25, 0.2);
+  assert.equal(out1[0], Math.fround(Math.fround(0.64) + 1));
+  // Output gradients coef_t; backward from t = 2: outside the surrogate window
+  // (|0.525| ≥ 0.5) → 0; t = 1: 0.8; t = 0: 0.64 − 0.25·0.3·0.8 = 0.58 (the
+  // spike's reset passes nothing from t = 1 through the membrane term).
+  const gx3 = new Float32Array(3);
+  typescriptBackend.lifBackwardTimeSum(3, 1, 1, 1, x3, one, zero, coef3, Float32Array.from([1]), gx3, 0.25, 0.2, 0.5, 1, null);
+  [0.58, 0.8, 0].forEach((v, i) => assert.ok(Math.abs(gx3[i] - v) < 1e-6, `gx[${i}] = ${gx3[i]}, want ${v}`));
+  if (!native && !wasm) return t.skip(NEITHER);
+  // [T, N, C, H, W] = [16, 3, 5, 7, 9] (slices not a multiple of the blocks) and a linear layer's [16, 40, 24].
+  for (const [steps, N, C, inner] of [[16, 3, 5, 63], [16, 40, 24, 1]]) {
+    const size = N * C * inner;
+    const x = randn(steps * size);
+    const a = rng.fillNormal(new Float32Array(C), 0.3, 0.1);
+    const b = rng.fillNormal(new Float32Array(C), 0.1, 0.1);
+    const coef = Float32Array.from({ length: steps }, (_, i) => Math.pow(0.8, steps - 1 - i));
+    const g = randn(size);
+    const check = (label: string, be: KernelBackend): void => {
+      const o = new Float32Array(steps * size);
+      be.affineLifForward(steps, size, C, inner, x, a, b, o, 0.25, 0.2, false);
+      const want = new Float32Array(size);
+      be.timeWeightedSum(steps, size, o, coef, want);
+      const got = new Float32Array(size).fill(NaN);
+      be.affineLifTimeSum(steps, size, C, inner, x, a, b, coef, got, 0.25, 0.2);
+      assert.deepEqual(got, want, `time sum ${label}`);
+      const go = new Float32Array(steps * size);
+      be.timeWeightedSpread(steps, size, g, coef, go, false);
+      const gWant = new Float32Array(steps * size);
+      const sumsWant = gradSums(C);
+      be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gWant, 0.25, 0.5, 1, false, sumsWant);
+      assert.ok(gWant.some((v) => v !== 0));
+      const gGot = new Float32Array(steps * size).fill(NaN);
+      const sums = gradSums(C);
+      be.lifBackwardTimeSum(steps, size, C, inner, x, a, b, coef, g, gGot, 0.25, 0.2, 0.5, 1, sums);
+      assert.deepEqual(gGot, gWant, `gradient ${label}`);
+      assert.deepEqual(sums.sumG, sumsWant.sumG, `Σg ${label}`);
+      assert.deepEqual(sums.sumGX, sumsWant.sumGX, `Σg·x̂ ${label}`);
+      const gNoSums = new Float32Array(steps * size).fill(NaN);
+      be.lifBackwardTimeSum(steps, size, C, inner, x, a, b, coef, g, gNoSums, 0.25, 0.2, 0.5, 1, null);
+      assert.deepEqual(gNoSums, gWant, `gradient without sums ${label}`);
+    };
+    check('typescript', typescriptBackend);
+    each(check);
+  }
+});
+
 test('PLIF-family kernels: spikes and input gradients equal the oracle bit for bit (plain, fused affine, per-step affine, repeated input); dL/dk and dL/dV_th agree', (t) => {
   if (!native && !wasm) return t.skip(NEITHER);
   // [T, N, C, H·W] = [8, 3, 5, 63] (a step's slice of 945 is not a multiple of the

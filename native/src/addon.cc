@@ -411,6 +411,53 @@ napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// affineLifTimeSum(steps, size, C, inner, x, a, b, coef, out, decay, threshold)
+napi_value AffineLifTimeSum(napi_env env, napi_callback_info info) {
+  ARGS(11);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);
+  if (C <= 0 || inner <= 0 || size % (C * inner) != 0)
+    return throw_error(env, "native affineLifTimeSum: size is not a multiple of channels x inner");
+  F32(4, x, steps * size);
+  F32(5, a, C);
+  F32(6, b, C);
+  F32(7, coef, steps);
+  F32(8, out, size);
+  affine_lif_time_sum(g_ctx, steps, size, C, inner, x, a, b, coef, out, (float)get_f64(env, argv[9]),
+                      (float)get_f64(env, argv[10]));
+  return nullptr;
+}
+
+// lifBackwardTimeSum(steps, size, C, inner, x, a, b, coef, g, gx, decay, threshold, halfWidth, height,
+//                    mean, invStd, sumG, sumGX) — the last four all null, or Float64Arrays of C
+napi_value LifBackwardTimeSum(napi_env env, napi_callback_info info) {
+  ARGS(18);
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
+  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);
+  if (C <= 0 || inner <= 0 || size % (C * inner) != 0)
+    return throw_error(env, "native lifBackwardTimeSum: size is not a multiple of channels x inner");
+  F32(4, x, steps * size);
+  F32(5, a, C);
+  F32(6, b, C);
+  F32(7, coef, steps);
+  F32(8, g, size);
+  F32(9, gx, steps * size);
+  napi_valuetype st;
+  napi_typeof(env, argv[14], &st);
+  double *mean = nullptr, *inv_std = nullptr, *sum_g = nullptr, *sum_gx = nullptr;
+  if (st != napi_null && st != napi_undefined) {
+    F64(14, m, C);
+    F64(15, is, C);
+    F64(16, sg, C);
+    F64(17, sgx, C);
+    mean = m, inv_std = is, sum_g = sg, sum_gx = sgx;
+  }
+  lif_backward_time_sum(g_ctx, steps, size, C, inner, x, a, b, coef, g, gx, (float)get_f64(env, argv[10]),
+                        (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]), (float)get_f64(env, argv[13]),
+                        mean, inv_std, sum_g, sum_gx);
+  return nullptr;
+}
+
 // The input arguments of the PLIF-family kernels at argv[i..i+5]: C, inner,
 // a | null, b | null, perStep, repeated (C = 0: no affine), with x already
 // read. Returns an error message, or "".
@@ -963,6 +1010,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"lifBackward", LifBackward},
              {"lifBackwardRecompute", LifBackwardRecompute},
              {"affineLifForward", AffineLifForward},
+             {"affineLifTimeSum", AffineLifTimeSum},
+             {"lifBackwardTimeSum", LifBackwardTimeSum},
              {"plifForward", PlifForward},
              {"plifBackward", PlifBackward},
              {"timeWeightedSum", TimeWeightedSum},

@@ -96,6 +96,15 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
                             float half_width, float height, bool repeated, const double* mean, const double* inv_std,
                             double* sum_g, double* sum_gx);
+// The fused tdBN + LIF of a layer whose spikes feed only a weighted sum over
+// time: out = Σ_t coef[t]·o_t, spikes never stored; its backward takes the
+// sum's gradient g [size] and writes gx [steps, size].
+void affine_lif_time_sum(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                         const float* a, const float* b, const float* coef, float* out, float decay, float threshold);
+void lif_backward_time_sum(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                           const float* a, const float* b, const float* coef, const float* g, float* gx, float decay,
+                           float threshold, float half_width, float height, const double* mean, const double* inv_std,
+                           double* sum_g, double* sum_gx);
 // The input of a PLIF-family layer (plif.cc): x itself, or y = a·x + b per
 // channel (C > 0; element i of a step's slice has channel (i / inner) mod C;
 // a and b hold steps·C coefficients with per_step). With `repeated`, x is one

@@ -710,6 +710,15 @@ export interface FusedLifOptions {
    * of the repeated copies' gradients, as the repeat's backward gives it.
    */
   repeat?: number;
+  /**
+   * The output is not the spikes o_t but their weighted sum over time
+   * Σ_t timeSum[t]·o_t (shape x.shape without its time axis): what
+   * membraneOutput of the spikes gives, bit for bit, for a layer whose spikes
+   * feed nothing else (the decoder's last spiking layer). The spikes are
+   * never stored, which saves writing and twice reading an activation-sized
+   * array (and the backward replays them). Not with `repeat`.
+   */
+  timeSum?: Float32Array;
 }
 
 /**
@@ -819,6 +828,19 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       return out;
     }
     const lo = lifOpts!;
+    if (lo.timeSum) {
+      const coef = lo.timeSum;
+      if (repeated || coef.length !== steps) throw new ShapeError('batchNorm', repeated ? 'a time sum of a repeated input is not supported' : `${coef.length} time-sum coefficients for ${steps} time steps`);
+      const summed = allocFloat32Output(size);
+      be.affineLifTimeSum(steps, size, C, inner, x.data, aC, bC, coef, summed, lo.decay, lo.threshold);
+      return makeResult('batchNormLifTimeSum', summed, x.shape.slice(1), inputs, (g) => {
+        const gy = allocFloat32Output(steps * size);
+        const sums = gradSums();
+        be.lifBackwardTimeSum(steps, size, C, inner, x.data, aC, bC, coef, g, gy, lo.decay, lo.threshold, lo.halfWidth, lo.height, sums);
+        normBackward(gy, sums);
+        releaseFloat32(gy);
+      });
+    }
     // Only the spikes are kept: the backward replays the membrane from x and
     // the spikes, which saves an activation-sized buffer per spiking layer
     // between forward and backward (and the normalised values never exist).

@@ -37,6 +37,11 @@ interface Addon {
     C: number, inner: number, a: Float32Array | null, b: Float32Array | null, perStep: boolean, repeated: boolean, sums: Float64Array,
   ): void;
   timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
+  affineLifTimeSum(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, coef: Float32Array, out: Float32Array, decay: number, threshold: number): void;
+  lifBackwardTimeSum(
+    steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, coef: Float32Array, g: Float32Array, gx: Float32Array,
+    decay: number, threshold: number, halfWidth: number, height: number, mean: Float64Array | null, invStd: Float64Array | null, sumG: Float64Array | null, sumGX: Float64Array | null,
+  ): void;
   timeWeightedSpread(steps: number, size: number, g: Float32Array, coef: Float32Array, gx: Float32Array, accumulate: boolean): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
   adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, decay: number, b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number): boolean;
@@ -210,6 +215,9 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
       a.plifForward(steps, size, x, o, k, threshold, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated),
     plifBackward: (steps, size, x, o, go, gx, k, threshold, alpha, af, repeated, sums) =>
       a.plifBackward(steps, size, x, o, go, gx, k, threshold, alpha, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated, sums),
+    affineLifTimeSum: (steps, size, C, inner, x, aC, bC, coef, out, decay, threshold) => a.affineLifTimeSum(steps, size, C, inner, x, aC, bC, coef, out, decay, threshold),
+    lifBackwardTimeSum: (steps, size, C, inner, x, aC, bC, coef, g, gx, decay, threshold, halfWidth, height, sums) =>
+      a.lifBackwardTimeSum(steps, size, C, inner, x, aC, bC, coef, g, gx, decay, threshold, halfWidth, height, sums?.mean ?? null, sums?.invStd ?? null, sums?.sumG ?? null, sums?.sumGX ?? null),
     timeWeightedSum: (steps, size, x, coef, out) => a.timeWeightedSum(steps, size, x, coef, out),
     timeWeightedSpread: (steps, size, g, coef, gx, accumulate) => a.timeWeightedSpread(steps, size, g, coef, gx, accumulate),
     adamwUpdate: (p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => a.adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps),

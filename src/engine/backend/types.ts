@@ -231,6 +231,51 @@ export interface KernelBackend {
   ): void;
 
   /**
+   * affineLifForward followed by timeWeightedSum of its spikes, without
+   * writing the spikes: out[i] = Σ_t coef[t]·o_t[i] ([size]), rounded as
+   * timeWeightedSum rounds it. For a layer whose spikes feed nothing but the
+   * membrane output (the decoder's last spiking layer).
+   */
+  affineLifTimeSum(
+    steps: number,
+    size: number,
+    channels: number,
+    inner: number,
+    x: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    coef: Float32Array,
+    out: Float32Array,
+    decay: number,
+    threshold: number,
+  ): void;
+
+  /**
+   * The backward of affineLifTimeSum: lifBackwardRecompute (not repeated)
+   * where step t's output gradient is coef[t]·g (g is the sum's gradient,
+   * [size]; rounded as timeWeightedSpread rounds it) and the spikes are
+   * replayed from the membrane (u_t > threshold), not read. gx is
+   * [steps, size]; `sums` as in lifBackwardRecompute.
+   */
+  lifBackwardTimeSum(
+    steps: number,
+    size: number,
+    channels: number,
+    inner: number,
+    x: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    coef: Float32Array,
+    g: Float32Array,
+    gx: Float32Array,
+    decay: number,
+    threshold: number,
+    halfWidth: number,
+    height: number,
+    sums: GradSums | null,
+  ): void;
+
+  /**
    * The PLIF-family neuron (PLIF, ALIF, and the classifiers' LIF with fixed
    * parameters; reference-semantics §4.3), time-major: o is [steps, size]. For
    * each neuron, with v_{-1} = 0 and float32 rounding of every operation:

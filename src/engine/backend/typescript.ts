@@ -236,6 +236,22 @@ function replayedLifBackward(
   }
 }
 
+/** affineLifForward into a spikes array, then timeWeightedSum of it. */
+const affineLifTimeSum: KernelBackend['affineLifTimeSum'] = (steps, size, C, inner, x, a, b, coef, out, decay, threshold) => {
+  const o = new Float32Array(steps * size);
+  affineLifForward(steps, size, C, inner, x, a, b, o, decay, threshold, false);
+  timeWeightedSum(steps, size, o, coef, out);
+};
+
+/** The spikes written out by affineLifForward, the output gradient by timeWeightedSpread, then lifBackwardRecompute. */
+const lifBackwardTimeSum: KernelBackend['lifBackwardTimeSum'] = (steps, size, C, inner, x, a, b, coef, g, gx, decay, threshold, halfWidth, height, sums) => {
+  const o = new Float32Array(steps * size);
+  affineLifForward(steps, size, C, inner, x, a, b, o, decay, threshold, false);
+  const go = new Float32Array(steps * size);
+  timeWeightedSpread(steps, size, g, coef, go, false);
+  lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, false, sums);
+};
+
 /** The input y of a PLIF-family layer written out over the steps: x or its repeat, or the affine of it. */
 function neuronInput(steps: number, size: number, x: Float32Array, affine: NeuronAffine | null, repeated: boolean): Float32Array {
   const full = expandSteps(steps, size, x, repeated);
@@ -446,6 +462,8 @@ export const typescriptBackend: KernelBackend = {
   lifBackward,
   lifBackwardRecompute,
   affineLifForward,
+  affineLifTimeSum,
+  lifBackwardTimeSum,
   plifForward,
   plifBackward,
   timeWeightedSum,
