@@ -108,6 +108,11 @@ for (const [bname, be] of backends) {
       gradcheck('sum all', [a], (x) => ops.sum(ops.square(x)));
       gradcheck('sum trailing axes [1,2]', [a], (x) => ops.sum(ops.square(x), [1, 2]));
       gradcheck('mean last axis', [a], (x) => ops.mean(ops.square(x), [2]));
+      // One tensor into two trailing sums: the second gradient adds to the first.
+      gradcheck('trailing sum used twice', [a], (x) => {
+        const s = ops.square(x);
+        return ops.mul(ops.sum(s, [2]), ops.sum(s, [1, 2], true));
+      });
       // Trailing-axis sums take a contiguous fast path; hand-computed values (0..23 as [2, 3, 4]).
       const seq = Tensor.from(Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
       assert.deepEqual(Array.from(ops.sum(seq, [2]).data), [6, 22, 38, 54, 70, 86]);
