@@ -152,6 +152,31 @@ test('native gemm matches the oracle (all transposes, binary A)', (t) => {
   }
 });
 
+test('a product of a few rows with a large weight (run as C^T = B·A^T) equals the same rows of a many-row product bit for bit, as the stepped posterior and prior need', (t) => {
+  if (!native && !wasm) return t.skip(NEITHER);
+  // posterior.layers.2: 2,560 × 512; 64 and 128 rows take the swapped route, 192 the packed-weight one.
+  const [n, k] = [2560, 512];
+  const w = randn(n * k);
+  for (const [rows, spiking] of [[64, true], [128, false], [40, true]] as const) {
+    const big = 192;
+    const a = spiking ? spikes(big * k, 0.2) : randn(big * k);
+    const ref = new Float32Array(rows * n);
+    typescriptBackend.gemm(false, true, rows, n, k, a, w, ref, 0);
+    each((label, be) => {
+      const all = new Float32Array(big * n);
+      be.gemm(false, true, big, n, k, a, w, all, 0, spiking);
+      const few = new Float32Array(rows * n).fill(NaN);
+      be.gemm(false, true, rows, n, k, a.subarray(0, rows * k), w, few, 0, spiking);
+      close(few, ref, `${rows} rows ${label}`);
+      assert.deepEqual(few, all.subarray(0, rows * n), `${rows} rows against ${big} ${label}`);
+      const acc = randn(rows * n);
+      const want = acc.map((v, i) => Math.fround(v + few[i]));
+      be.gemm(false, true, rows, n, k, a.subarray(0, rows * k), w, acc, 1, spiking);
+      assert.deepEqual(acc, want, `${rows} rows accumulated ${label}`);
+    });
+  }
+});
+
 // Outputs in aligned buffers (as a training step's pooled arrays are) take the
 // kernels' non-temporal store path, which plain arrays usually miss.
 test('native convolution forward into aligned (pooled) outputs matches the oracle', (t) => {

@@ -217,6 +217,16 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     if (!accumulate) std::memset(C, 0, sizeof(float) * m * n);
     return;
   }
+  // C (+)= ct^T, with ct [n, m]: the second half of the swapped products below.
+  const auto transpose_into = [&](const float* ct) {
+    ctx.parallel_for((m + 15) / 16, [&](int64_t b, int64_t e) {
+      for (int64_t i0 = b * 16; i0 < std::min(m, e * 16); i0 += 16)
+        for (int64_t j0 = 0; j0 < n; j0 += 16)
+          for (int64_t i = i0; i < std::min(m, i0 + 16); i++)
+            for (int64_t j = j0; j < std::min(n, j0 + 16); j++)
+              C[i * n + j] = accumulate ? C[i * n + j] + ct[j * m + i] : ct[j * m + i];
+    });
+  };
   if (ta && !tb && n <= 128 && m > 2 * n && n * m <= ((int64_t)4 << 20)) {
     // A weight gradient with many more outputs than inputs (decoder_input:
     // 1,024 × 128): as C^T = B^T·A the large operand is packed as B panels
@@ -226,13 +236,21 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     // narrow products: at 2,560 × 512 (posterior.layers.2) it was 25 % slower.
     scratch_vector<float> ct((size_t)(n * m));
     gemm(ctx, true, false, n, m, k, B, A, ct.data(), false);
-    ctx.parallel_for((m + 15) / 16, [&](int64_t b, int64_t e) {
-      for (int64_t i0 = b * 16; i0 < std::min(m, e * 16); i0 += 16)
-        for (int64_t j0 = 0; j0 < n; j0 += 16)
-          for (int64_t i = i0; i < std::min(m, i0 + 16); i++)
-            for (int64_t j = j0; j < std::min(n, j0 + 16); j++)
-              C[i * n + j] = accumulate ? C[i * n + j] + ct[j * m + i] : ct[j * m + i];
-    });
+    transpose_into(ct.data());
+    return;
+  }
+  if (!ta && tb && m <= 128 && n * k >= ((int64_t)1 << 20) && (!accumulate || k <= KC)) {
+    // A linear layer's forward on a few rows with a large weight (the
+    // prior's and posterior's last layer, 2,560 × 512, stepped one time step
+    // of 64 images at a time in sampling and evaluation): packing B, the
+    // whole weight, would cost as much as the product. As C^T = B·A^T the
+    // weight is read where it lies (as A) and only the few rows are packed,
+    // then C^T is transposed into C. The same products summed in the same
+    // order (K blocks added in order; with accumulate only a single block, so
+    // C's old value is added last either way): bit-identical.
+    scratch_vector<float> ct((size_t)(n * m));
+    gemm(ctx, false, true, n, m, k, B, A, ct.data(), false);
+    transpose_into(ct.data());
     return;
   }
   const int64_t bcols = (std::min(NC, n) + NR - 1) / NR * NR;
