@@ -267,7 +267,9 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   F32(6, b, k * n);
   F32(7, c, m * n);
   const bool acc = get_f64(env, argv[8]) != 0;
-  const bool abin = get_bool(env, argv[9]) && !g_dense_spikes;
+  // Few rows of spikes with a large weight: the dense route reads the weight
+  // in place and gives the event-driven sums bit for bit (gemm_few_rows).
+  const bool abin = get_bool(env, argv[9]) && !g_dense_spikes && !(gemm_few_rows(ta, tb, m, n, k, acc) && k <= 512);
   if (abin)
     K.gemm_binary(g_ctx, ta, tb, m, n, k, a, b, c, acc);
   else

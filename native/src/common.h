@@ -85,6 +85,15 @@ SPV_DECLARE(scalar)
 SPV_DECLARE(avx2)
 SPV_DECLARE(avx512)
 
+// gemm runs C = A·B^T with few rows and a large weight as C^T = B·A^T
+// (kernels.cc), reading the weight where it lies. With k ≤ 512 (one K block)
+// its sums are those of the event-driven product of spikes (each element's
+// terms added in order from 0, a zero term adding nothing), so the addon
+// takes this route for spikes too.
+inline bool gemm_few_rows(bool ta, bool tb, int64_t m, int64_t n, int64_t k, bool accumulate) {
+  return !ta && tb && m <= 128 && n * k >= ((int64_t)1 << 20) && (!accumulate || k <= 512);
+}
+
 void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, float* u, float* o, float decay,
                  float threshold);
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,

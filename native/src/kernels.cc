@@ -239,7 +239,7 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     transpose_into(ct.data());
     return;
   }
-  if (!ta && tb && m <= 128 && n * k >= ((int64_t)1 << 20) && (!accumulate || k <= KC)) {
+  if (gemm_few_rows(ta, tb, m, n, k, accumulate)) {
     // A linear layer's forward on a few rows with a large weight (the
     // prior's and posterior's last layer, 2,560 × 512, stepped one time step
     // of 64 images at a time in sampling and evaluation): packing B, the
