@@ -58,13 +58,26 @@ class Pool {
       tasks_ = tasks;
       next_.store(0);
       done_.store(0);
+      joined_ = 0;
+      open_ = true;
       gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     work();
-    if (!spin_until([&] { return done_.load(std::memory_order_acquire) == n_ - 1; })) {
+    // Every task is taken: close the region and wait only for the workers
+    // that joined it. A worker still waking up (from its condition variable,
+    // or descheduled on a busy machine) no longer holds up a call whose work
+    // the calling thread finished alone; it finds the region closed and goes
+    // back to waiting. Who runs a task does not change what it computes.
+    int joined;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      open_ = false;
+      joined = joined_;
+    }
+    if (joined > 0 && !spin_until([&] { return done_.load(std::memory_order_acquire) == joined; })) {
       std::unique_lock<std::mutex> lk(m_);
-      done_cv_.wait(lk, [&] { return done_.load() == n_ - 1; });
+      done_cv_.wait(lk, [&] { return done_.load() == joined; });
     }
     fn_ = nullptr;
   }
@@ -103,11 +116,15 @@ class Pool {
         std::unique_lock<std::mutex> lk(m_);
         cv_.wait(lk, [&] { return gen_.load() != seen; });
       }
+      bool join;
       {
         std::lock_guard<std::mutex> lk(m_);  // fn_, total_, tasks_ were written under it
         seen = gen_.load();
         if (stop_) return;
+        join = open_;
+        if (join) joined_++;
       }
+      if (!join) continue;
       work();
       {
         std::lock_guard<std::mutex> lk(m_);
@@ -126,6 +143,8 @@ class Pool {
   std::atomic<int> done_{0};
   std::atomic<uint64_t> gen_{0};
   bool stop_ = false;
+  bool open_ = false;  // the current region still takes workers (under m_)
+  int joined_ = 0;     // workers that joined it (under m_)
 };
 
 Pool* g_pool = nullptr;
