@@ -616,7 +616,18 @@ test('native batch-norm and bias kernels agree with the oracle (float64 sums in 
       const fresh = new Float32Array(n).fill(NaN); // written over, whatever it held
       be.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, fresh, false);
       near(fresh, gxOnly, 3e-7, `input gradient written ${label}`);
+      // Written over the output gradient itself (the engine's in-place backward), with batch and with running statistics.
+      for (const batchStats of [true, false]) {
+        const apart = new Float32Array(n);
+        be.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, batchStats, apart, false);
+        const inPlace = g.slice();
+        be.channelNormBackward(outer, C, inner, inPlace, x, a, mean0, invStd, sg0, sgx0, batchStats, inPlace, false);
+        assert.deepEqual(inPlace, apart, `input gradient over g, batchStats ${batchStats} ${label}`);
+      }
     });
+    const oracleInPlace = g.slice();
+    typescriptBackend.channelNormBackward(outer, C, inner, oracleInPlace, x, a, mean0, invStd, sg0, sgx0, true, oracleInPlace, false);
+    assert.deepEqual(oracleInPlace, gxOnly, 'oracle input gradient over g');
   }
 });
 

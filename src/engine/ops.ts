@@ -865,8 +865,7 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
         // with dL/dy (a repeated input's gradient is one step, summed).
         const gy = repeated ? allocFloat32Output(size) : g;
         neuron.backward(steps, size, x.data, o, g, gy, affine, repeated);
-        normBackward(gy);
-        if (repeated) releaseFloat32(gy);
+        if (!normBackward(gy) && repeated) releaseFloat32(gy);
       });
       out.binary = true;
       return out;
@@ -881,8 +880,7 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
         const gy = allocFloat32Output(steps * size);
         const sums = gradSums();
         be.lifBackwardTimeSum(steps, size, C, inner, x.data, aC, bC, coef, g, gy, lo.decay, lo.threshold, lo.halfWidth, lo.height, sums);
-        normBackward(gy, sums);
-        releaseFloat32(gy);
+        if (!normBackward(gy, sums)) releaseFloat32(gy);
       });
     }
     // Only the spikes are kept: the backward replays the membrane from x and
@@ -906,8 +904,7 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       const gSum = allocFloat32Output(size);
       const sums = gradSums();
       be.lifBackwardRecompute(steps, size, C, inner, x.data, aC, bC, o, g, gSum, lo.decay, lo.halfWidth, lo.height, true, sums);
-      normBackward(gSum, sums);
-      releaseFloat32(gSum);
+      if (!normBackward(gSum, sums)) releaseFloat32(gSum);
     });
     out.binary = true;
     return out;
@@ -917,14 +914,21 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     const step = g * gSize;
     be.channelAffine(gOuter, C, inner, x.data.subarray(step, step + gSize), aC.subarray(g * C, (g + 1) * C), bC.subarray(g * C, (g + 1) * C), y.subarray(step, step + gSize));
   }
-  return makeResult('batchNorm', y, x.shape, inputs, (g) => normBackward(g));
+  return makeResult('batchNorm', y, x.shape, inputs, (g) => {
+    normBackward(g);
+  });
 
   function gradSums(): GradSums {
     return { mean: meanC, invStd, sumG: new Float64Array(groups * C), sumGX: new Float64Array(groups * C) };
   }
 
-  /** The normalisation's backward; `sums` when the LIF backward has already computed them. */
-  function normBackward(g: Float32Array, sums?: GradSums): void {
+  /**
+   * The normalisation's backward; `sums` when the LIF backward has already
+   * computed them. g is disposable in every caller (the output's own gradient
+   * buffer, which the engine drops afterwards, or a temporary of this op).
+   * Returns true when x adopted g as its gradient (so it must not be released).
+   */
+  function normBackward(g: Float32Array, sums?: GradSums): boolean {
     const { sumG, sumGX } = sums ?? gradSums();
     const group = (a: Float64Array, k: number) => a.subarray(k * C, (k + 1) * C);
     if (!sums) {
@@ -940,14 +944,24 @@ export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
       const gb = bias.gradBuffer();
       for (let i = 0; i < groups * C; i++) gb[i % C] += sumG[i];
     }
-    if (x.requiresGrad) {
-      x.addGradWith((gx, accumulate) => {
-        for (let k = 0; k < groups; k++) {
-          const at = (a: Float32Array) => a.subarray(k * gSize, (k + 1) * gSize);
-          be.channelNormBackward(gOuter, C, inner, at(g), at(x.data), aC.subarray(k * C, (k + 1) * C), group(meanC, k), group(invStd, k), group(sumG, k), group(sumGX, k), useBatch, at(gx), accumulate);
-        }
-      });
+    if (!x.requiresGrad) return false;
+    const write = (gx: Float32Array, accumulate: boolean) => {
+      for (let k = 0; k < groups; k++) {
+        const at = (a: Float32Array) => a.subarray(k * gSize, (k + 1) * gSize);
+        be.channelNormBackward(gOuter, C, inner, at(g), at(x.data), aC.subarray(k * C, (k + 1) * C), group(meanC, k), group(invStd, k), group(sumG, k), group(sumGX, k), useBatch, at(gx), accumulate);
+      }
+    };
+    if (x.grad === null && g.length === x.data.length) {
+      // x's first gradient is written over g (each element is read and
+      // written once, at the same index) and x adopts it: one activation-sized
+      // buffer less at the peak of the backward (final_layer.0's is 524 MB at
+      // batch 250).
+      write(g, false);
+      x.takeGrad(g);
+      return true;
     }
+    x.addGradWith(write);
+    return false;
   }
 }
 

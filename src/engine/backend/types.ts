@@ -387,7 +387,8 @@ export interface KernelBackend {
   /**
    * Batch-norm input gradient, added into gx (accumulate) or written over it:
    * with batch statistics: gx (+)= a·(g − sumG/count − (x − mean)·invStd·sumGX/count);
-   * with running statistics (batchStats false): gx (+)= a·g.
+   * with running statistics (batchStats false): gx (+)= a·g. gx may be g
+   * itself (each element is read before it is written).
    */
   channelNormBackward(
     outer: number,

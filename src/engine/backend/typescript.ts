@@ -432,20 +432,20 @@ const channelGradSums: KernelBackend['channelGradSums'] = (outer, C, inner, g, x
 const channelNormBackward: KernelBackend['channelNormBackward'] = (
   outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, batchStats, gx, accumulate,
 ) => {
-  if (!accumulate) gx.fill(0, 0, outer * C * inner);
+  // Each element is read before it is written, so gx may be g itself; the
+  // first gradient is 0 + value, what adding to a cleared buffer gives.
   const count = outer * inner;
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < C; c++) {
       const base = (o * C + c) * inner;
       const av = a[c];
-      if (batchStats) {
-        const mg = sumG[c] / count;
-        const mgx = sumGX[c] / count;
-        const m = mean[c];
-        const is = invStd[c];
-        for (let i = 0; i < inner; i++) gx[base + i] += av * (g[base + i] - mg - (x[base + i] - m) * is * mgx);
-      } else {
-        for (let i = 0; i < inner; i++) gx[base + i] += av * g[base + i];
+      const mg = batchStats ? sumG[c] / count : 0;
+      const mgx = batchStats ? sumGX[c] / count : 0;
+      const m = mean[c];
+      const is = invStd[c];
+      for (let i = 0; i < inner; i++) {
+        const d = batchStats ? av * (g[base + i] - mg - (x[base + i] - m) * is * mgx) : av * g[base + i];
+        gx[base + i] = (accumulate ? gx[base + i] : 0) + d;
       }
     }
   }
