@@ -294,6 +294,36 @@ function checkGradSums(be: KernelBackend, outer: number, C: number, inner: numbe
   }
 }
 
+test('one LIF step with carried state, repeated over the steps, equals lifForward bit for bit (oracle and each back-end)', (t) => {
+  // Hand values: u = 0.3 (spike), then 0.25·0.3·(1 − 1) + 0.1 = 0.1 (no spike), then 0.25·0.1 + 0.5 = 0.525.
+  const u1 = new Float32Array(1);
+  const o1 = new Float32Array(1);
+  const seen: number[] = [];
+  for (const x of [0.3, 0.1, 0.5]) {
+    typescriptBackend.lifStep(1, Float32Array.of(x), u1, o1, 0.25, 0.2);
+    seen.push(u1[0], o1[0]);
+  }
+  assert.deepEqual(seen, [Math.fround(0.3), 1, Math.fround(0.1), 0, Math.fround(Math.fround(0.25 * Math.fround(0.1)) + Math.fround(0.5)), 1]);
+  const [steps, size] = [16, 3 * 2560 + 5];
+  const x = rng.fillNormal(new Float32Array(steps * size), 0.15, 0.3);
+  const uWant = new Float32Array(steps * size);
+  const oWant = new Float32Array(steps * size);
+  typescriptBackend.lifForward(steps, size, x, uWant, oWant, 0.25, 0.2);
+  const rate = oWant.reduce((s, v) => s + v, 0) / oWant.length;
+  assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
+  const check = (label: string, be: KernelBackend): void => {
+    const u = new Float32Array(size);
+    const o = new Float32Array(size);
+    for (let st = 0; st < steps; st++) {
+      be.lifStep(size, x.subarray(st * size, (st + 1) * size), u, o, 0.25, 0.2);
+      assert.deepEqual(u, uWant.subarray(st * size, (st + 1) * size), `membrane, step ${st} ${label}`);
+      assert.deepEqual(o, oWant.subarray(st * size, (st + 1) * size), `spikes, step ${st} ${label}`);
+    }
+  };
+  check('typescript', typescriptBackend);
+  if (native || wasm) each(check);
+});
+
 test('fused affine + LIF forward, and the LIF backward that replays the membrane from the batch-norm input, equal the separate kernels bit for bit', (t) => {
   if (!native && !wasm) return t.skip(NEITHER);
   // [T, N, C, H, W] = [16, 3, 5, 7, 9]: a step's slice (945) is not a multiple

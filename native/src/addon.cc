@@ -385,6 +385,18 @@ napi_value LifBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// lifStep(size, x, u, o, decay, threshold)
+napi_value LifStep(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  const int64_t size = get_i64(env, argv[0]);
+  if (size < 0) return throw_error(env, "native lifStep: negative size");
+  F32(1, x, size);
+  F32(2, u, size);
+  F32(3, o, size);
+  lif_step(g_ctx, size, x, u, o, (float)get_f64(env, argv[4]), (float)get_f64(env, argv[5]));
+  return nullptr;
+}
+
 // The leading arguments (steps, size, C, inner, x, a, b, o) of the fused
 // tdBN + LIF kernels, checked; x holds one step when `repeated` (argument
 // `rep`) is true.
@@ -1032,6 +1044,7 @@ napi_value Init(napi_env env, napi_value exports) {
              {"lifBackwardRecompute", LifBackwardRecompute},
              {"affineLifForward", AffineLifForward},
              {"affineLifTimeSum", AffineLifTimeSum},
+             {"lifStep", LifStep},
              {"lifBackwardTimeSum", LifBackwardTimeSum},
              {"plifForward", PlifForward},
              {"plifBackward", PlifBackward},

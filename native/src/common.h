@@ -94,6 +94,8 @@ inline bool gemm_few_rows(bool ta, bool tb, int64_t m, int64_t n, int64_t k, boo
   return !ta && tb && m <= 128 && n * k >= ((int64_t)1 << 20) && (!accumulate || k <= 512);
 }
 
+// One LIF step with its state carried in u and o ([size], in place).
+void lif_step(const Ctx& ctx, int64_t size, const float* x, float* u, float* o, float decay, float threshold);
 void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, float* u, float* o, float decay,
                  float threshold);
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,

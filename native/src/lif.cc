@@ -48,6 +48,24 @@ void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, fl
   });
 }
 
+// lif_forward_block's step for a neuron whose previous membrane and spike
+// are carried in u and o (a network stepped one time step at a time).
+SPV_CLONES static void lif_step_block(int64_t n, const float* x, float* u, float* o, float decay, float threshold) {
+  for (int64_t j = 0; j < n; j++) {
+    const float d = decay * u[j];
+    const float r = d * (1.f - o[j]);
+    const float v = r + x[j];
+    u[j] = v;
+    o[j] = v > threshold ? 1.f : 0.f;
+  }
+}
+
+void lif_step(const Ctx& ctx, int64_t size, const float* x, float* u, float* o, float decay, float threshold) {
+  for_each_block<BLOCK * 8>(ctx, size, [&](int64_t i0, int64_t n) {
+    lif_step_block(n, x + i0, u + i0, o + i0, decay, threshold);
+  });
+}
+
 // One step of the backward recurrence for one neuron: dL/du_t from the
 // output gradient, the membrane, the spike and dL/du_{t+1}, in doubles like the oracle.
 static inline double lif_grad_step(double uv, double go, double o, double gn, double dd, double hw, double hh) {

@@ -90,6 +90,10 @@ SPV_EXPORT void spv_lif_backward_recompute(int32_t steps, int32_t size, int32_t 
                               mean, inv_std, sum_g, sum_gx);
 }
 
+SPV_EXPORT void spv_lif_step(int32_t size, const float* x, float* u, float* o, float decay, float threshold) {
+  spv::lif_step(ctx(), size, x, u, o, decay, threshold);
+}
+
 SPV_EXPORT void spv_affine_lif_time_sum(int32_t steps, int32_t size, int32_t C, int32_t inner, const float* x,
                                         const float* a, const float* b, const float* coef, float* out, float decay,
                                         float threshold) {

@@ -22,6 +22,7 @@ interface Addon {
   conv2dBackwardWeight(g: Conv2dGeometry, x: Float32Array, gy: Float32Array, gw: Float32Array, accumulate: boolean, xBinary: boolean): void;
   lifForward(steps: number, size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   lifBackward(steps: number, size: number, u: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
+  lifStep(size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   affineLifForward(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, decay: number, threshold: number, repeated: boolean): void;
   lifBackwardRecompute(
     steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array,
@@ -215,6 +216,7 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
       a.plifForward(steps, size, x, o, k, threshold, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated),
     plifBackward: (steps, size, x, o, go, gx, k, threshold, alpha, af, repeated, sums) =>
       a.plifBackward(steps, size, x, o, go, gx, k, threshold, alpha, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated, sums),
+    lifStep: (size, x, u, o, decay, threshold) => a.lifStep(size, x, u, o, decay, threshold),
     affineLifTimeSum: (steps, size, C, inner, x, aC, bC, coef, out, decay, threshold) => a.affineLifTimeSum(steps, size, C, inner, x, aC, bC, coef, out, decay, threshold),
     lifBackwardTimeSum: (steps, size, C, inner, x, aC, bC, coef, g, gx, decay, threshold, halfWidth, height, sums) =>
       a.lifBackwardTimeSum(steps, size, C, inner, x, aC, bC, coef, g, gx, decay, threshold, halfWidth, height, sums?.mean ?? null, sums?.invStd ?? null, sums?.sumG ?? null, sums?.sumGX ?? null),

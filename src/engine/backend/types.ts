@@ -139,6 +139,14 @@ export interface KernelBackend {
   ): void;
 
   /**
+   * One time step of the LIF neuron with its state carried in u and o
+   * ([size] each, updated in place): u ← decay·u·(1 − o) + x, o ← u > threshold
+   * ? 1 : 0, rounded as lifForward rounds a step. What a network stepped one
+   * time step at a time runs (snn/incremental.ts).
+   */
+  lifStep(size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
+
+  /**
    * LIF neuron over time (reference-semantics §1.2), time-major:
    * x, u, o are [steps, size]. For t = 0..steps-1 with u_{-1} = o_{-1} = 0:
    *   u_t = decay * u_{t-1} * (1 - o_{t-1}) + x_t ;  o_t = u_t > threshold ? 1 : 0.

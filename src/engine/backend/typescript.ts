@@ -145,6 +145,16 @@ const conv2dBackwardWeight: KernelBackend['conv2dBackwardWeight'] = (g, x, gy, g
   }
 };
 
+const lifStep: KernelBackend['lifStep'] = (size, x, u, o, decay, threshold) => {
+  const fDecay = Math.fround(decay);
+  const fThreshold = Math.fround(threshold);
+  for (let j = 0; j < size; j++) {
+    const ut = Math.fround(Math.fround(Math.fround(fDecay * u[j]) * (1 - o[j])) + x[j]);
+    u[j] = ut;
+    o[j] = ut > fThreshold ? 1 : 0;
+  }
+};
+
 const lifForward: KernelBackend['lifForward'] = (steps, size, x, u, o, decay, threshold) => {
   const fDecay = Math.fround(decay);
   // PyTorch compares a float32 tensor with a Python scalar in float32.
@@ -462,6 +472,7 @@ export const typescriptBackend: KernelBackend = {
   lifBackward,
   lifBackwardRecompute,
   affineLifForward,
+  lifStep,
   affineLifTimeSum,
   lifBackwardTimeSum,
   plifForward,

@@ -142,6 +142,9 @@ export async function createWasmBackend(source: BufferSource | WebAssembly.Modul
           w.spv_lif_backward_recompute(steps, size, C, inner, px, pa, pb, po, pgo, pgx, decay, halfWidth, height, +repeated, pm, pis, psg, psgx),
       );
     },
+    lifStep(size, x, u, o, decay, threshold) {
+      call([arg(x, 'in', size), arg(u, 'inout', size), arg(o, 'inout', size)], ([px, pu, po]) => w.spv_lif_step(size, px, pu, po, decay, threshold));
+    },
     affineLifTimeSum(steps, size, C, inner, x, a, b, coef, out, decay, threshold) {
       call([arg(x, 'in', steps * size), arg(a, 'in', C), arg(b, 'in', C), arg(coef, 'in', steps), arg(out, 'out', size)], ([px, pa, pb, pc, po]) =>
         w.spv_affine_lif_time_sum(steps, size, C, inner, px, pa, pb, pc, po, decay, threshold),
