@@ -400,11 +400,30 @@ napi_value LifStep(napi_env env, napi_callback_info info) {
 // The leading arguments (steps, size, C, inner, x, a, b, o) of the fused
 // tdBN + LIF kernels, checked; x holds one step when `repeated` (argument
 // `rep`) is true.
-#define FUSED_LIF_ARGS(fn, rep)                                                                         \
+#define FUSED_LIF_SHAPE(fn)                                                                             \
   const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);                          \
   const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);                            \
   if (C <= 0 || inner <= 0 || size % (C * inner) != 0)                                               \
-    return throw_error(env, std::string("native ") + fn + ": size is not a multiple of channels x inner"); \
+    return throw_error(env, std::string("native ") + fn + ": size is not a multiple of channels x inner")
+
+// The batch-norm gradient sums at argv[i..i+3] (mean, invStd, sumG, sumGX):
+// all null, or Float64Arrays of C.
+#define OPTIONAL_GRAD_SUMS(i)                                                                           \
+  double *mean = nullptr, *inv_std = nullptr, *sum_g = nullptr, *sum_gx = nullptr;                    \
+  {                                                                                                   \
+    napi_valuetype st;                                                                                \
+    napi_typeof(env, argv[i], &st);                                                                   \
+    if (st != napi_null && st != napi_undefined) {                                                    \
+      F64(i, m, C);                                                                                   \
+      F64(i + 1, is, C);                                                                              \
+      F64(i + 2, sg, C);                                                                              \
+      F64(i + 3, sgx, C);                                                                             \
+      mean = m, inv_std = is, sum_g = sg, sum_gx = sgx;                                               \
+    }                                                                                                 \
+  }
+
+#define FUSED_LIF_ARGS(fn, rep)                                                                         \
+  FUSED_LIF_SHAPE(fn);                                                                                \
   const bool repeated = get_bool(env, argv[rep]);                                                     \
   F32(4, x, (repeated ? 1 : steps) * size);                                                           \
   F32(5, a, C);                                                                                       \
@@ -428,16 +447,7 @@ napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
   F32(8, go, steps * size);
   F32(9, gx, (repeated ? 1 : steps) * size);
   if (repeated && gx == go) return throw_error(env, "native lifBackwardRecompute: a repeated input's gradient cannot overwrite go");
-  napi_valuetype st;
-  napi_typeof(env, argv[14], &st);
-  double *mean = nullptr, *inv_std = nullptr, *sum_g = nullptr, *sum_gx = nullptr;
-  if (st != napi_null && st != napi_undefined) {
-    F64(14, m, C);
-    F64(15, is, C);
-    F64(16, sg, C);
-    F64(17, sgx, C);
-    mean = m, inv_std = is, sum_g = sg, sum_gx = sgx;
-  }
+  OPTIONAL_GRAD_SUMS(14);
   lif_backward_recompute(g_ctx, steps, size, C, inner, x, a, b, o, go, gx, (float)get_f64(env, argv[10]),
                          (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]), repeated, mean, inv_std, sum_g,
                          sum_gx);
@@ -447,10 +457,7 @@ napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
 // affineLifTimeSum(steps, size, C, inner, x, a, b, coef, out, decay, threshold)
 napi_value AffineLifTimeSum(napi_env env, napi_callback_info info) {
   ARGS(11);
-  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
-  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);
-  if (C <= 0 || inner <= 0 || size % (C * inner) != 0)
-    return throw_error(env, "native affineLifTimeSum: size is not a multiple of channels x inner");
+  FUSED_LIF_SHAPE("affineLifTimeSum");
   F32(4, x, steps * size);
   F32(5, a, C);
   F32(6, b, C);
@@ -465,26 +472,14 @@ napi_value AffineLifTimeSum(napi_env env, napi_callback_info info) {
 //                    mean, invStd, sumG, sumGX) — the last four all null, or Float64Arrays of C
 napi_value LifBackwardTimeSum(napi_env env, napi_callback_info info) {
   ARGS(18);
-  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
-  const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);
-  if (C <= 0 || inner <= 0 || size % (C * inner) != 0)
-    return throw_error(env, "native lifBackwardTimeSum: size is not a multiple of channels x inner");
+  FUSED_LIF_SHAPE("lifBackwardTimeSum");
   F32(4, x, steps * size);
   F32(5, a, C);
   F32(6, b, C);
   F32(7, coef, steps);
   F32(8, g, size);
   F32(9, gx, steps * size);
-  napi_valuetype st;
-  napi_typeof(env, argv[14], &st);
-  double *mean = nullptr, *inv_std = nullptr, *sum_g = nullptr, *sum_gx = nullptr;
-  if (st != napi_null && st != napi_undefined) {
-    F64(14, m, C);
-    F64(15, is, C);
-    F64(16, sg, C);
-    F64(17, sgx, C);
-    mean = m, inv_std = is, sum_g = sg, sum_gx = sgx;
-  }
+  OPTIONAL_GRAD_SUMS(14);
   lif_backward_time_sum(g_ctx, steps, size, C, inner, x, a, b, coef, g, gx, (float)get_f64(env, argv[10]),
                         (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]), (float)get_f64(env, argv[13]),
                         mean, inv_std, sum_g, sum_gx);
