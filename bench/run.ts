@@ -7,6 +7,11 @@
  * runs in its own process so its peak memory is its own. Not part of the tests.
  * With --checkpoint FILE (a trained model), sampling is also measured with its
  * weights: an untrained prior hardly fires, which flatters spike kernels.
+ * With --official DIR (a copy of the official FSVAE source; or
+ * SPIKEVAE_OFFICIAL_SRC) and Debian's python3-torch, it ends with the official
+ * code's training step and sampling timed side by side with spikevae's, and
+ * their ratios (bench/side-by-side.ts; several minutes more); otherwise with
+ * one line saying why that part was skipped.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -18,6 +23,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
 const ckIndex = process.argv.indexOf('--checkpoint');
 const checkpoint = ckIndex > 0 ? process.argv[ckIndex + 1] : undefined;
+const officialIndex = process.argv.indexOf('--official');
+const official = officialIndex > 0 ? ['--official', process.argv[officialIndex + 1]] : [];
 
 function run(script: string, args: string[]): void {
   const r = spawnSync(process.execPath, [join(here, script), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -44,3 +51,4 @@ run('profile.js', ['--batch', '64']);
 run('first-touch.js', []);
 run('spike-products.js', []);
 run('data.js', []);
+run('side-by-side.js', official);

@@ -19,7 +19,7 @@ const SOURCES = ['wasm.cc', 'kernels.cc', 'smallconv.cc', 'lif.cc', 'plif.cc', '
 // The exports wasm.ts calls, and malloc/free for its argument copies.
 const EXPORTS = [
   'malloc', 'free', 'spv_gemm', 'spv_conv_forward', 'spv_conv_backward_data', 'spv_conv_backward_weight', 'spv_lif_forward',
-  'spv_lif_backward', 'spv_affine_lif_forward', 'spv_lif_backward_recompute', 'spv_plif_forward', 'spv_plif_backward', 'spv_plif_pool_forward', 'spv_plif_pool_backward', 'spv_max_pool2x2_forward', 'spv_max_pool2x2_backward', 'spv_time_weighted_sum', 'spv_time_weighted_spread',
+  'spv_lif_backward', 'spv_affine_lif_forward', 'spv_lif_backward_recompute', 'spv_affine_lif_time_sum', 'spv_lif_step', 'spv_lif_backward_time_sum', 'spv_plif_forward', 'spv_plif_backward', 'spv_plif_pool_forward', 'spv_plif_pool_backward', 'spv_max_pool2x2_forward', 'spv_max_pool2x2_backward', 'spv_time_weighted_sum', 'spv_time_weighted_spread',
   'spv_adamw_update', 'spv_channel_affine', 'spv_channel_mean_var', 'spv_channel_sums', 'spv_channel_grad_sums', 'spv_channel_norm_backward',
 ];
 const COMPILE = ['-O3', '-msimd128', '-std=c++17', '-fno-rtti', '-DSPV_ISA=scalar', '-DSPV_VEC_BYTES=16'];

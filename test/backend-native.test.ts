@@ -170,6 +170,31 @@ test('a wide product over few rows, computed as its transpose, equals the same p
   });
 });
 
+test('a product of a few rows with a large weight (run as C^T = B·A^T) equals the same rows of a many-row product bit for bit, as the stepped posterior and prior need', (t) => {
+  if (!native && !wasm) return t.skip(NEITHER);
+  // posterior.layers.2: 2,560 × 512; 64 and 128 rows take the swapped route, 192 the packed-weight one.
+  const [n, k] = [2560, 512];
+  const w = randn(n * k);
+  for (const [rows, spiking] of [[64, true], [128, false], [40, true]] as const) {
+    const big = 192;
+    const a = spiking ? spikes(big * k, 0.2) : randn(big * k);
+    const ref = new Float32Array(rows * n);
+    typescriptBackend.gemm(false, true, rows, n, k, a, w, ref, 0);
+    each((label, be) => {
+      const all = new Float32Array(big * n);
+      be.gemm(false, true, big, n, k, a, w, all, 0, spiking);
+      const few = new Float32Array(rows * n).fill(NaN);
+      be.gemm(false, true, rows, n, k, a.subarray(0, rows * k), w, few, 0, spiking);
+      close(few, ref, `${rows} rows ${label}`);
+      assert.deepEqual(few, all.subarray(0, rows * n), `${rows} rows against ${big} ${label}`);
+      const acc = randn(rows * n);
+      const want = acc.map((v, i) => Math.fround(v + few[i]));
+      be.gemm(false, true, rows, n, k, a.subarray(0, rows * k), w, acc, 1, spiking);
+      assert.deepEqual(acc, want, `${rows} rows accumulated ${label}`);
+    });
+  }
+});
+
 // Outputs in aligned buffers (as a training step's pooled arrays are) take the
 // kernels' non-temporal store path, which plain arrays usually miss.
 test('native convolution forward into aligned (pooled) outputs matches the oracle', (t) => {
@@ -287,6 +312,36 @@ function checkGradSums(be: KernelBackend, outer: number, C: number, inner: numbe
   }
 }
 
+test('one LIF step with carried state, repeated over the steps, equals lifForward bit for bit (oracle and each back-end)', (t) => {
+  // Hand values: u = 0.3 (spike), then 0.25·0.3·(1 − 1) + 0.1 = 0.1 (no spike), then 0.25·0.1 + 0.5 = 0.525.
+  const u1 = new Float32Array(1);
+  const o1 = new Float32Array(1);
+  const seen: number[] = [];
+  for (const x of [0.3, 0.1, 0.5]) {
+    typescriptBackend.lifStep(1, Float32Array.of(x), u1, o1, 0.25, 0.2);
+    seen.push(u1[0], o1[0]);
+  }
+  assert.deepEqual(seen, [Math.fround(0.3), 1, Math.fround(0.1), 0, Math.fround(Math.fround(0.25 * Math.fround(0.1)) + Math.fround(0.5)), 1]);
+  const [steps, size] = [16, 3 * 2560 + 5];
+  const x = rng.fillNormal(new Float32Array(steps * size), 0.15, 0.3);
+  const uWant = new Float32Array(steps * size);
+  const oWant = new Float32Array(steps * size);
+  typescriptBackend.lifForward(steps, size, x, uWant, oWant, 0.25, 0.2);
+  const rate = oWant.reduce((s, v) => s + v, 0) / oWant.length;
+  assert.ok(rate > 0.05 && rate < 0.9, `firing rate ${rate}`);
+  const check = (label: string, be: KernelBackend): void => {
+    const u = new Float32Array(size);
+    const o = new Float32Array(size);
+    for (let st = 0; st < steps; st++) {
+      be.lifStep(size, x.subarray(st * size, (st + 1) * size), u, o, 0.25, 0.2);
+      assert.deepEqual(u, uWant.subarray(st * size, (st + 1) * size), `membrane, step ${st} ${label}`);
+      assert.deepEqual(o, oWant.subarray(st * size, (st + 1) * size), `spikes, step ${st} ${label}`);
+    }
+  };
+  check('typescript', typescriptBackend);
+  if (native || wasm) each(check);
+});
+
 test('fused affine + LIF forward, and the LIF backward that replays the membrane from the batch-norm input, equal the separate kernels bit for bit', (t) => {
   if (!native && !wasm) return t.skip(NEITHER);
   // [T, N, C, H, W] = [16, 3, 5, 7, 9]: a step's slice (945) is not a multiple
@@ -372,6 +427,59 @@ test('fused affine + LIF with one input step repeated over time equals the kerne
   each(check);
   for (const be of [native, wasm]) {
     if (be) assert.throws(() => be.lifBackwardRecompute(steps, size, C, inner, x1, a, b, new Float32Array(steps * size), go, go, 0.25, 0.5, 1, true, null), /cannot overwrite go/);
+  }
+});
+
+test('fused affine + LIF summed over time: hand values of the oracle; each back-end equals its own separate kernels bit for bit', (t) => {
+  // One neuron, a = 1, b = 0: u = 0.3 (spike), 0.25·0.3·0 + 0.1 = 0.1, 0.25·0.1·1 + 0.5 = 0.525 (spike).
+  const coef3 = Float32Array.from([0.64, 0.8, 1]);
+  const one = Float32Array.from([1]);
+  const zero = Float32Array.from([0]);
+  const x3 = Float32Array.from([0.3, 0.1, 0.5]);
+  const out1 = new Float32Array(1);
+  typescriptBackend.affineLifTimeSum(3, 1, 1, 1, x3, one, zero, coef3, out1, 0.25, 0.2);
+  assert.equal(out1[0], Math.fround(Math.fround(0.64) + 1));
+  // Output gradients coef_t; backward from t = 2: outside the surrogate window
+  // (|0.525| ≥ 0.5) → 0; t = 1: 0.8; t = 0: 0.64 − 0.25·0.3·0.8 = 0.58 (the
+  // spike's reset passes nothing from t = 1 through the membrane term).
+  const gx3 = new Float32Array(3);
+  typescriptBackend.lifBackwardTimeSum(3, 1, 1, 1, x3, one, zero, coef3, Float32Array.from([1]), gx3, 0.25, 0.2, 0.5, 1, null);
+  [0.58, 0.8, 0].forEach((v, i) => assert.ok(Math.abs(gx3[i] - v) < 1e-6, `gx[${i}] = ${gx3[i]}, want ${v}`));
+  if (!native && !wasm) return t.skip(NEITHER);
+  // [T, N, C, H, W] = [16, 3, 5, 7, 9] (slices not a multiple of the blocks) and a linear layer's [16, 40, 24].
+  for (const [steps, N, C, inner] of [[16, 3, 5, 63], [16, 40, 24, 1]]) {
+    const size = N * C * inner;
+    const x = randn(steps * size);
+    const a = rng.fillNormal(new Float32Array(C), 0.3, 0.1);
+    const b = rng.fillNormal(new Float32Array(C), 0.1, 0.1);
+    const coef = Float32Array.from({ length: steps }, (_, i) => Math.pow(0.8, steps - 1 - i));
+    const g = randn(size);
+    const check = (label: string, be: KernelBackend): void => {
+      const o = new Float32Array(steps * size);
+      be.affineLifForward(steps, size, C, inner, x, a, b, o, 0.25, 0.2, false);
+      const want = new Float32Array(size);
+      be.timeWeightedSum(steps, size, o, coef, want);
+      const got = new Float32Array(size).fill(NaN);
+      be.affineLifTimeSum(steps, size, C, inner, x, a, b, coef, got, 0.25, 0.2);
+      assert.deepEqual(got, want, `time sum ${label}`);
+      const go = new Float32Array(steps * size);
+      be.timeWeightedSpread(steps, size, g, coef, go, false);
+      const gWant = new Float32Array(steps * size);
+      const sumsWant = gradSums(C);
+      be.lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gWant, 0.25, 0.5, 1, false, sumsWant);
+      assert.ok(gWant.some((v) => v !== 0));
+      const gGot = new Float32Array(steps * size).fill(NaN);
+      const sums = gradSums(C);
+      be.lifBackwardTimeSum(steps, size, C, inner, x, a, b, coef, g, gGot, 0.25, 0.2, 0.5, 1, sums);
+      assert.deepEqual(gGot, gWant, `gradient ${label}`);
+      assert.deepEqual(sums.sumG, sumsWant.sumG, `Σg ${label}`);
+      assert.deepEqual(sums.sumGX, sumsWant.sumGX, `Σg·x̂ ${label}`);
+      const gNoSums = new Float32Array(steps * size).fill(NaN);
+      be.lifBackwardTimeSum(steps, size, C, inner, x, a, b, coef, g, gNoSums, 0.25, 0.2, 0.5, 1, null);
+      assert.deepEqual(gNoSums, gWant, `gradient without sums ${label}`);
+    };
+    check('typescript', typescriptBackend);
+    each(check);
   }
 });
 
@@ -663,7 +771,18 @@ test('native batch-norm and bias kernels agree with the oracle (float64 sums in 
       const fresh = new Float32Array(n).fill(NaN); // written over, whatever it held
       be.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, true, fresh, false);
       near(fresh, gxOnly, 3e-7, `input gradient written ${label}`);
+      // Written over the output gradient itself (the engine's in-place backward), with batch and with running statistics.
+      for (const batchStats of [true, false]) {
+        const apart = new Float32Array(n);
+        be.channelNormBackward(outer, C, inner, g, x, a, mean0, invStd, sg0, sgx0, batchStats, apart, false);
+        const inPlace = g.slice();
+        be.channelNormBackward(outer, C, inner, inPlace, x, a, mean0, invStd, sg0, sgx0, batchStats, inPlace, false);
+        assert.deepEqual(inPlace, apart, `input gradient over g, batchStats ${batchStats} ${label}`);
+      }
     });
+    const oracleInPlace = g.slice();
+    typescriptBackend.channelNormBackward(outer, C, inner, oracleInPlace, x, a, mean0, invStd, sg0, sgx0, true, oracleInPlace, false);
+    assert.deepEqual(oracleInPlace, gxOnly, 'oracle input gradient over g');
   }
 });
 

@@ -108,6 +108,11 @@ for (const [bname, be] of backends) {
       gradcheck('sum all', [a], (x) => ops.sum(ops.square(x)));
       gradcheck('sum trailing axes [1,2]', [a], (x) => ops.sum(ops.square(x), [1, 2]));
       gradcheck('mean last axis', [a], (x) => ops.mean(ops.square(x), [2]));
+      // One tensor into two trailing sums: the second gradient adds to the first.
+      gradcheck('trailing sum used twice', [a], (x) => {
+        const s = ops.square(x);
+        return ops.mul(ops.sum(s, [2]), ops.sum(s, [1, 2], true));
+      });
       // Trailing-axis sums take a contiguous fast path; hand-computed values (0..23 as [2, 3, 4]).
       const seq = Tensor.from(Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
       assert.deepEqual(Array.from(ops.sum(seq, [2]).data), [6, 22, 38, 54, 70, 86]);
@@ -297,6 +302,42 @@ test('batch norm with statistics per step: hand-computed output and running stat
   // mean: 0.1·2 = 0.2, then 0.1·4 + 0.9·0.2 = 0.58; var (unbiased, n = 2): 0.1·2 + 0.9 = 1.1, then 0.1·8 + 0.9·1.1 = 1.79.
   assert.ok(Math.abs(state.runningMean[0] - 0.58) < 1e-6 && Math.abs(state.runningVar[0] - 1.79) < 1e-6, `${state.runningMean[0]} ${state.runningVar[0]}`);
   assert.equal(state.numBatchesTracked.value, 2);
+});
+
+test('fused tdBN + LIF with a time sum equals the membrane output of its spikes bit for bit (output, gradients, running statistics), on each back-end', (t) => {
+  const run = (timeSum: boolean) => {
+    const r = new Random(47);
+    const bn = new TdBatchNorm(5, 1);
+    bn.weight.data.set([1.3, 0.8, 1.1, 0.9, 1.2]);
+    bn.bias.data.set([0.1, 0.2, 0.05, -0.1, 0]);
+    // [T, N, C, H, W]: a step's slice (630) spans more than one 512-neuron replay block.
+    const x = new Tensor(r.fillNormal(new Float32Array(16 * 3 * 5 * 6 * 7)), [16, 3, 5, 6, 7], true);
+    const coef = membraneCoefficients(16);
+    const lifOpts = { decay: 0.25, threshold: 0.2, halfWidth: 0.5, height: 1 };
+    const out = timeSum ? bn.forward(x, 2, { ...lifOpts, timeSum: coef }) : membraneOutput(bn.forward(x, 2, lifOpts), coef);
+    out.backward(r.fillNormal(new Float32Array(out.size)));
+    return { shape: out.shape, o: Array.from(out.data), gx: Array.from(x.grad!), gw: Array.from(bn.weight.grad!), gb: Array.from(bn.bias.grad!), rv: Array.from(bn.runningVar.data!) };
+  };
+  for (const [bname, be] of backends) {
+    if (!be) {
+      t.diagnostic(`${bname}: native addon not built`);
+      continue;
+    }
+    const prev = backend();
+    setBackend(be);
+    try {
+      const fused = run(true);
+      const separate = run(false);
+      assert.deepEqual(fused.shape, [3, 5, 6, 7]);
+      // Sums of several different coefficient subsets: the spikes vary over time.
+      assert.ok(new Set(fused.o).size > 20, bname);
+      assert.ok(fused.gx.some((v) => v !== 0), bname);
+      assert.deepEqual(fused, separate, bname);
+    } finally {
+      setBackend(prev);
+    }
+  }
+  assert.throws(() => new TdBatchNorm(2, 1).forward(Tensor.zeros([4, 3, 2]), 2, { decay: 0.25, threshold: 0.2, halfWidth: 0.5, height: 1, timeSum: new Float32Array(3) }), /3 time-sum coefficients for 4 time steps/);
 });
 
 test('shape mismatches name the op and both shapes', () => {

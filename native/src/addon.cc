@@ -58,13 +58,26 @@ class Pool {
       tasks_ = tasks;
       next_.store(0);
       done_.store(0);
+      joined_ = 0;
+      open_ = true;
       gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     work();
-    if (!spin_until([&] { return done_.load(std::memory_order_acquire) == n_ - 1; })) {
+    // Every task is taken: close the region and wait only for the workers
+    // that joined it. A worker still waking up (from its condition variable,
+    // or descheduled on a busy machine) no longer holds up a call whose work
+    // the calling thread finished alone; it finds the region closed and goes
+    // back to waiting. Who runs a task does not change what it computes.
+    int joined;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      open_ = false;
+      joined = joined_;
+    }
+    if (joined > 0 && !spin_until([&] { return done_.load(std::memory_order_acquire) == joined; })) {
       std::unique_lock<std::mutex> lk(m_);
-      done_cv_.wait(lk, [&] { return done_.load() == n_ - 1; });
+      done_cv_.wait(lk, [&] { return done_.load() == joined; });
     }
     fn_ = nullptr;
   }
@@ -103,11 +116,15 @@ class Pool {
         std::unique_lock<std::mutex> lk(m_);
         cv_.wait(lk, [&] { return gen_.load() != seen; });
       }
+      bool join;
       {
         std::lock_guard<std::mutex> lk(m_);  // fn_, total_, tasks_ were written under it
         seen = gen_.load();
         if (stop_) return;
+        join = open_;
+        if (join) joined_++;
       }
+      if (!join) continue;
       work();
       {
         std::lock_guard<std::mutex> lk(m_);
@@ -126,6 +143,8 @@ class Pool {
   std::atomic<int> done_{0};
   std::atomic<uint64_t> gen_{0};
   bool stop_ = false;
+  bool open_ = false;  // the current region still takes workers (under m_)
+  int joined_ = 0;     // workers that joined it (under m_)
 };
 
 Pool* g_pool = nullptr;
@@ -267,7 +286,9 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   F32(6, b, k * n);
   F32(7, c, m * n);
   const bool acc = get_f64(env, argv[8]) != 0;
-  const bool abin = get_bool(env, argv[9]) && !g_dense_spikes;
+  // Few rows of spikes with a large weight: the dense route reads the weight
+  // in place and gives the event-driven sums bit for bit (gemm_few_rows).
+  const bool abin = get_bool(env, argv[9]) && !g_dense_spikes && !(gemm_few_rows(ta, tb, m, n, k, acc) && k <= 512);
   if (abin)
     K.gemm_binary(g_ctx, ta, tb, m, n, k, a, b, c, acc);
   else
@@ -364,14 +385,45 @@ napi_value LifBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// lifStep(size, x, u, o, decay, threshold)
+napi_value LifStep(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  const int64_t size = get_i64(env, argv[0]);
+  if (size < 0) return throw_error(env, "native lifStep: negative size");
+  F32(1, x, size);
+  F32(2, u, size);
+  F32(3, o, size);
+  lif_step(g_ctx, size, x, u, o, (float)get_f64(env, argv[4]), (float)get_f64(env, argv[5]));
+  return nullptr;
+}
+
 // The leading arguments (steps, size, C, inner, x, a, b, o) of the fused
 // tdBN + LIF kernels, checked; x holds one step when `repeated` (argument
 // `rep`) is true.
-#define FUSED_LIF_ARGS(fn, rep)                                                                         \
+#define FUSED_LIF_SHAPE(fn)                                                                             \
   const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);                          \
   const int64_t C = get_i64(env, argv[2]), inner = get_i64(env, argv[3]);                            \
   if (C <= 0 || inner <= 0 || size % (C * inner) != 0)                                               \
-    return throw_error(env, std::string("native ") + fn + ": size is not a multiple of channels x inner"); \
+    return throw_error(env, std::string("native ") + fn + ": size is not a multiple of channels x inner")
+
+// The batch-norm gradient sums at argv[i..i+3] (mean, invStd, sumG, sumGX):
+// all null, or Float64Arrays of C.
+#define OPTIONAL_GRAD_SUMS(i)                                                                           \
+  double *mean = nullptr, *inv_std = nullptr, *sum_g = nullptr, *sum_gx = nullptr;                    \
+  {                                                                                                   \
+    napi_valuetype st;                                                                                \
+    napi_typeof(env, argv[i], &st);                                                                   \
+    if (st != napi_null && st != napi_undefined) {                                                    \
+      F64(i, m, C);                                                                                   \
+      F64(i + 1, is, C);                                                                              \
+      F64(i + 2, sg, C);                                                                              \
+      F64(i + 3, sgx, C);                                                                             \
+      mean = m, inv_std = is, sum_g = sg, sum_gx = sgx;                                               \
+    }                                                                                                 \
+  }
+
+#define FUSED_LIF_ARGS(fn, rep)                                                                         \
+  FUSED_LIF_SHAPE(fn);                                                                                \
   const bool repeated = get_bool(env, argv[rep]);                                                     \
   F32(4, x, (repeated ? 1 : steps) * size);                                                           \
   F32(5, a, C);                                                                                       \
@@ -395,19 +447,42 @@ napi_value LifBackwardRecompute(napi_env env, napi_callback_info info) {
   F32(8, go, steps * size);
   F32(9, gx, (repeated ? 1 : steps) * size);
   if (repeated && gx == go) return throw_error(env, "native lifBackwardRecompute: a repeated input's gradient cannot overwrite go");
-  napi_valuetype st;
-  napi_typeof(env, argv[14], &st);
-  double *mean = nullptr, *inv_std = nullptr, *sum_g = nullptr, *sum_gx = nullptr;
-  if (st != napi_null && st != napi_undefined) {
-    F64(14, m, C);
-    F64(15, is, C);
-    F64(16, sg, C);
-    F64(17, sgx, C);
-    mean = m, inv_std = is, sum_g = sg, sum_gx = sgx;
-  }
+  OPTIONAL_GRAD_SUMS(14);
   lif_backward_recompute(g_ctx, steps, size, C, inner, x, a, b, o, go, gx, (float)get_f64(env, argv[10]),
                          (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]), repeated, mean, inv_std, sum_g,
                          sum_gx);
+  return nullptr;
+}
+
+// affineLifTimeSum(steps, size, C, inner, x, a, b, coef, out, decay, threshold)
+napi_value AffineLifTimeSum(napi_env env, napi_callback_info info) {
+  ARGS(11);
+  FUSED_LIF_SHAPE("affineLifTimeSum");
+  F32(4, x, steps * size);
+  F32(5, a, C);
+  F32(6, b, C);
+  F32(7, coef, steps);
+  F32(8, out, size);
+  affine_lif_time_sum(g_ctx, steps, size, C, inner, x, a, b, coef, out, (float)get_f64(env, argv[9]),
+                      (float)get_f64(env, argv[10]));
+  return nullptr;
+}
+
+// lifBackwardTimeSum(steps, size, C, inner, x, a, b, coef, g, gx, decay, threshold, halfWidth, height,
+//                    mean, invStd, sumG, sumGX) — the last four all null, or Float64Arrays of C
+napi_value LifBackwardTimeSum(napi_env env, napi_callback_info info) {
+  ARGS(18);
+  FUSED_LIF_SHAPE("lifBackwardTimeSum");
+  F32(4, x, steps * size);
+  F32(5, a, C);
+  F32(6, b, C);
+  F32(7, coef, steps);
+  F32(8, g, size);
+  F32(9, gx, steps * size);
+  OPTIONAL_GRAD_SUMS(14);
+  lif_backward_time_sum(g_ctx, steps, size, C, inner, x, a, b, coef, g, gx, (float)get_f64(env, argv[10]),
+                        (float)get_f64(env, argv[11]), (float)get_f64(env, argv[12]), (float)get_f64(env, argv[13]),
+                        mean, inv_std, sum_g, sum_gx);
   return nullptr;
 }
 
@@ -1037,6 +1112,9 @@ napi_value Init(napi_env env, napi_value exports) {
              {"lifBackward", LifBackward},
              {"lifBackwardRecompute", LifBackwardRecompute},
              {"affineLifForward", AffineLifForward},
+             {"affineLifTimeSum", AffineLifTimeSum},
+             {"lifStep", LifStep},
+             {"lifBackwardTimeSum", LifBackwardTimeSum},
              {"plifForward", PlifForward},
              {"plifBackward", PlifBackward},
              {"plifPoolForward", PlifPoolForward},

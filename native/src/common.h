@@ -85,6 +85,17 @@ SPV_DECLARE(scalar)
 SPV_DECLARE(avx2)
 SPV_DECLARE(avx512)
 
+// gemm runs C = A·B^T with few rows and a large weight as C^T = B·A^T
+// (kernels.cc), reading the weight where it lies. With k ≤ 512 (one K block)
+// its sums are those of the event-driven product of spikes (each element's
+// terms added in order from 0, a zero term adding nothing), so the addon
+// takes this route for spikes too.
+inline bool gemm_few_rows(bool ta, bool tb, int64_t m, int64_t n, int64_t k, bool accumulate) {
+  return !ta && tb && m <= 128 && n * k >= ((int64_t)1 << 20) && (!accumulate || k <= 512);
+}
+
+// One LIF step with its state carried in u and o ([size], in place).
+void lif_step(const Ctx& ctx, int64_t size, const float* x, float* u, float* o, float decay, float threshold);
 void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, float* u, float* o, float decay,
                  float threshold);
 void lif_backward(const Ctx& ctx, int64_t steps, int64_t size, const float* u, const float* o, const float* go,
@@ -96,6 +107,15 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
                             const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
                             float half_width, float height, bool repeated, const double* mean, const double* inv_std,
                             double* sum_g, double* sum_gx);
+// The fused tdBN + LIF of a layer whose spikes feed only a weighted sum over
+// time: out = Σ_t coef[t]·o_t, spikes never stored; its backward takes the
+// sum's gradient g [size] and writes gx [steps, size].
+void affine_lif_time_sum(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                         const float* a, const float* b, const float* coef, float* out, float decay, float threshold);
+void lif_backward_time_sum(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                           const float* a, const float* b, const float* coef, const float* g, float* gx, float decay,
+                           float threshold, float half_width, float height, const double* mean, const double* inv_std,
+                           double* sum_g, double* sum_gx);
 // The input of a PLIF-family layer (plif.cc): x itself, or y = a·x + b per
 // channel (C > 0; element i of a step's slice has channel (i / inner) mod C;
 // a and b hold steps·C coefficients with per_step). With `repeated`, x is one

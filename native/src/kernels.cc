@@ -217,8 +217,8 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     if (!accumulate) std::memset(C, 0, sizeof(float) * m * n);
     return;
   }
-  // C (+)= the transpose of ct ([n, m]), in 16 × 16 tiles.
-  const auto transpose_into_c = [&](const float* ct) {
+  // C (+)= ct^T, with ct [n, m]: the second half of the swapped products below.
+  const auto transpose_into = [&](const float* ct) {
     ctx.parallel_for((m + 15) / 16, [&](int64_t b, int64_t e) {
       for (int64_t i0 = b * 16; i0 < std::min(m, e * 16); i0 += 16)
         for (int64_t j0 = 0; j0 < n; j0 += 16)
@@ -236,9 +236,25 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     // narrow products: at 2,560 × 512 (posterior.layers.2) it was 25 % slower.
     scratch_vector<float> ct((size_t)(n * m));
     gemm(ctx, true, false, n, m, k, B, A, ct.data(), false);
-    transpose_into_c(ct.data());
+    transpose_into(ct.data());
     return;
   }
+  if (gemm_few_rows(ta, tb, m, n, k, accumulate)) {
+    // A linear layer's forward on a few rows with a large weight (the
+    // prior's and posterior's last layer, 2,560 × 512, stepped one time step
+    // of 64 images at a time in sampling and evaluation): packing B, the
+    // whole weight, would cost as much as the product. As C^T = B·A^T the
+    // weight is read where it lies (as A) and only the few rows are packed,
+    // then C^T is transposed into C. The same products summed in the same
+    // order (K blocks added in order; with accumulate only a single block, so
+    // C's old value is added last either way): bit-identical.
+    scratch_vector<float> ct((size_t)(n * m));
+    gemm(ctx, false, true, n, m, k, B, A, ct.data(), false);
+    transpose_into(ct.data());
+    return;
+  }
+  // (The route above takes up to 128 rows; this one wider products of up to
+  // n / 4 rows when k is large, and never accumulates.)
   if (!ta && tb && !accumulate && 4 * m <= n && k >= 2048 && n * m <= ((int64_t)4 << 20)) {
     // A wide linear layer over few rows (the MNIST classifier's 6,272 → 2,048
     // at 16 images × 8 steps: 128 × 2,048, k = 6,272): as C^T = B·A^T the
@@ -250,7 +266,7 @@ void gemm(const Ctx& ctx, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     // faster at 128 rows, 1.8× at 256, equal at 512.
     scratch_vector<float> ct((size_t)(n * m));
     gemm(ctx, false, true, n, m, k, B, A, ct.data(), false);
-    transpose_into_c(ct.data());
+    transpose_into(ct.data());
     return;
   }
   const int64_t bcols = (std::min(NC, n) + NR - 1) / NR * NR;

@@ -48,6 +48,24 @@ void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, fl
   });
 }
 
+// lif_forward_block's step for a neuron whose previous membrane and spike
+// are carried in u and o (a network stepped one time step at a time).
+SPV_CLONES static void lif_step_block(int64_t n, const float* x, float* u, float* o, float decay, float threshold) {
+  for (int64_t j = 0; j < n; j++) {
+    const float d = decay * u[j];
+    const float r = d * (1.f - o[j]);
+    const float v = r + x[j];
+    u[j] = v;
+    o[j] = v > threshold ? 1.f : 0.f;
+  }
+}
+
+void lif_step(const Ctx& ctx, int64_t size, const float* x, float* u, float* o, float decay, float threshold) {
+  for_each_block<BLOCK * 8>(ctx, size, [&](int64_t i0, int64_t n) {
+    lif_step_block(n, x + i0, u + i0, o + i0, decay, threshold);
+  });
+}
+
 // One step of the backward recurrence for one neuron: dL/du_t from the
 // output gradient, the membrane, the spike and dL/du_{t+1}, in doubles like the oracle.
 static inline double lif_grad_step(double uv, double go, double o, double gn, double dd, double hw, double hh) {
@@ -131,6 +149,42 @@ void affine_lif_forward(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, 
   });
 }
 
+// affine_lif_block's recurrence, but its spikes only summed over time,
+// out[i] = Σ_t coef[t]·o_t[i] in float32 exactly as time_weighted_sum adds
+// them (a spike times a coefficient is the coefficient or 0): for a layer
+// whose spikes feed nothing but the membrane output (the decoder's last
+// spiking layer), so they are never written (its backward replays them).
+SPV_CLONES static void affine_lif_sum_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* av,
+                                            const float* bv, const float* x, const float* coef, float* out,
+                                            float decay, float threshold) {
+  float up[BLOCK], op[BLOCK], acc[BLOCK];
+  for (int64_t j = 0; j < n; j++) up[j] = op[j] = acc[j] = 0.f;
+  for (int64_t t = 0; t < steps; t++) {
+    const float* xt = x + t * size + i0;
+    const float c = coef[t];
+    for (int64_t j = 0; j < n; j++) {
+      const float y = av[j] * xt[j] + bv[j];
+      const float d = decay * up[j];
+      const float r = d * (1.f - op[j]);
+      const float v = r + y;
+      const float s = v > threshold ? 1.f : 0.f;
+      acc[j] = acc[j] + s * c;
+      up[j] = v;
+      op[j] = s;
+    }
+  }
+  for (int64_t j = 0; j < n; j++) out[i0 + j] = acc[j];
+}
+
+void affine_lif_time_sum(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                         const float* a, const float* b, const float* coef, float* out, float decay, float threshold) {
+  for_each_block<BLOCK>(ctx, size, [&](int64_t i0, int64_t n) {
+    float av[BLOCK], bv[BLOCK];
+    channel_coefficients(i0, n, C, inner, a, b, av, bv);
+    affine_lif_sum_block(steps, size, i0, n, av, bv, x, coef, out, decay, threshold);
+  });
+}
+
 // Replays the membrane of one block of the fused tdBN + LIF into us
 // ([steps, RB]) from the batch-norm input x and the stored spikes o, with
 // exactly the roundings of channel_affine (y = a·x + b) and lif_forward.
@@ -153,6 +207,52 @@ SPV_CLONES static void lif_replay_block(int64_t steps, int64_t size, int64_t xst
       const float d = decay * up[j];
       const float r = d * (1.f - op[j]);
       ut[j] = r + y;
+    }
+  }
+}
+
+// lif_replay_block without stored spikes: o_{t−1} is replayed too, as
+// u_{t−1} > threshold, the forward's own comparison on the same float.
+SPV_CLONES static void lif_replay_spiking_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* av,
+                                                const float* bv, const float* x, float decay, float threshold,
+                                                float* us) {
+  {
+    const float* xt = x + i0;
+    for (int64_t j = 0; j < n; j++) us[j] = 0.f + (av[j] * xt[j] + bv[j]);
+  }
+  for (int64_t t = 1; t < steps; t++) {
+    const float* xt = x + t * size + i0;
+    const float* up = us + (t - 1) * RB;
+    float* ut = us + t * RB;
+    for (int64_t j = 0; j < n; j++) {
+      const float y = av[j] * xt[j] + bv[j];
+      const float d = decay * up[j];
+      const float o = up[j] > threshold ? 1.f : 0.f;
+      const float r = d * (1.f - o);
+      ut[j] = r + y;
+    }
+  }
+}
+
+// lif_backward_block for affine_lif_time_sum's layer: the output gradient of
+// step t is coef[t]·g (g is [size]), rounded as time_weighted_spread rounds
+// it, and the spikes are replayed from the membrane (u_t > threshold).
+SPV_CLONES static void lif_backward_spread_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* us,
+                                                 const float* coef, const float* g, float* gx, float threshold,
+                                                 double dd, double hw, double hh) {
+  double gn[RB];
+  const float* gi = g + i0;
+  for (int64_t j = 0; j < n; j++) gn[j] = 0;
+  for (int64_t t = steps - 1; t >= 0; t--) {
+    const float* ut = us + t * RB;
+    const double c = coef[t];
+    float* xt = gx + t * size + i0;
+    for (int64_t j = 0; j < n; j++) {
+      const float go = (float)((double)gi[j] * c);
+      const double o = ut[j] > threshold ? 1.0 : 0.0;
+      const double g_u = lif_grad_step(ut[j], go, o, gn[j], dd, hw, hh);
+      xt[j] = (float)g_u;
+      gn[j] = g_u;
     }
   }
 }
@@ -200,15 +300,17 @@ SPV_CLONES static void block_grad_sums(int64_t steps, int64_t size, int64_t i0, 
 // block is in cache (what channel_grad_sums would compute, summed in another
 // order): the backward of the fused tdBN + LIF then reads the layer's
 // gradient and input once less.
-void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
-                            const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
-                            float half_width, float height, bool repeated, const double* mean, const double* inv_std,
-                            double* sum_g, double* sum_gx) {
+// Runs body(i0, n, av, bv, us) over the blocks of RB neurons (us: a
+// [steps, RB] scratch for the replayed membrane), then, with sum_g, the
+// batch-norm gradient sums of gx: blocks are dealt in a fixed number of
+// contiguous groups, each with its own per-channel partials added in group
+// order, so the result does not depend on the thread count.
+template <typename Body>
+static void replayed_blocks(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                            const float* a, const float* b, const float* gx, bool repeated, const double* mean,
+                            const double* inv_std, double* sum_g, double* sum_gx, Body body) {
   const int64_t blocks = (size + RB - 1) / RB;
   const bool sums = sum_g != nullptr;
-  // With sums, blocks are dealt in a fixed number of contiguous groups, each
-  // with its own per-channel partials added in group order: the result does
-  // not depend on the thread count.
   const int64_t groups = sums ? std::min<int64_t>(blocks, 64) : blocks;
   const int64_t per = (blocks + groups - 1) / groups;
   scratch_vector<double> part(sums ? (size_t)(groups * C * 2) : 0, 0.0);
@@ -219,8 +321,7 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
       for (int64_t blk = grp * per; blk < std::min(blocks, (grp + 1) * per); blk++) {
         const int64_t i0 = blk * RB, n = std::min(RB, size - i0);
         channel_coefficients(i0, n, C, inner, a, b, av, bv);
-        lif_replay_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, us.data());
-        lif_backward_block(steps, size, i0, n, us.data(), RB, o, go, gx, decay, half_width, height, repeated);
+        body(i0, n, av, bv, us.data());
         // A repeated input's gradient is one step: the sums see that step.
         if (sums) block_grad_sums(repeated ? 1 : steps, size, i0, n, C, inner, x, gx, mean, inv_std, part.data() + grp * C * 2);
       }
@@ -234,6 +335,42 @@ void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t
       sum_g[c] += part[(grp * C + c) * 2];
       sum_gx[c] += part[(grp * C + c) * 2 + 1];
     }
+}
+
+// lif_backward over the membrane of y = a_c·x + b_c (the fused tdBN + LIF),
+// without a stored membrane: each block's membrane is replayed into a small
+// scratch (this file and norm.cc are both compiled without contraction), then
+// the backward recurrence runs over it. Saves keeping an activation-sized
+// membrane from the forward to the backward pass. go and gx may be the same
+// array. With `repeated`, x is one step that drove every step, and gx gets the
+// gradient summed over the steps ([size]). With sum_g (and mean, inv_std,
+// sum_gx), the batch-norm gradient sums of gx are computed too, while each
+// block is in cache (what channel_grad_sums would compute, summed in another
+// order): the backward of the fused tdBN + LIF then reads the layer's
+// gradient and input once less.
+void lif_backward_recompute(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                            const float* a, const float* b, const float* o, const float* go, float* gx, float decay,
+                            float half_width, float height, bool repeated, const double* mean, const double* inv_std,
+                            double* sum_g, double* sum_gx) {
+  replayed_blocks(ctx, steps, size, C, inner, x, a, b, gx, repeated, mean, inv_std, sum_g, sum_gx,
+                  [&](int64_t i0, int64_t n, const float* av, const float* bv, float* us) {
+                    lif_replay_block(steps, size, repeated ? 0 : size, i0, n, av, bv, x, o, decay, us);
+                    lif_backward_block(steps, size, i0, n, us, RB, o, go, gx, decay, half_width, height, repeated);
+                  });
+}
+
+// The backward of affine_lif_time_sum: lif_backward_recompute with the output
+// gradient coef[t]·g of every step and the spikes replayed, not read (none
+// were stored). Writes gx [steps, size] and, with sum_g, the gradient sums.
+void lif_backward_time_sum(const Ctx& ctx, int64_t steps, int64_t size, int64_t C, int64_t inner, const float* x,
+                           const float* a, const float* b, const float* coef, const float* g, float* gx, float decay,
+                           float threshold, float half_width, float height, const double* mean, const double* inv_std,
+                           double* sum_g, double* sum_gx) {
+  replayed_blocks(ctx, steps, size, C, inner, x, a, b, gx, false, mean, inv_std, sum_g, sum_gx,
+                  [&](int64_t i0, int64_t n, const float* av, const float* bv, float* us) {
+                    lif_replay_spiking_block(steps, size, i0, n, av, bv, x, decay, threshold, us);
+                    lif_backward_spread_block(steps, size, i0, n, us, coef, g, gx, threshold, decay, half_width, height);
+                  });
 }
 
 // The membrane output (a non-firing leaky integrator read at the last step):

@@ -90,6 +90,25 @@ SPV_EXPORT void spv_lif_backward_recompute(int32_t steps, int32_t size, int32_t 
                               mean, inv_std, sum_g, sum_gx);
 }
 
+SPV_EXPORT void spv_lif_step(int32_t size, const float* x, float* u, float* o, float decay, float threshold) {
+  spv::lif_step(ctx(), size, x, u, o, decay, threshold);
+}
+
+SPV_EXPORT void spv_affine_lif_time_sum(int32_t steps, int32_t size, int32_t C, int32_t inner, const float* x,
+                                        const float* a, const float* b, const float* coef, float* out, float decay,
+                                        float threshold) {
+  spv::affine_lif_time_sum(ctx(), steps, size, C, inner, x, a, b, coef, out, decay, threshold);
+}
+
+// mean, inv_std, sum_g and sum_gx are all null or all set.
+SPV_EXPORT void spv_lif_backward_time_sum(int32_t steps, int32_t size, int32_t C, int32_t inner, const float* x,
+                                          const float* a, const float* b, const float* coef, const float* g, float* gx,
+                                          float decay, float threshold, float half_width, float height,
+                                          const double* mean, const double* inv_std, double* sum_g, double* sum_gx) {
+  spv::lif_backward_time_sum(ctx(), steps, size, C, inner, x, a, b, coef, g, gx, decay, threshold, half_width, height,
+                             mean, inv_std, sum_g, sum_gx);
+}
+
 // The PLIF-family kernels (plif.cc); a and b null without an affine input.
 static spv::PlifInput plif_input(const float* x, int32_t C, int32_t inner, const float* a, const float* b,
                                  int32_t per_step, int32_t repeated) {

@@ -383,13 +383,19 @@ export class FSVAE extends Module implements GenerativeModel {
 
   /** Decoder: latent spikes z [T, N, latent] → images [N, C, H, W] in (-1, 1). */
   decode(z: Tensor): Tensor {
-    const h = this.decoderSpikes(z);
-    const output = this.finalLayers[1];
-    return ops.tanh(this.taid ? this.taid.forward(output.forward(h)) : output.forwardMembraneOutput(h, this.coef!));
+    const [last, output] = this.finalLayers;
+    if (this.taid) return ops.tanh(this.taid.forward(output.forward(this.decoderSpikes(z))));
+    // The last spiking layer's spikes only feed the membrane output.
+    return ops.tanh(output.membraneOutputAfter(last, this.decoderHidden(z), this.coef!));
   }
 
   /** The decoder up to its last spiking layer: spikes [T, N, hidden, H, W] that the output layer integrates. */
   private decoderSpikes(z: Tensor): Tensor {
+    return this.finalLayers[0].forward(this.decoderHidden(z));
+  }
+
+  /** The decoder before its last spiking layer. */
+  private decoderHidden(z: Tensor): Tensor {
     const [T, N, C] = z.shape;
     if (z.ndim !== 3 || T !== this.cfg.timeSteps || C !== this.cfg.latentDim) {
       throw new ShapeError('decode', `expects latent spikes [${this.cfg.timeSteps}, N, ${this.cfg.latentDim}], got ${fmtShape(z.shape)}`);
@@ -398,7 +404,7 @@ export class FSVAE extends Module implements GenerativeModel {
     const last = this.hiddenDims[this.hiddenDims.length - 1];
     h = ops.reshape(h, [T, N, last, 2, 2]);
     for (const l of this.decoderLayers) h = l.forward(h);
-    return this.finalLayers[0].forward(h);
+    return h;
   }
 
   /**

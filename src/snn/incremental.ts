@@ -13,6 +13,7 @@
  */
 import { Tensor } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
+import { backend } from '../engine/backend/index.js';
 import { notifyLayerObserver, type TdLinear } from './layers.js';
 import { LIF_DECAY, LIF_THRESHOLD } from './functional.js';
 
@@ -52,13 +53,7 @@ export class SteppedLinearStack {
           o[j] = h >= th ? 1 : 0;
           u[j] = o[j] ? 0 : h;
         }
-      } else {
-        for (let j = 0; j < x.length; j++) {
-          const ut = Math.fround(Math.fround(Math.fround(decay * u[j]) * (1 - o[j])) + x[j]);
-          u[j] = ut;
-          o[j] = ut > threshold ? 1 : 0;
-        }
-      }
+      } else backend().lifStep(x.length, x, u, o, decay, threshold);
       h = new Tensor(o.slice(), y.shape);
       h.binary = true;
       notifyLayerObserver({ layer, kind: 'linear', input, preActivation: pre, spikes: h });

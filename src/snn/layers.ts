@@ -185,14 +185,40 @@ export class TdConvTranspose extends SpikingLayer {
    */
   forwardMembraneOutput(x: Tensor, coef: Float32Array): Tensor {
     if (x.ndim !== 5) throw new ShapeError('tdConvTranspose', `expects [T, N, C, H, W], got ${fmtShape(x.shape)}`);
-    // An observer needs the per-step pre-activation, which this form never
-    // computes; a layer with tdBN or LIF is not linear.
-    if (!timeSharing || observer || this.bn || this.spike) return membraneOutput(this.forward(x), coef);
+    if (!this.linearOverTime()) return membraneOutput(this.forward(x), coef);
+    return this.onTimeSum(membraneOutput(x, coef), coef);
+  }
+
+  /**
+   * forwardMembraneOutput(prev.forward(x), coef), where prev is the spiking
+   * layer before this one: when both allow it, prev's fused tdBN + LIF puts
+   * out its spikes' weighted sum over time directly (ops.batchNorm's
+   * `timeSum`), so they are never stored. Bit-identical to the two calls.
+   */
+  membraneOutputAfter(prev: TdConvTranspose, x: Tensor, coef: Float32Array): Tensor {
+    if (!this.linearOverTime() || !prev.bn || !prev.spike || prev.plif) return this.forwardMembraneOutput(prev.forward(x), coef);
+    if (x.ndim !== 5) throw new ShapeError('tdConvTranspose', `expects [T, N, C, H, W], got ${fmtShape(x.shape)}`);
+    const [T, N, C, H, W] = x.shape;
+    const y = prev.conv.forward(ops.reshape(x, [T * N, C, H, W]));
+    const summed = prev.bn.forward(ops.reshape(y, [T, N, ...y.shape.slice(1)]), 2, { ...FUSED_LIF, timeSum: coef });
+    return this.onTimeSum(summed, coef);
+  }
+
+  /**
+   * Whether this layer may run after the time sum: it has no tdBN or LIF (so
+   * it is linear), and no observer needs its per-step pre-activation.
+   */
+  private linearOverTime(): boolean {
+    return timeSharing && !observer && !this.bn && !this.spike;
+  }
+
+  /** The layer's membrane output from its input's weighted sum over time s: convT(s) + bias·Σ_t coef_t. */
+  private onTimeSum(summed: Tensor, coef: Float32Array): Tensor {
     const c = this.conv;
     let coefSum = 0;
     for (const v of coef) coefSum += v;
     const bias = c.bias ? ops.scale(c.bias, coefSum) : null;
-    return ops.convTranspose2d(membraneOutput(x, coef), c.weight, bias, c.stride, c.padding, c.outputPadding);
+    return ops.convTranspose2d(summed, c.weight, bias, c.stride, c.padding, c.outputPadding);
   }
 }
 

@@ -22,6 +22,7 @@ interface Addon {
   conv2dBackwardWeight(g: Conv2dGeometry, x: Float32Array, gy: Float32Array, gw: Float32Array, accumulate: boolean, xBinary: boolean): void;
   lifForward(steps: number, size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   lifBackward(steps: number, size: number, u: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array, decay: number, halfWidth: number, height: number): void;
+  lifStep(size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
   affineLifForward(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, decay: number, threshold: number, repeated: boolean): void;
   lifBackwardRecompute(
     steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, o: Float32Array, go: Float32Array, gx: Float32Array,
@@ -47,6 +48,11 @@ interface Addon {
   maxPool2x2Forward(planes: number, H: number, W: number, x: Float32Array, y: Float32Array): void;
   maxPool2x2Backward(planes: number, H: number, W: number, x: Float32Array, g: Float32Array, gx: Float32Array, accumulate: boolean): void;
   timeWeightedSum(steps: number, size: number, x: Float32Array, coef: Float32Array, out: Float32Array): void;
+  affineLifTimeSum(steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, coef: Float32Array, out: Float32Array, decay: number, threshold: number): void;
+  lifBackwardTimeSum(
+    steps: number, size: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, coef: Float32Array, g: Float32Array, gx: Float32Array,
+    decay: number, threshold: number, halfWidth: number, height: number, mean: Float64Array | null, invStd: Float64Array | null, sumG: Float64Array | null, sumGX: Float64Array | null,
+  ): void;
   timeWeightedSpread(steps: number, size: number, g: Float32Array, coef: Float32Array, gx: Float32Array, accumulate: boolean): void;
   channelMeanVar(outer: number, C: number, inner: number, x: Float32Array, mean: Float64Array, variance: Float64Array): void;
   adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, decay: number, b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number): boolean;
@@ -226,6 +232,10 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
       a.plifPoolBackward(steps, size, x, o, gPooled, gx, k, threshold, alpha, af?.channels ?? 0, af?.inner ?? 1, af?.a ?? null, af?.b ?? null, af?.perStep ?? false, repeated, sums, H, W),
     maxPool2x2Forward: (planes, H, W, x, y) => a.maxPool2x2Forward(planes, H, W, x, y),
     maxPool2x2Backward: (planes, H, W, x, g, gx, accumulate) => a.maxPool2x2Backward(planes, H, W, x, g, gx, accumulate),
+    lifStep: (size, x, u, o, decay, threshold) => a.lifStep(size, x, u, o, decay, threshold),
+    affineLifTimeSum: (steps, size, C, inner, x, aC, bC, coef, out, decay, threshold) => a.affineLifTimeSum(steps, size, C, inner, x, aC, bC, coef, out, decay, threshold),
+    lifBackwardTimeSum: (steps, size, C, inner, x, aC, bC, coef, g, gx, decay, threshold, halfWidth, height, sums) =>
+      a.lifBackwardTimeSum(steps, size, C, inner, x, aC, bC, coef, g, gx, decay, threshold, halfWidth, height, sums?.mean ?? null, sums?.invStd ?? null, sums?.sumG ?? null, sums?.sumGX ?? null),
     timeWeightedSum: (steps, size, x, coef, out) => a.timeWeightedSum(steps, size, x, coef, out),
     timeWeightedSpread: (steps, size, g, coef, gx, accumulate) => a.timeWeightedSpread(steps, size, g, coef, gx, accumulate),
     adamwUpdate: (p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => a.adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps),

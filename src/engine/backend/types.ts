@@ -139,6 +139,14 @@ export interface KernelBackend {
   ): void;
 
   /**
+   * One time step of the LIF neuron with its state carried in u and o
+   * ([size] each, updated in place): u ← decay·u·(1 − o) + x, o ← u > threshold
+   * ? 1 : 0, rounded as lifForward rounds a step. What a network stepped one
+   * time step at a time runs (snn/incremental.ts).
+   */
+  lifStep(size: number, x: Float32Array, u: Float32Array, o: Float32Array, decay: number, threshold: number): void;
+
+  /**
    * LIF neuron over time (reference-semantics §1.2), time-major:
    * x, u, o are [steps, size]. For t = 0..steps-1 with u_{-1} = o_{-1} = 0:
    *   u_t = decay * u_{t-1} * (1 - o_{t-1}) + x_t ;  o_t = u_t > threshold ? 1 : 0.
@@ -227,6 +235,51 @@ export interface KernelBackend {
     halfWidth: number,
     height: number,
     repeated: boolean,
+    sums: GradSums | null,
+  ): void;
+
+  /**
+   * affineLifForward followed by timeWeightedSum of its spikes, without
+   * writing the spikes: out[i] = Σ_t coef[t]·o_t[i] ([size]), rounded as
+   * timeWeightedSum rounds it. For a layer whose spikes feed nothing but the
+   * membrane output (the decoder's last spiking layer).
+   */
+  affineLifTimeSum(
+    steps: number,
+    size: number,
+    channels: number,
+    inner: number,
+    x: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    coef: Float32Array,
+    out: Float32Array,
+    decay: number,
+    threshold: number,
+  ): void;
+
+  /**
+   * The backward of affineLifTimeSum: lifBackwardRecompute (not repeated)
+   * where step t's output gradient is coef[t]·g (g is the sum's gradient,
+   * [size]; rounded as timeWeightedSpread rounds it) and the spikes are
+   * replayed from the membrane (u_t > threshold), not read. gx is
+   * [steps, size]; `sums` as in lifBackwardRecompute.
+   */
+  lifBackwardTimeSum(
+    steps: number,
+    size: number,
+    channels: number,
+    inner: number,
+    x: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    coef: Float32Array,
+    g: Float32Array,
+    gx: Float32Array,
+    decay: number,
+    threshold: number,
+    halfWidth: number,
+    height: number,
     sums: GradSums | null,
   ): void;
 
@@ -401,7 +454,8 @@ export interface KernelBackend {
   /**
    * Batch-norm input gradient, added into gx (accumulate) or written over it:
    * with batch statistics: gx (+)= a·(g − sumG/count − (x − mean)·invStd·sumGX/count);
-   * with running statistics (batchStats false): gx (+)= a·g.
+   * with running statistics (batchStats false): gx (+)= a·g. gx may be g
+   * itself (each element is read before it is written).
    */
   channelNormBackward(
     outer: number,

@@ -145,6 +145,16 @@ const conv2dBackwardWeight: KernelBackend['conv2dBackwardWeight'] = (g, x, gy, g
   }
 };
 
+const lifStep: KernelBackend['lifStep'] = (size, x, u, o, decay, threshold) => {
+  const fDecay = Math.fround(decay);
+  const fThreshold = Math.fround(threshold);
+  for (let j = 0; j < size; j++) {
+    const ut = Math.fround(Math.fround(Math.fround(fDecay * u[j]) * (1 - o[j])) + x[j]);
+    u[j] = ut;
+    o[j] = ut > fThreshold ? 1 : 0;
+  }
+};
+
 const lifForward: KernelBackend['lifForward'] = (steps, size, x, u, o, decay, threshold) => {
   const fDecay = Math.fround(decay);
   // PyTorch compares a float32 tensor with a Python scalar in float32.
@@ -235,6 +245,22 @@ function replayedLifBackward(
     gx[i] = s;
   }
 }
+
+/** affineLifForward into a spikes array, then timeWeightedSum of it. */
+const affineLifTimeSum: KernelBackend['affineLifTimeSum'] = (steps, size, C, inner, x, a, b, coef, out, decay, threshold) => {
+  const o = new Float32Array(steps * size);
+  affineLifForward(steps, size, C, inner, x, a, b, o, decay, threshold, false);
+  timeWeightedSum(steps, size, o, coef, out);
+};
+
+/** The spikes written out by affineLifForward, the output gradient by timeWeightedSpread, then lifBackwardRecompute. */
+const lifBackwardTimeSum: KernelBackend['lifBackwardTimeSum'] = (steps, size, C, inner, x, a, b, coef, g, gx, decay, threshold, halfWidth, height, sums) => {
+  const o = new Float32Array(steps * size);
+  affineLifForward(steps, size, C, inner, x, a, b, o, decay, threshold, false);
+  const go = new Float32Array(steps * size);
+  timeWeightedSpread(steps, size, g, coef, go, false);
+  lifBackwardRecompute(steps, size, C, inner, x, a, b, o, go, gx, decay, halfWidth, height, false, sums);
+};
 
 /** The input y of a PLIF-family layer written out over the steps: x or its repeat, or the affine of it. */
 function neuronInput(steps: number, size: number, x: Float32Array, affine: NeuronAffine | null, repeated: boolean): Float32Array {
@@ -473,20 +499,20 @@ const channelGradSums: KernelBackend['channelGradSums'] = (outer, C, inner, g, x
 const channelNormBackward: KernelBackend['channelNormBackward'] = (
   outer, C, inner, g, x, a, mean, invStd, sumG, sumGX, batchStats, gx, accumulate,
 ) => {
-  if (!accumulate) gx.fill(0, 0, outer * C * inner);
+  // Each element is read before it is written, so gx may be g itself; the
+  // first gradient is 0 + value, what adding to a cleared buffer gives.
   const count = outer * inner;
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < C; c++) {
       const base = (o * C + c) * inner;
       const av = a[c];
-      if (batchStats) {
-        const mg = sumG[c] / count;
-        const mgx = sumGX[c] / count;
-        const m = mean[c];
-        const is = invStd[c];
-        for (let i = 0; i < inner; i++) gx[base + i] += av * (g[base + i] - mg - (x[base + i] - m) * is * mgx);
-      } else {
-        for (let i = 0; i < inner; i++) gx[base + i] += av * g[base + i];
+      const mg = batchStats ? sumG[c] / count : 0;
+      const mgx = batchStats ? sumGX[c] / count : 0;
+      const m = mean[c];
+      const is = invStd[c];
+      for (let i = 0; i < inner; i++) {
+        const d = batchStats ? av * (g[base + i] - mg - (x[base + i] - m) * is * mgx) : av * g[base + i];
+        gx[base + i] = (accumulate ? gx[base + i] : 0) + d;
       }
     }
   }
@@ -503,6 +529,9 @@ export const typescriptBackend: KernelBackend = {
   lifBackward,
   lifBackwardRecompute,
   affineLifForward,
+  lifStep,
+  affineLifTimeSum,
+  lifBackwardTimeSum,
   plifForward,
   plifBackward,
   plifPoolForward,

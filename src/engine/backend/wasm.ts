@@ -180,6 +180,22 @@ export async function createWasmBackend(source: BufferSource | WebAssembly.Modul
         w.spv_max_pool2x2_backward(planes, H, W, px, pg, pgx, +accumulate),
       );
     },
+    lifStep(size, x, u, o, decay, threshold) {
+      call([arg(x, 'in', size), arg(u, 'inout', size), arg(o, 'inout', size)], ([px, pu, po]) => w.spv_lif_step(size, px, pu, po, decay, threshold));
+    },
+    affineLifTimeSum(steps, size, C, inner, x, a, b, coef, out, decay, threshold) {
+      call([arg(x, 'in', steps * size), arg(a, 'in', C), arg(b, 'in', C), arg(coef, 'in', steps), arg(out, 'out', size)], ([px, pa, pb, pc, po]) =>
+        w.spv_affine_lif_time_sum(steps, size, C, inner, px, pa, pb, pc, po, decay, threshold),
+      );
+    },
+    lifBackwardTimeSum(steps, size, C, inner, x, a, b, coef, g, gx, decay, threshold, halfWidth, height, sums) {
+      call(
+        [arg(x, 'in', steps * size), arg(a, 'in', C), arg(b, 'in', C), arg(coef, 'in', steps), arg(g, 'in', size), arg(gx, 'out', steps * size),
+          arg(sums?.mean ?? null, 'in', C), arg(sums?.invStd ?? null, 'in', C), arg(sums?.sumG ?? null, 'out', C), arg(sums?.sumGX ?? null, 'out', C)],
+        ([px, pa, pb, pc, pg, pgx, pm, pis, psg, psgx]) =>
+          w.spv_lif_backward_time_sum(steps, size, C, inner, px, pa, pb, pc, pg, pgx, decay, threshold, halfWidth, height, pm, pis, psg, psgx),
+      );
+    },
     plifForward(steps, size, x, o, k, threshold, af, repeated) {
       const coefs = af ? (af.perStep ? steps : 1) * af.channels : 0;
       call([arg(x, 'in', (repeated ? 1 : steps) * size), arg(o, 'out', steps * size), arg(af?.a ?? null, 'in', coefs), arg(af?.b ?? null, 'in', coefs)], ([px, po, pa, pb]) =>
