@@ -183,8 +183,9 @@ function unary(op: string, x: Tensor, f: (v: number) => number, df: (v: number, 
  * means over k, 2 × 131,072 elements a step at batch 64), and unary's shared
  * loop calls f and df through a megamorphic call site that V8 cannot inline,
  * so it boxes every product as a heap number (scale's share: about 6 of the
- * 39 MB of JavaScript heap an FSVAE step at batch 64 allocated). The first gradient is written as 0 + g·c, what adding to a
- * cleared buffer gives (−0 included), without clearing the buffer first.
+ * 39 MB of JavaScript heap an FSVAE step at batch 64 allocated). The first
+ * gradient is written as 0 + g·c, what adding to a cleared buffer gives (−0
+ * included), without clearing the buffer first.
  */
 export function scale(x: Tensor, c: number): Tensor {
   const n = x.size;
