@@ -11,13 +11,11 @@
  */
 import { Session } from 'node:inspector';
 import { parseArgs } from 'node:util';
-import { openDataset } from '../src/data/index.js';
 import * as ops from '../src/engine/ops.js';
-import { AdamW } from '../src/engine/optim.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
-import { checkModelKind, createModel } from '../src/models/index.js';
 import { betweenTrainingSteps, trainingStep } from '../src/train/step.js';
+import { warmTrainingStep } from './warm-step.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,17 +44,7 @@ session.connect();
 const post = <T>(method: string, params?: object) =>
   new Promise<T>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r as T))));
 
-const model = createModel(checkModelKind(values.model!), 'mnist', {}, 0);
-const ds = await openDataset('mnist', 'train', { limit: batch });
-const imgs = new Float32Array(batch * 1024);
-await ds.readBatch(Int32Array.from({ length: batch }, (_, i) => i), null, imgs);
-const x = new Tensor(imgs, [batch, 1, 32, 32]);
-const rng = new Random(0);
-const opt = new AdamW(model.paramGroups(1e-3, 1e-3));
-for (let i = 0; i < 2; i++) {
-  trainingStep(model, opt, x, rng);
-  await betweenTrainingSteps();
-}
+const { model, opt, x, rng } = await warmTrainingStep(values.model!, batch);
 await post('Profiler.enable');
 await post('Profiler.setSamplingInterval', { interval: 100 });
 await post('Profiler.start');
