@@ -6,15 +6,10 @@
  * kernel and shape, longest first (so any kernel's share of a step can be looked up).
  */
 import { withPool } from '../src/engine/alloc.js';
-import { AdamW } from '../src/engine/optim.js';
-import { betweenTrainingSteps, trainingStep } from '../src/train/step.js';
 import { parseArgs } from 'node:util';
 import { backend } from '../src/engine/backend/index.js';
 import type { KernelBackend } from '../src/engine/backend/types.js';
-import { Random } from '../src/engine/random.js';
-import { Tensor } from '../src/engine/tensor.js';
-import { openDataset } from '../src/data/index.js';
-import { checkModelKind, createModel } from '../src/models/index.js';
+import { warmTrainingStep } from './warm-step.js';
 
 const { values } = parseArgs({ options: { batch: { type: 'string', default: '64' }, model: { type: 'string', default: 'fsvae' } } });
 const batch = Number(values.batch);
@@ -39,19 +34,7 @@ for (const k of Object.keys(be)) {
     stats.set(key, s);
   };
 }
-const model = createModel(checkModelKind(values.model!), 'mnist', {}, 0);
-const ds = await openDataset('mnist', 'train', { limit: batch });
-const imgs = new Float32Array(batch * 1024);
-await ds.readBatch(Int32Array.from({ length: batch }, (_, i) => i), null, imgs);
-const x = new Tensor(imgs, [batch, 1, 32, 32]);
-const rng = new Random(0);
-// Two warm-up training steps: the first takes fresh memory, the second
-// settles the buffer pool's blocks, as in a training run's steady state.
-const opt = new AdamW(model.paramGroups(1e-3, 1e-3));
-for (let i = 0; i < 2; i++) {
-  trainingStep(model, opt, x, rng);
-  await betweenTrainingSteps();
-}
+const { model, x, rng } = await warmTrainingStep(values.model!, batch);
 stats.clear();
 const t0 = performance.now();
 let t1 = 0;

@@ -97,6 +97,15 @@ for (const [bname, be] of backends) {
       const away = Tensor.from(Array.from({ length: 12 }, (_, i) => (i % 2 ? 1 : -1) * (0.2 + 0.1 * i)), [3, 4], true);
       gradcheck('leakyRelu', [away], (x) => ops.leakyRelu(x, 0.01));
       gradcheck('relu', [away], (x) => ops.relu(x));
+      // scale writes its first gradient without clearing the buffer: it must
+      // still be what adding to zeros gives (0 + −0 = +0), and a second use adds.
+      const once = Tensor.from([1, -2], [2], true);
+      ops.scale(once, -1).backward(Float32Array.from([0, 3]));
+      assert.ok(Object.is(once.grad![0], 0), `0 + (-0) must be +0, got ${once.grad![0]}`);
+      assert.equal(once.grad![1], -3);
+      const twice = Tensor.from([1, -2, 3], [3], true);
+      ops.add(ops.scale(twice, 2), ops.scale(twice, -0.5)).backward(Float32Array.from([1, 0, -3]));
+      assert.deepEqual(Array.from(twice.grad!), [1.5, 0, -4.5]);
     }));
 
   test(`reductions and shape ops (${bname})`, (t) =>

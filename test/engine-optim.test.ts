@@ -1,8 +1,9 @@
-/** The optimizer as the classifiers use it: Adam (AdamW without decay) and the cosine schedule. */
+/** The optimizer as the classifiers use it: Adam (AdamW without decay) and the cosine schedule; and Random.fillInt. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pooledMemoryStats, withPool } from '../src/engine/alloc.js';
 import { AdamW, cosineAnnealingFactor } from '../src/engine/optim.js';
+import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 
 test('cosine annealing equals PyTorch\'s chained CosineAnnealingLR (T_max 64, eta_min 0), also past T_max', () => {
@@ -47,3 +48,15 @@ test('zeroGrad hands pooled gradients back to the pool at once (not at the next 
   assert.equal(grad.length, 0, 'the old gradient is detached');
   assert.equal(pooledMemoryStats()!.liveBytes, live - (1 << 20));
 }));
+
+test('Random.fillInt draws exactly what int() draws one at a time, rejections included, and leaves the same state', () => {
+  // n = 2^30 + 1 rejects the draws ≥ 3n, about a quarter of them, so the rejection path runs often.
+  for (const n of [20, 7, 2 ** 30 + 1, 2 ** 31]) {
+    const one = new Random(11);
+    const many = new Random(11);
+    const expected = Int32Array.from({ length: 1000 }, () => one.int(n));
+    assert.deepEqual(many.fillInt(new Int32Array(1000), n), expected, `n = ${n}`);
+    assert.equal(many.nextUint32(), one.nextUint32(), `state after n = ${n}`);
+  }
+  assert.throws(() => new Random(1).fillInt(new Int32Array(1), 2 ** 31 + 1), /bad range/);
+});

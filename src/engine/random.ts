@@ -62,6 +62,23 @@ export class Random {
     }
   }
 
+  /**
+   * Fills out with uniform integers in [0, n), n ≤ 2^31: the same draws in the
+   * same order as calling int(n) once per element, with the range check and
+   * the rejection limit (a floating-point remainder) worked out once instead
+   * of per draw: FSVAE draws 131,072 indices a training step at batch 64.
+   */
+  fillInt(out: Int32Array, n: number): Int32Array {
+    if (!(n > 0 && n <= 0x80000000)) throw new RangeError(`Random.fillInt: bad range ${n}`);
+    const limit = 0x100000000 - (0x100000000 % n);
+    for (let i = 0; i < out.length; i++) {
+      let r = this.nextUint32();
+      while (r >= limit) r = this.nextUint32();
+      out[i] = r % n;
+    }
+    return out;
+  }
+
   /** Standard normal (Box-Muller, both values used). */
   normal(): number {
     if (!Number.isNaN(this.spareNormal)) {

@@ -131,9 +131,7 @@ export function latentRows(z: Tensor, n: number, rows: LatentRows): Tensor {
 
 /** One uniform index in [0, k) per row: PyTorch's randint(0, k, (rows,)). */
 function randomIndices(rows: number, k: number, rng: Random): Int32Array {
-  const idx = new Int32Array(rows);
-  for (let i = 0; i < rows; i++) idx[i] = rng.int(k);
-  return idx;
+  return rng.fillInt(new Int32Array(rows), k);
 }
 
 /** Stacks [B, C] step tensors (no grad) into [T, B, C]. */

@@ -1,0 +1,98 @@
+/**
+ * Where the JavaScript of a training step goes: a sampling CPU profile
+ * (100 µs) of --steps steady-state training steps (after two warm-ups, as
+ * `spikevae train` runs them: trainingStep, then betweenTrainingSteps),
+ * reduced to self time per function and step. Native kernel calls are left
+ * out (their time is bench/profile.ts's); V8's collections are kept, as
+ * "(garbage collector)". --micro adds two pieces timed on their own: a mean
+ * over k as FSVAE's loss computes it, with backward, and a step's index draws.
+ * Usage: node --expose-gc dist/bench/js-profile.js [--batch 64] [--model fsvae] [--steps 6] [--top 20] [--micro]
+ * Prints JSON lines.
+ */
+import { Session } from 'node:inspector';
+import { parseArgs } from 'node:util';
+import * as ops from '../src/engine/ops.js';
+import { Random } from '../src/engine/random.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { betweenTrainingSteps, trainingStep } from '../src/train/step.js';
+import { warmTrainingStep } from './warm-step.js';
+
+const { values } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '64' },
+    model: { type: 'string', default: 'fsvae' },
+    steps: { type: 'string', default: '6' },
+    top: { type: 'string', default: '20' },
+    micro: { type: 'boolean', default: false },
+  },
+});
+const batch = Number(values.batch);
+const steps = Number(values.steps);
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const session = new Session();
+session.connect();
+const post = <T>(method: string, params?: object) =>
+  new Promise<T>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r as T))));
+
+const { model, opt, x, rng } = await warmTrainingStep(values.model!, batch);
+await post('Profiler.enable');
+await post('Profiler.setSamplingInterval', { interval: 100 });
+await post('Profiler.start');
+const t0 = performance.now();
+for (let i = 0; i < steps; i++) {
+  trainingStep(model, opt, x, rng);
+  await betweenTrainingSteps();
+}
+const stepMs = (performance.now() - t0) / steps;
+const { profile } = await post<{ profile: CpuProfile }>('Profiler.stop');
+
+// Self time per function. JavaScript frames carry the script's URL; the
+// addon's functions and V8 builtins have none, and the garbage collector is
+// a frame of its own.
+const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+const self = new Map<string, number>();
+for (let i = 0; i < profile.samples.length; i++) {
+  const f = byId.get(profile.samples[i])!;
+  const isGc = f.functionName === '(garbage collector)';
+  if (!isGc && !f.url.startsWith('file:')) continue;
+  const key = isGc ? f.functionName : `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/dist\//, '')}:${f.lineNumber + 1}`;
+  self.set(key, (self.get(key) ?? 0) + profile.timeDeltas[i] / 1000);
+}
+const jsMs = [...self.values()].reduce((s, v) => s + v, 0) / steps;
+console.log(JSON.stringify({ bench: 'js-profile', model: values.model, batch, steps, stepMs, javascriptMsPerStep: jsMs }));
+for (const [fn, ms] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+  console.log(JSON.stringify({ bench: 'js-profile-function', function: fn, msPerStep: ms / steps }));
+}
+
+if (values.micro) {
+  const median = (f: () => void) => {
+    const t: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const s = performance.now();
+      f();
+      t.push(performance.now() - s);
+    }
+    return t.slice(10).sort((a, b) => a - b)[25];
+  };
+  const q = new Tensor(new Random(1).fillNormal(new Float32Array(16 * batch * 128 * 20)), [16, batch, 128, 20], true);
+  const meanMs = median(() => {
+    q.grad = null;
+    ops.mean(ops.square(ops.mean(q, [3]))).backward();
+  });
+  const draws = new Int32Array(batch * 128);
+  const r = new Random(2);
+  const drawMs = median(() => {
+    for (let t = 0; t < 16; t++) r.fillInt(draws, 20);
+  });
+  console.log(JSON.stringify({ bench: 'js-profile-micro', meanOverKWithBackwardMs: meanMs, indexDrawsPerStepMs: drawMs, shape: [16, batch, 128, 20] }));
+}
