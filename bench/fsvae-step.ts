@@ -1,7 +1,7 @@
 /**
  * One benchmark measurement in its own process (so peak memory is its own):
  * training steps or sampling of a model on real MNIST images.
- * Usage: node dist/bench/fsvae-step.js --model fsvae --batch 64 --steps 4 [--sample 256 [--checkpoint FILE]]
+ * Usage: node dist/bench/fsvae-step.js --model fsvae --batch 64 --steps 4 [--decoding taid] [--sample 256 [--checkpoint FILE]]
  * With --checkpoint, sampling uses trained weights (an untrained prior fires
  * rarely, which flatters event-driven kernels).
  * Prints one JSON line.
@@ -23,12 +23,14 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '4' },
     sample: { type: 'string' },
     checkpoint: { type: 'string' },
+    decoding: { type: 'string' },
   },
 });
 const loaded = values.checkpoint ? loadModel(values.checkpoint).model : null;
 const kind = loaded ? checkModelKind(loaded.kind) : checkModelKind(values.model!);
 const batch = Number(values.batch);
-const model = loaded ?? createModel(kind, 'mnist', {}, 0);
+if (values.decoding !== undefined && values.decoding !== 'taid' && values.decoding !== 'membrane') throw new Error(`--decoding ${values.decoding}: expected taid or membrane`);
+const model = loaded ?? createModel(kind, 'mnist', values.decoding ? { decoding: values.decoding as 'taid' | 'membrane' } : {}, 0);
 const rng = new Random(1);
 const ds = await openDataset('mnist', 'train', { limit: Math.max(batch, 256) });
 const images = new Float32Array(batch * 1024);
@@ -52,7 +54,7 @@ if (values.sample) {
     });
   }
   const s = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ bench: 'sample', model: kind, weights: values.checkpoint ?? 'fresh', images: n, seconds: s, imagesPerSec: n / s, latentRate: rate / zSize, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }));
+  console.log(JSON.stringify({ bench: 'sample', model: kind, decoding: values.decoding ?? null, weights: values.checkpoint ?? 'fresh', images: n, seconds: s, imagesPerSec: n / s, latentRate: rate / zSize, maxRssMiB: process.resourceUsage().maxRSS / 1024, backend: backend().description }));
 } else {
   const opt = new AdamW(model.paramGroups(1e-3, 1e-3));
   const steps = Number(values.steps);
@@ -76,6 +78,6 @@ if (values.sample) {
   const stats = pooledMemoryStats();
   const freshMiBPerStep = stats ? (stats.freshBytes - freshAfterWarmup) / steps / 2 ** 20 : null;
   console.log(
-    JSON.stringify({ bench: 'train', model: kind, batch, steps, secondsPerStep: mean, imagesPerSec: batch / mean, firingRates: rates, maxRssMiB: process.resourceUsage().maxRSS / 1024, freshMiBPerStep, liveAfterStepMiB: stats ? liveAfterStep / 2 ** 20 : null, livePeakMiB: stats ? stats.maxLiveBytes / 2 ** 20 : null, backend: backend().description }),
+    JSON.stringify({ bench: 'train', model: kind, decoding: values.decoding ?? null, batch, steps, secondsPerStep: mean, imagesPerSec: batch / mean, firingRates: rates, maxRssMiB: process.resourceUsage().maxRSS / 1024, freshMiBPerStep, liveAfterStepMiB: stats ? liveAfterStep / 2 ** 20 : null, livePeakMiB: stats ? stats.maxLiveBytes / 2 ** 20 : null, backend: backend().description }),
   );
 }
