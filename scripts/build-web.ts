@@ -110,6 +110,8 @@ export async function buildWeb(log: (line: string) => void = (line) => console.e
     mkdirSync(join(outDir, 'models'));
     for (const f of readdirSync(pretrained).filter((f) => f.endsWith('.safetensors') && !f.endsWith('.optimizer.safetensors')).sort(preferredOrder)) {
       const ck = readCheckpoint(join(pretrained, f));
+      // The page samples, reconstructs and interpolates: generative models only.
+      if (ck.model === 'alif-classifier') continue;
       const file = `models/${f}`;
       copyFileSync(join(pretrained, f), join(outDir, file));
       models.push({

@@ -5,17 +5,23 @@
 // command the card gives, and stored in the file's metadata
 // (spikevae.metrics) so `spikevae pretrained` can list them.
 //
-//   node scripts/publish-pretrained.mjs RUN_DIR NAME [--checkpoint FILE] [--machine "text"]
+//   node scripts/publish-pretrained.mjs RUN_DIR NAME [--checkpoint FILE] [--machine "text"] [--int8 TENSOR,...]
 //
 // FILE (default RUN_DIR/checkpoint.safetensors) must be at an epoch boundary:
 // a run's best.safetensors, or a copy of its checkpoint taken at an epoch's end.
+// --int8 stores the named tensors as int8 rows with float32 scales (lossy;
+// for the classifier's 51 MB fully connected layer, which would not fit the
+// folder's size budget); the card's metrics are measured on the stored file,
+// beside the float32 checkpoint's. Generative models are published whole.
 // Needs the built package (npm install) and the FAD files.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors } from '../dist/src/io/safetensors.js';
+import { quantizeInt8 } from '../dist/src/models/checkpoint.js';
 import { PAPERS, paperModelName } from '../dist/src/metrics/papers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -23,7 +29,7 @@ const cli = join(root, 'dist', 'src', 'cli', 'main.js');
 const [runDir, name, ...rest] = process.argv.slice(2);
 const flag = (f) => (rest.indexOf(f) >= 0 ? rest[rest.indexOf(f) + 1] : undefined);
 if (!runDir || !name || !/^[a-z0-9][a-z0-9-]*$/.test(name)) {
-  console.error('usage: node scripts/publish-pretrained.mjs RUN_DIR NAME [--checkpoint FILE] [--machine "text"]');
+  console.error('usage: node scripts/publish-pretrained.mjs RUN_DIR NAME [--checkpoint FILE] [--machine "text"] [--int8 TENSOR,...]');
   process.exit(2);
 }
 const machine = flag('--machine') ?? 'the project\'s 2-core x86-64 VM (AMD EPYC, AVX-512)';
@@ -40,14 +46,120 @@ const model = ck.metadata['spikevae.model'];
 const modelConfig = JSON.parse(ck.metadata['spikevae.config']);
 const dataset = ck.metadata['spikevae.dataset'];
 
-// What the card's command measures, measured on the run's checkpoint (the same weights).
-const evalArgs = ['--metrics', 'recon,fad,cost', '--json', '-'];
-const r = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', ckPath, ...evalArgs], { encoding: 'utf8', maxBuffer: 1 << 26 });
-if (r.status !== 0) {
-  console.error(r.stderr);
-  process.exit(1);
+const int8 = flag('--int8') ? flag('--int8').split(',') : [];
+const out = join(root, 'pretrained', `${name}.safetensors`);
+
+/** `spikevae eval` on a checkpoint, its --json output parsed. */
+function evaluate(checkpoint, metricsList, extra = []) {
+  const r = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', checkpoint, '--metrics', metricsList, ...extra, '--json', '-'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) {
+    console.error(r.stderr);
+    process.exit(1);
+  }
+  return JSON.parse(r.stdout);
 }
-const ev = JSON.parse(r.stdout);
+
+// The learning curve and throughput of the run, from its metrics.jsonl.
+const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const ips = lines.filter((l) => l.kind === 'step' && l.step <= training.step && typeof l.imagesPerSec === 'number').map((l) => l.imagesPerSec).sort((a, b) => a - b);
+const medianIps = ips.length ? ips[Math.floor(ips.length / 2)] : null;
+const imagesPerEpoch = { mnist: 60000, fashion: 60000, cifar10: 50000 }[dataset] ?? null;
+const kept = { epoch: training.epoch, step: training.step, elapsedSeconds: training.elapsedSeconds };
+const hours = (training.elapsedSeconds / 3600).toFixed(1);
+const datasetName = { fashion: 'Fashion-MNIST', cifar10: 'CIFAR-10' }[dataset] ?? dataset.toUpperCase();
+const licence = `MIT (as spikevae); trained on ${{ fashion: 'Fashion-MNIST (MIT)', cifar10: 'CIFAR-10 (A. Krizhevsky, 2009)' }[dataset] ?? 'MNIST (Y. LeCun and C. Cortes, CC BY-SA 3.0)'}`;
+const hardware = `${machine}, native kernels, ${hours} h of wall time including evaluations${medianIps ? ` (median ${medianIps.toFixed(0)} training images/s, the machine shared with other runs and development)` : ''}`;
+const trained = `${training.epoch} epochs (${training.step} steps${imagesPerEpoch ? `, ${(training.epoch * imagesPerEpoch).toLocaleString('en')} images seen` : ''})`;
+
+/** Writes the shipped file (int8 where asked) with its metrics; returns its size and sha256. */
+function writeShipped(metrics) {
+  const metadata = { ...ck.metadata, 'spikevae.training': JSON.stringify(kept), 'spikevae.metrics': JSON.stringify(metrics), 'spikevae.pretrained': name };
+  const stored = quantizeInt8(ck.tensors, metadata, int8);
+  mkdirSync(join(root, 'pretrained'), { recursive: true });
+  writeSafetensors(out, stored.tensors, stored.metadata);
+  return { sha: createHash('sha256').update(readFileSync(out)).digest('hex'), mb: (statSync(out).size / 2 ** 20).toFixed(1) };
+}
+
+if (model === 'alif-classifier') publishClassifier();
+else publishGenerative();
+
+function publishClassifier() {
+  // Measured on the stored file (int8 or not): that is what users get. The
+  // metrics metadata is written after measuring, so the file is written twice.
+  writeShipped({});
+  const confusion = join(root, 'docs', 'img', `pretrained-${name}-confusion.png`);
+  const ev = evaluate(`pretrained:${name}`, 'accuracy,cost', ['--confusion', confusion]);
+  const full = int8.length ? evaluate(ckPath, 'accuracy', ['--confusion', join(tmpdir(), `spikevae-${process.pid}-confusion.png`)]) : ev;
+  const metrics = {
+    accuracy: ev.accuracy.accuracy,
+    testImages: ev.accuracy.testImages,
+    float32Accuracy: full.accuracy.accuracy,
+    acPerImage: ev.cost.perImage.ac,
+    macPerImage: ev.cost.perImage.mac,
+    energyMicroJoule: ev.cost.perImage.energyMicroJoule,
+  };
+  const { sha, mb } = writeShipped(metrics);
+  const pct = (v) => `${(100 * v).toFixed(2)} %`;
+  const published = { mnist: '99.78 % (Table 5', cifar10: '93.89 % (Table 6' }[dataset];
+  const neuron = modelConfig.neuron;
+  const curve = lines.filter((l) => l.kind === 'epoch' && l.epoch < training.epoch);
+  const curveRows = curve.map((c) => `| ${c.epoch + 1} | ${pct(c.train.accuracy)} | ${pct(c.test.accuracy)} |`).join('\n');
+  const neuronRows = ev.accuracy.neurons.map((n) => `| ${n.layer} | ${n.neuron} | ${n.tau.toFixed(4)} | ${n.threshold.toFixed(4)} | ${ev.accuracy.firingRates[n.layer]?.toFixed(4) ?? '–'} |`).join('\n');
+  const card = `# ${name}
+
+The TAID paper's spiking classifier for ${datasetName} (${neuron.toUpperCase()} neurons, T = ${modelConfig.timeSteps}; the network and its semantics: docs/models.md, "Spiking classifiers") trained by spikevae.
+
+| | |
+|---|---|
+| file | \`pretrained/${name}.safetensors\` (${mb} MiB) |
+| sha256 | \`${sha}\` |
+| format | safetensors, spikevae checkpoint${int8.length ? `; ${int8.map((t) => `\`${t}\``).join(', ')} stored as int8 with one float32 scale per row (metadata \`spikevae.int8\`; spikevae reads it back as float32), to keep pretrained/ within its size budget; every other tensor float32` : ''} |
+| recipe | \`spikevae train --model alif-classifier --dataset ${dataset} --neuron ${neuron} --epochs ${cfg.epochs}\`: batch ${cfg.batchSize}, Adam lr ${cfg.lr} with cosine annealing (T_max 64 epochs), loss MSE(spike count / T, one-hot), the paper's augmentation, seed ${cfg.seed} |
+| trained | ${trained} of the ${cfg.epochs} the run was set for (the paper trains 1000) |
+| hardware | ${hardware} |
+| licence | ${licence} |
+
+## Metrics
+
+| metric | value | paper |
+|---|---|---|
+| test accuracy (${metrics.testImages} images) | ${pct(metrics.accuracy)} | ${published === undefined ? '–' : `${published}, 1000 epochs)`} |
+${int8.length ? `| test accuracy of the float32 weights (the run's checkpoint) | ${pct(metrics.float32Accuracy)} | |\n` : ''}| operations and energy per image (0.9 pJ/AC, 4.6 pJ/MAC) | ${(metrics.acPerImage / 1e6).toFixed(2)} M AC, ${(metrics.macPerImage / 1e6).toFixed(2)} M MAC, ${metrics.energyMicroJoule.toFixed(1)} µJ | – |
+
+Per class: ${ev.accuracy.perClass.map((c) => `${c.class}: ${pct(c.accuracy)}`).join(', ')}. Confusion matrix: [docs/img/pretrained-${name}-confusion.png](../docs/img/pretrained-${name}-confusion.png).
+
+Measured with:
+
+\`\`\`sh
+spikevae eval --checkpoint pretrained:${name} --metrics accuracy,cost --json -
+\`\`\`
+
+## Learned neurons
+
+| layer | neuron | τ | V_th | firing rate (test) |
+|---|---|---|---|---|
+${neuronRows}
+
+## Learning curve of the run
+
+| epoch | train accuracy | test accuracy |
+|---|---|---|
+${curveRows || '| – | – | – |'}
+
+The run's later points and the command that continues it are in
+[docs/results.md](../docs/results.md).
+`;
+  writeFileSync(join(root, 'pretrained', `${name}.md`), card);
+  console.log(`wrote ${out} (${mb} MiB, sha256 ${sha}) and pretrained/${name}.md: accuracy ${pct(metrics.accuracy)} (float32 ${pct(metrics.float32Accuracy)})`);
+}
+
+function publishGenerative() {
+if (int8.length) {
+  console.error('--int8 is for the classifier; generative models ship as the exact official state_dict');
+  process.exit(2);
+}
+// What the card's command measures, measured on the run's checkpoint (the same weights).
+const ev = evaluate(ckPath, 'recon,fad,cost');
 const metrics = {
   reconMse: ev.recon.mse,
   testImages: ev.recon.images,
@@ -58,26 +170,13 @@ const metrics = {
   energyMicroJoule: ev.cost.perImage.energyMicroJoule,
 };
 
-// The learning curve and throughput of the run, from its metrics.jsonl.
-const lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const curve = lines.filter((l) => l.kind === 'curve' && l.epoch <= training.epoch);
-const ips = lines.filter((l) => l.kind === 'step' && l.step <= training.step && typeof l.imagesPerSec === 'number').map((l) => l.imagesPerSec).sort((a, b) => a - b);
-const medianIps = ips.length ? ips[Math.floor(ips.length / 2)] : null;
-
-const imagesPerEpoch = { mnist: 60000, fashion: 60000 }[dataset] ?? null;
-const kept = { epoch: training.epoch, step: training.step, elapsedSeconds: training.elapsedSeconds };
-const metadata = { ...ck.metadata, 'spikevae.training': JSON.stringify(kept), 'spikevae.metrics': JSON.stringify(metrics), 'spikevae.pretrained': name };
-mkdirSync(join(root, 'pretrained'), { recursive: true });
-const out = join(root, 'pretrained', `${name}.safetensors`);
-writeSafetensors(out, ck.tensors, metadata);
-const sha = createHash('sha256').update(readFileSync(out)).digest('hex');
-const mb = (statSync(out).size / 2 ** 20).toFixed(1);
+const { sha, mb } = writeShipped(metrics);
 
 const published = PAPERS[dataset]?.[paperModelName(model, modelConfig.decoding)] ?? {};
 const paperName = paperModelName(model, modelConfig.decoding);
 const source = paperName === 'ANN VAE' ? "the FSVAE paper's ANN VAE" : `${paperName} paper`;
 const paperCell = (v) => (v === undefined ? '–' : `${v} (${source}, ${cfg.epochs} epochs)`);
-const hours = (training.elapsedSeconds / 3600).toFixed(1);
 const recipe = [
   `\`spikevae train --model ${model}${modelConfig.decoding === 'taid' ? ' --decoding taid' : ''} --dataset ${dataset}\` with the reference defaults:`,
   `batch ${cfg.batchSize}, AdamW lr ${cfg.lr}, weight decay ${cfg.weightDecay}, schedules set for ${cfg.epochs} epochs, seed ${cfg.seed}`,
@@ -86,7 +185,7 @@ const curveRows = curve.map((c) => `| ${c.epoch} | ${c.reconMse.toFixed(4)} | ${
 
 const card = `# ${name}
 
-${paperName === 'TAID' ? 'FSVAE with TAID decoding' : paperName} trained on ${dataset === 'fashion' ? 'Fashion-MNIST' : dataset.toUpperCase()} by spikevae.
+${paperName === 'TAID' ? 'FSVAE with TAID decoding' : paperName} trained on ${datasetName} by spikevae.
 
 | | |
 |---|---|
@@ -94,9 +193,9 @@ ${paperName === 'TAID' ? 'FSVAE with TAID decoding' : paperName} trained on ${da
 | sha256 | \`${sha}\` |
 | format | safetensors; tensors are exactly the official PyTorch state_dict (\`load_state_dict(safetensors.torch.load_file(f))\`) |
 | recipe | ${recipe} |
-| trained | ${training.epoch} epochs (${training.step} steps${imagesPerEpoch ? `, ${(training.epoch * imagesPerEpoch).toLocaleString('en')} images seen` : ''}) of the paper's ${cfg.epochs} |
-| hardware | ${machine}, native kernels, ${hours} h of wall time including evaluations${medianIps ? ` (median ${medianIps.toFixed(0)} training images/s, the machine shared with other runs and development)` : ''} |
-| licence | MIT (as spikevae); trained on ${dataset === 'fashion' ? 'Fashion-MNIST (MIT)' : 'MNIST (Y. LeCun and C. Cortes, CC BY-SA 3.0)'} |
+| trained | ${trained} of the paper's ${cfg.epochs} |
+| hardware | ${hardware} |
+| licence | ${licence} |
 
 ## Metrics
 
@@ -127,3 +226,4 @@ run's later learning-curve points, its pictures and the command that continues i
 `;
 writeFileSync(join(root, 'pretrained', `${name}.md`), card);
 console.log(`wrote ${out} (${mb} MiB, sha256 ${sha}) and pretrained/${name}.md: MSE ${metrics.reconMse.toFixed(4)}, FAD ${metrics.fad.toFixed(2)}`);
+}

@@ -9,7 +9,7 @@ export { ESVAE, defaultEsvaeConfig } from './models/esvae.js';
 export { AnnVAE, defaultAnnVaeConfig } from './models/annvae.js';
 export { AlifClassifier, defaultClassifierConfig } from './models/classifier.js';
 export { ParametricLif } from './snn/plif.js';
-export { createModel, createTrainableModel, loadModel, loadClassifier, loadPretrained, MODEL_KINDS } from './models/index.js';
+export { createModel, createTrainableModel, loadModel, loadClassifier, loadPretrained, loadPretrainedClassifier, MODEL_KINDS } from './models/index.js';
 export { pretrainedNames, pretrainedPath } from './models/pretrained.js';
 export type { GenerativeModel, TrainableModel } from './models/types.js';
 export { saveCheckpoint, stateDict, loadStateDict } from './models/checkpoint.js';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeSafetensors, type StoredTensor } from '../src/io/safetensors.js';
-import { readCheckpoint, stateDict } from '../src/models/checkpoint.js';
+import { INT8_METADATA_KEY, INT8_SCALE_SUFFIX, quantizeInt8, readCheckpoint, stateDict } from '../src/models/checkpoint.js';
 import { createModel, loadModel, modelFromConfig, type ModelKind } from '../src/models/index.js';
 import { MAX_LINEAR_WEIGHTS, linearWeightCount } from '../src/models/config.js';
 import { UserError } from '../src/util/errors.js';
@@ -150,5 +150,60 @@ test('dtype mismatches are refused, not converted: integer weights, float counte
     });
     const w = loadModel(half).model.namedParameters().get('latent_layer.weight')!;
     assert.ok(w.data.every((v) => v === 1));
+  });
+});
+
+test('int8 storage: each weight within half a row step of the original, read back as float32; broken files refused', () => {
+  withTempDir('ckpt', (dir) => {
+    const model = createModel('fad-ae', 'mnist', { latentDim: 4 }, 0);
+    const meta = { 'spikevae.format': '1', 'spikevae.model': 'fad-ae', 'spikevae.config': JSON.stringify(model.config) };
+    const name = 'latent_layer.weight';
+    const sd = stateDict(model);
+    const w = Float32Array.from(sd.get(name)!.data as Float32Array);
+    const [rows] = sd.get(name)!.shape;
+    const cols = w.length / rows;
+    w.fill(0, 0, cols); // an all-zero row: scale 0, stays exactly zero
+    w[cols] = 0.5; // the largest magnitude of row 1 lands exactly on ±127 steps
+    for (let c = 1; c < cols; c++) w[cols + c] = Math.max(-0.5, Math.min(0.5, w[cols + c]));
+    sd.set(name, { dtype: 'F32', shape: sd.get(name)!.shape, data: w });
+    const q = quantizeInt8(sd, meta, [name]);
+    assert.equal(sd.get(name)!.dtype, 'F32', 'the input map is left as it was');
+    assert.equal(q.tensors.get(name)!.dtype, 'I8');
+    const p = join(dir, 'q.safetensors');
+    writeFileSync(p, encodeSafetensors(q.tensors, q.metadata));
+    const ck = readCheckpoint(p);
+    assert.ok(!ck.file.tensors.has(name + INT8_SCALE_SUFFIX), 'scales are consumed');
+    assert.equal(ck.file.metadata[INT8_METADATA_KEY], undefined);
+    const back = loadModel(p).model.namedParameters().get(name)!.data;
+    for (let r = 0; r < rows; r++) {
+      let max = 0;
+      for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(w[r * cols + c]));
+      const step = max / 127;
+      for (let c = 0; c < cols; c++) {
+        const i = r * cols + c;
+        assert.ok(Math.abs(back[i] - w[i]) <= step / 2 + 1e-9, `row ${r} col ${c}: ${back[i]} vs ${w[i]} (step ${step})`);
+      }
+    }
+    for (let c = 0; c < cols; c++) assert.equal(back[c], 0);
+    assert.equal(back[cols], 0.5);
+    // Every other tensor is untouched, bit for bit.
+    const other = 'latent_layer.bias';
+    assert.deepEqual(loadModel(p).model.namedParameters().get(other)!.data, sd.get(other)!.data);
+
+    const broken = (label: string, edit: (t: Map<string, StoredTensor>, m: Record<string, string>) => void, re: RegExp) => {
+      const t = new Map(q.tensors);
+      const m = { ...q.metadata };
+      edit(t, m);
+      const f = join(dir, `${label}.safetensors`);
+      writeFileSync(f, encodeSafetensors(t, m));
+      assert.throws(() => loadModel(f), userError(re), label);
+      assert.throws(() => loadModel(f), (e: Error) => e.message.startsWith(`${f}: `), label);
+    };
+    broken('no-scale', (t) => t.delete(name + INT8_SCALE_SUFFIX), /'latent_layer.weight.int8_scale' must hold \d+ float32 row scales, but is missing/);
+    broken('short-scale', (t) => t.set(name + INT8_SCALE_SUFFIX, { dtype: 'F32', shape: [1], data: new Float32Array(1) }), /must hold \d+ float32 row scales, but is F32 \[1\]/);
+    broken('nan-scale', (t) => t.set(name + INT8_SCALE_SUFFIX, { dtype: 'F32', shape: [rows], data: new Float32Array(rows).fill(NaN) }), /holds negative, NaN or infinite scales/);
+    broken('not-int8', (t) => t.set(name, sd.get(name)!), /'latent_layer.weight' is listed as int8 but is F32/);
+    broken('bad-list', (_t, m) => (m[INT8_METADATA_KEY] = '{"a":1}'), /metadata 'spikevae.int8' is not a JSON list of tensor names/);
+    assert.throws(() => quantizeInt8(sd, meta, ['latent_layer.bias']), userError(/only float32 tensors of two or more dimensions/));
   });
 });

@@ -9,6 +9,7 @@
  *   spikevae.model    "fsvae" | "esvae" | "ann-vae"
  *   spikevae.config   JSON of the model configuration
  *   spikevae.training JSON of the training state (epoch, step, generator state, ...)
+ *   spikevae.int8     JSON list of tensors stored as int8 (shipped models only; see quantizeInt8)
  * A checkpoint with NaN or infinite values is never written. Training adds
  * the optimizer state in a sidecar file (src/train/checkpoint-files.ts).
  *
@@ -25,6 +26,85 @@ import { resolveCheckpointPath } from './pretrained.js';
 import { isModelKind, validateModelConfig } from './config.js';
 
 export const FORMAT_VERSION = '1';
+
+/** Metadata key listing the tensors stored as int8 rows with float32 scales. */
+export const INT8_METADATA_KEY = 'spikevae.int8';
+/** Suffix of the tensor holding an int8 tensor's per-row scales. */
+export const INT8_SCALE_SUFFIX = '.int8_scale';
+
+/**
+ * Stores the named float32 tensors as int8 with one float32 scale per row
+ * (the first dimension), symmetric: q = round(w / s), s = max|w_row| / 127,
+ * so each weight moves by at most s / 2. This exists for one purpose: a
+ * shipped model whose float32 weights would not fit pretrained/'s size
+ * budget (the ALIF classifier's 2048 × 6272 layer is 51 MB). It is lossy, so
+ * the model card's metrics must be measured on the stored file; reading
+ * (parseCheckpoint) turns the tensors back into float32, so every consumer
+ * sees an ordinary state_dict. Returns new maps; the inputs are untouched.
+ */
+export function quantizeInt8(tensors: Map<string, StoredTensor>, metadata: Record<string, string>, names: readonly string[]): TensorFile {
+  const out = new Map(tensors);
+  for (const name of names) {
+    const t = tensors.get(name);
+    if (!t) throw new UserError(`quantizeInt8: no tensor '${name}'`);
+    if (t.dtype !== 'F32' || t.shape.length < 2) throw new UserError(`quantizeInt8: tensor '${name}' is ${t.dtype} ${fmtShape(t.shape)}; only float32 tensors of two or more dimensions are quantized`);
+    const rows = t.shape[0];
+    const cols = t.data.length / rows;
+    const w = t.data as Float32Array;
+    const q = new Int8Array(w.length);
+    const scales = new Float32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let max = 0;
+      for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(w[r * cols + c]));
+      const s = Math.fround(max / 127);
+      scales[r] = s;
+      if (s === 0) continue;
+      for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(w[r * cols + c] / s)));
+    }
+    out.set(name, { dtype: 'I8', shape: [...t.shape], data: q });
+    out.set(name + INT8_SCALE_SUFFIX, { dtype: 'F32', shape: [rows], data: scales });
+  }
+  const md: Record<string, string> = { ...metadata };
+  if (names.length > 0) md[INT8_METADATA_KEY] = JSON.stringify([...names]);
+  return { tensors: out, metadata: md };
+}
+
+/**
+ * Undoes quantizeInt8 in place: each listed int8 tensor becomes float32
+ * (q · scale of its row) and its scale tensor goes. Anything inconsistent is
+ * one line naming the file and the tensor.
+ */
+export function dequantizeInt8(file: TensorFile, path: string): void {
+  const listed = file.metadata[INT8_METADATA_KEY];
+  if (listed === undefined) return;
+  let names: unknown;
+  try {
+    names = JSON.parse(listed);
+  } catch {
+    names = null;
+  }
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+    throw new UserError(`${path}: metadata '${INT8_METADATA_KEY}' is not a JSON list of tensor names`);
+  }
+  for (const name of names as string[]) {
+    const q = file.tensors.get(name);
+    const s = file.tensors.get(name + INT8_SCALE_SUFFIX);
+    if (!q || q.dtype !== 'I8' || q.shape.length < 2) throw new UserError(`${path}: tensor '${name}' is listed as int8 but is ${q ? `${q.dtype} ${fmtShape(q.shape)}` : 'missing'}`);
+    const rows = q.shape[0];
+    if (!s || s.dtype !== 'F32' || s.data.length !== rows) {
+      throw new UserError(`${path}: tensor '${name}${INT8_SCALE_SUFFIX}' must hold ${rows} float32 row scales, but is ${s ? `${s.dtype} ${fmtShape(s.shape)}` : 'missing'}`);
+    }
+    const scales = s.data as Float32Array;
+    if (!scales.every((v) => Number.isFinite(v) && v >= 0)) throw new UserError(`${path}: tensor '${name}${INT8_SCALE_SUFFIX}' holds negative, NaN or infinite scales`);
+    const cols = q.data.length / rows;
+    const src = q.data as Int8Array;
+    const w = new Float32Array(src.length);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) w[r * cols + c] = src[r * cols + c] * scales[r];
+    file.tensors.set(name, { dtype: 'F32', shape: q.shape, data: w });
+    file.tensors.delete(name + INT8_SCALE_SUFFIX);
+  }
+  delete file.metadata[INT8_METADATA_KEY];
+}
 
 /** The model's state_dict: parameters (F32) and buffers (F32, counters as I64). */
 export function stateDict(model: Module): Map<string, StoredTensor> {
@@ -143,6 +223,7 @@ export function readCheckpoint(spec: string): LoadedCheckpoint {
 /** A checkpoint file's bytes (a web page's upload, say) and its spikevae metadata; `path` names it in errors. */
 export function parseCheckpoint(bytes: Uint8Array, path: string): LoadedCheckpoint {
   const file = parseSafetensors(bytes, path);
+  dequantizeInt8(file, path);
   const md = file.metadata;
   const model = md['spikevae.model'];
   if (!model) {

@@ -170,3 +170,8 @@ function modelFromCheckpoint(checkpoint: LoadedCheckpoint, fileName: string): { 
 export function loadPretrained(name: string): { model: GenerativeModel; checkpoint: LoadedCheckpoint } {
   return loadModel(pretrainedPath(name));
 }
+
+/** A shipped pretrained classifier by name (alif-mnist, say), in evaluation mode. */
+export function loadPretrainedClassifier(name: string): { model: AlifClassifier; checkpoint: LoadedCheckpoint } {
+  return loadClassifier(pretrainedPath(name));
+}

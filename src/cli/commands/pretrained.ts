@@ -60,11 +60,12 @@ metrics and the command that measures them. Examples:
       }
       const num = (v: unknown, d: number) => (typeof v === 'number' ? v.toFixed(d) : '–');
       const rows = entries.map((e) => {
-        const m = (e.metrics ?? {}) as { reconMse?: number; fad?: number };
+        const m = (e.metrics ?? {}) as { reconMse?: number; fad?: number; accuracy?: number };
         const kind = e.decoding === 'taid' ? `${e.model}+taid` : e.model;
-        return [e.name, kind, e.dataset ?? '?', String(e.epochs ?? '?'), num(m.reconMse, 4), num(m.fad, 2)];
+        const accuracy = typeof m.accuracy === 'number' ? `${(100 * m.accuracy).toFixed(2)}%` : '–';
+        return [e.name, kind, e.dataset ?? '?', String(e.epochs ?? '?'), num(m.reconMse, 4), num(m.fad, 2), accuracy];
       });
-      const head = ['name', 'model', 'dataset', 'epochs', 'test MSE', 'FAD'];
+      const head = ['name', 'model', 'dataset', 'epochs', 'test MSE', 'FAD', 'accuracy'];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
       const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
       process.stdout.write([line(head), ...rows.map(line)].join('\n') + `\n\ncards: ${pretrainedDir()}/NAME.md; use: --checkpoint pretrained:NAME\n`);
