@@ -20,6 +20,16 @@ namespace spv {
 
 static constexpr int64_t BLOCK = 2048;
 
+// The membrane update of every kernel here, one definition for the rounding
+// the oracle fixes: u_t = fl(fl(fl(decay·u_{t−1})·(1 − o_{t−1})) + x_t). Inlined
+// into each per-block body (and its AVX-512/AVX2 clones) so the loops still
+// vectorise; -ffp-contract=off keeps the products and the sum apart.
+__attribute__((always_inline)) static inline float lif_membrane(float decay, float u_prev, float o_prev, float x) {
+  const float d = decay * u_prev;
+  const float r = d * (1.f - o_prev);
+  return r + x;
+}
+
 SPV_CLONES static void lif_forward_block(int64_t steps, int64_t size, int64_t i0, int64_t n, const float* x, float* u,
                                          float* o, float decay, float threshold) {
   float up[BLOCK], op[BLOCK];
@@ -29,9 +39,7 @@ SPV_CLONES static void lif_forward_block(int64_t steps, int64_t size, int64_t i0
     float* ut = u + t * size + i0;
     float* ot = o + t * size + i0;
     for (int64_t j = 0; j < n; j++) {
-      const float d = decay * up[j];
-      const float r = d * (1.f - op[j]);
-      const float v = r + xt[j];
+      const float v = lif_membrane(decay, up[j], op[j], xt[j]);
       const float s = v > threshold ? 1.f : 0.f;
       ut[j] = v;
       ot[j] = s;
@@ -52,9 +60,7 @@ void lif_forward(const Ctx& ctx, int64_t steps, int64_t size, const float* x, fl
 // are carried in u and o (a network stepped one time step at a time).
 SPV_CLONES static void lif_step_block(int64_t n, const float* x, float* u, float* o, float decay, float threshold) {
   for (int64_t j = 0; j < n; j++) {
-    const float d = decay * u[j];
-    const float r = d * (1.f - o[j]);
-    const float v = r + x[j];
+    const float v = lif_membrane(decay, u[j], o[j], x[j]);
     u[j] = v;
     o[j] = v > threshold ? 1.f : 0.f;
   }
@@ -128,10 +134,7 @@ SPV_CLONES static void affine_lif_block(int64_t steps, int64_t size, int64_t xst
     const float* xt = x + t * xstride + i0;
     float* ot = o + t * size + i0;
     for (int64_t j = 0; j < n; j++) {
-      const float y = av[j] * xt[j] + bv[j];
-      const float d = decay * up[j];
-      const float r = d * (1.f - op[j]);
-      const float v = r + y;
+      const float v = lif_membrane(decay, up[j], op[j], av[j] * xt[j] + bv[j]);
       const float s = v > threshold ? 1.f : 0.f;
       ot[j] = s;
       up[j] = v;
@@ -163,10 +166,7 @@ SPV_CLONES static void affine_lif_sum_block(int64_t steps, int64_t size, int64_t
     const float* xt = x + t * size + i0;
     const float c = coef[t];
     for (int64_t j = 0; j < n; j++) {
-      const float y = av[j] * xt[j] + bv[j];
-      const float d = decay * up[j];
-      const float r = d * (1.f - op[j]);
-      const float v = r + y;
+      const float v = lif_membrane(decay, up[j], op[j], av[j] * xt[j] + bv[j]);
       const float s = v > threshold ? 1.f : 0.f;
       acc[j] = acc[j] + s * c;
       up[j] = v;
@@ -203,10 +203,7 @@ SPV_CLONES static void lif_replay_block(int64_t steps, int64_t size, int64_t xst
     const float* up = us + (t - 1) * RB;
     float* ut = us + t * RB;
     for (int64_t j = 0; j < n; j++) {
-      const float y = av[j] * xt[j] + bv[j];
-      const float d = decay * up[j];
-      const float r = d * (1.f - op[j]);
-      ut[j] = r + y;
+      ut[j] = lif_membrane(decay, up[j], op[j], av[j] * xt[j] + bv[j]);
     }
   }
 }
@@ -225,11 +222,8 @@ SPV_CLONES static void lif_replay_spiking_block(int64_t steps, int64_t size, int
     const float* up = us + (t - 1) * RB;
     float* ut = us + t * RB;
     for (int64_t j = 0; j < n; j++) {
-      const float y = av[j] * xt[j] + bv[j];
-      const float d = decay * up[j];
       const float o = up[j] > threshold ? 1.f : 0.f;
-      const float r = d * (1.f - o);
-      ut[j] = r + y;
+      ut[j] = lif_membrane(decay, up[j], o, av[j] * xt[j] + bv[j]);
     }
   }
 }

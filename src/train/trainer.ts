@@ -30,14 +30,15 @@ import { toFloat32 } from '../io/safetensors.js';
 import { readCheckpoint, saveCheckpoint, loadStateDict } from '../models/checkpoint.js';
 import { resolveCheckpointPath } from '../models/pretrained.js';
 import { readOptimizerSidecar, saveTrainingCheckpoint } from './checkpoint-files.js';
-import { createTrainableModel, modelNotes, ModelKind, MODEL_KINDS, NEURON_CHOICES, type NeuronChoice } from '../models/index.js';
+import { createTrainableModel, modelNotes, ModelKind, MODEL_KINDS, NEURON_CHOICES, type ModelOptions } from '../models/index.js';
 import type { GenerativeModel, TrainableModel } from '../models/types.js';
 import { betweenTrainingSteps, trainingStep } from './step.js';
 import { Progress } from '../util/progress.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UserError } from '../util/errors.js';
 
-export interface TrainConfig {
+/** The model's options (ModelOptions) are stored as given; decay0 is turned into tau0 before a run starts. */
+export interface TrainConfig extends Omit<ModelOptions, 'decay0'> {
   model: ModelKind;
   dataset: DatasetName;
   dataDir?: string;
@@ -46,14 +47,6 @@ export interface TrainConfig {
   lr: number;
   weightDecay: number;
   seed: number;
-  latentDim?: number;
-  timeSteps?: number;
-  k?: number;
-  decoding?: 'membrane' | 'taid';
-  /** Spiking neuron (fsvae, esvae, alif-classifier) and its initial time constant and threshold (snn/plif.ts). */
-  neuron?: NeuronChoice;
-  tau0?: number;
-  vth0?: number;
   /** Use only the first N training / test images (quick runs, tests). */
   trainLimit?: number;
   testLimit?: number;

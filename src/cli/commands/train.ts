@@ -1,6 +1,6 @@
 /** `spikevae train`: train a model on a dataset into a run directory (or resume one). */
 import type { Command } from 'commander';
-import { NEURON_CHOICES, TRAIN_KINDS, trainingDefaults, ModelKind, type NeuronChoice } from '../../models/index.js';
+import { NEURON_CHOICES, TRAIN_KINDS, trainingDefaults, ModelKind, type ModelOptions } from '../../models/index.js';
 import { resolveTau0 } from '../../models/classifier.js';
 import type { TrainConfig } from '../../train/trainer.js';
 import { announceTraining, exitStatus, openTrainer, reportStop } from '../run-setup.js';
@@ -8,7 +8,8 @@ import { UserError } from '../../util/errors.js';
 import { choiceFlag, datasetFlag, floatOption, intOption, printJson } from '../options.js';
 import type { DatasetName } from '../../data/index.js';
 
-interface TrainFlags {
+/** The model options (latent size, neuron, ...) come straight from the flags of the same names. */
+interface TrainFlags extends ModelOptions {
   model: ModelKind;
   dataset: DatasetName;
   data?: string;
@@ -21,14 +22,6 @@ interface TrainFlags {
   maxMinutes?: number;
   out?: string;
   resume?: string;
-  latentDim?: number;
-  timeSteps?: number;
-  k?: number;
-  decoding?: 'membrane' | 'taid';
-  neuron?: NeuronChoice;
-  tau0?: number;
-  decay0?: number;
-  vth0?: number;
   trainLimit?: number;
   testLimit?: number;
   logEvery: number;
