@@ -218,7 +218,9 @@ napi_value throw_error(napi_env env, const std::string& msg) {
   return nullptr;
 }
 
-bool get_f32(napi_env env, napi_value v, float** data, size_t* len) {
+// A typed array of the expected element type: its data and element count.
+template <typename T>
+bool get_typed(napi_env env, napi_value v, napi_typedarray_type want, T** data, size_t* len) {
   bool is_ta = false;
   napi_is_typedarray(env, v, &is_ta);
   if (!is_ta) return false;
@@ -227,23 +229,17 @@ bool get_f32(napi_env env, napi_value v, float** data, size_t* len) {
   size_t offset;
   void* ptr;
   napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &offset);
-  if (type != napi_float32_array) return false;
-  *data = static_cast<float*>(ptr);
+  if (type != want) return false;
+  *data = static_cast<T*>(ptr);
   return true;
 }
 
+bool get_f32(napi_env env, napi_value v, float** data, size_t* len) {
+  return get_typed(env, v, napi_float32_array, data, len);
+}
+
 bool get_f64arr(napi_env env, napi_value v, double** data, size_t* len) {
-  bool is_ta = false;
-  napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta) return false;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t offset;
-  void* ptr;
-  napi_get_typedarray_info(env, v, &type, len, &ptr, &ab, &offset);
-  if (type != napi_float64_array) return false;
-  *data = static_cast<double*>(ptr);
-  return true;
+  return get_typed(env, v, napi_float64_array, data, len);
 }
 
 int64_t get_i64(napi_env env, napi_value v) {
@@ -512,15 +508,21 @@ std::string read_plif_input(napi_env env, napi_value* argv, int i, int64_t steps
   return "";
 }
 
+// What every PLIF-family binding reads first: N arguments, steps and size at
+// 0-1, x and o at 2-3, and the input description at argv[input_at] into `in`;
+// a problem with the latter is left in `err` for the binding to add to.
+#define PLIF_HEAD(fn, N, input_at)                                                          \
+  ARGS(N);                                                                                   \
+  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);                 \
+  if (steps < 0 || size < 0) return throw_error(env, "native " fn ": negative size");        \
+  F32(2, x, 0);                                                                              \
+  F32(3, o, steps * size);                                                                   \
+  PlifInput in;                                                                              \
+  std::string err = read_plif_input(env, argv, input_at, steps, size, x, x_len, &in);
+
 // plifForward(steps, size, x, o, k, threshold, C, inner, a, b, perStep, repeated)
 napi_value PlifForward(napi_env env, napi_callback_info info) {
-  ARGS(12);
-  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
-  if (steps < 0 || size < 0) return throw_error(env, "native plifForward: negative size");
-  F32(2, x, 0);
-  F32(3, o, steps * size);
-  PlifInput in;
-  const std::string err = read_plif_input(env, argv, 6, steps, size, x, x_len, &in);
+  PLIF_HEAD("plifForward", 12, 6);
   if (!err.empty()) return throw_error(env, "native plifForward: " + err);
   plif_forward(g_ctx, steps, size, in, o, (float)get_f64(env, argv[4]), (float)get_f64(env, argv[5]));
   return nullptr;
@@ -528,15 +530,9 @@ napi_value PlifForward(napi_env env, napi_callback_info info) {
 
 // plifBackward(steps, size, x, o, go, gx, k, threshold, alpha, C, inner, a, b, perStep, repeated, sums)
 napi_value PlifBackward(napi_env env, napi_callback_info info) {
-  ARGS(16);
-  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
-  if (steps < 0 || size < 0) return throw_error(env, "native plifBackward: negative size");
-  F32(2, x, 0);
-  F32(3, o, steps * size);
-  F32(4, go, steps * size);
-  PlifInput in;
-  const std::string err = read_plif_input(env, argv, 9, steps, size, x, x_len, &in);
+  PLIF_HEAD("plifBackward", 16, 9);
   if (!err.empty()) return throw_error(env, "native plifBackward: " + err);
+  F32(4, go, steps * size);
   F32(5, gx, (in.repeated ? 1 : steps) * size);
   if (in.repeated && gx == go) return throw_error(env, "native plifBackward: a repeated input's gradient cannot overwrite go");
   F64(15, sums, 2);
@@ -557,14 +553,8 @@ std::string read_plif_pool(napi_env env, napi_value* argv, int i, int64_t size, 
 
 // plifPoolForward(steps, size, x, o, pooled, k, threshold, C, inner, a, b, perStep, repeated, H, W)
 napi_value PlifPoolForward(napi_env env, napi_callback_info info) {
-  ARGS(15);
-  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
-  if (steps < 0 || size < 0) return throw_error(env, "native plifPoolForward: negative size");
-  F32(2, x, 0);
-  F32(3, o, steps * size);
-  PlifInput in;
+  PLIF_HEAD("plifPoolForward", 15, 7);
   PlifPool pool;
-  std::string err = read_plif_input(env, argv, 7, steps, size, x, x_len, &in);
   if (err.empty()) err = read_plif_pool(env, argv, 13, size, &pool);
   if (!err.empty()) return throw_error(env, "native plifPoolForward: " + err);
   F32(4, pooled, steps * size / 4);
@@ -576,14 +566,8 @@ napi_value PlifPoolForward(napi_env env, napi_callback_info info) {
 
 // plifPoolBackward(steps, size, x, o, gPooled, gx, k, threshold, alpha, C, inner, a, b, perStep, repeated, sums, H, W)
 napi_value PlifPoolBackward(napi_env env, napi_callback_info info) {
-  ARGS(18);
-  const int64_t steps = get_i64(env, argv[0]), size = get_i64(env, argv[1]);
-  if (steps < 0 || size < 0) return throw_error(env, "native plifPoolBackward: negative size");
-  F32(2, x, 0);
-  F32(3, o, steps * size);
-  PlifInput in;
+  PLIF_HEAD("plifPoolBackward", 18, 9);
   PlifPool pool;
-  std::string err = read_plif_input(env, argv, 9, steps, size, x, x_len, &in);
   if (err.empty()) err = read_plif_pool(env, argv, 16, size, &pool);
   if (!err.empty()) return throw_error(env, "native plifPoolBackward: " + err);
   F32(4, gpooled, steps * size / 4);
