@@ -2,7 +2,8 @@
 // Maintainers' tool: where each run of the training campaign stands, as the
 // Markdown docs/results.md shows it: epochs and steps done, the latest
 // learning-curve point, training images/s (median of the logged windows),
-// training hours, and every curve point.
+// training hours, and every curve point (for a classifier: test accuracy
+// after each epoch).
 //
 //   node scripts/campaign-status.mjs [RUNS_DIR]      (default ~/spikevae-runs)
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ const fmt = (v, d) => (typeof v === 'number' ? v.toFixed(d) : '–');
 
 const rows = [];
 const curves = [];
+const accuracy = [];
 for (const name of runs) {
   const dir = join(runsDir, name);
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
@@ -28,15 +30,28 @@ for (const name of runs) {
   const lastStep = steps.length ? steps[steps.length - 1].step : 0;
   const hours = epochs.reduce((s, e) => s + (e.epochSeconds ?? 0), 0) / 3600;
   const last = curve[curve.length - 1];
+  const lastEpoch = epochs[epochs.length - 1];
   const kind = cfg.decoding === 'taid' ? `${cfg.model}+taid` : cfg.model;
+  const latest =
+    cfg.model === 'alif-classifier'
+      ? lastEpoch ? `test accuracy ${fmt(100 * lastEpoch.test.accuracy, 2)} % at epoch ${lastEpoch.epoch + 1}` : '–'
+      : last ? `${fmt(last.reconMse, 4)} / ${fmt(last.fad, 1)} at epoch ${last.epoch}` : '–';
   rows.push(
-    `| ${name} | ${kind} | ${cfg.dataset} | ${epochs.length} (step ${lastStep}) | ${last ? `${fmt(last.reconMse, 4)} / ${fmt(last.fad, 1)} at epoch ${last.epoch}` : '–'} | ${ips.length ? fmt(ips[Math.floor(ips.length / 2)], 0) : '–'} | ${fmt(hours, 1)} |`,
+    `| ${name} | ${kind}${cfg.neuron ? ` (${cfg.neuron})` : ''} | ${cfg.dataset} | ${epochs.length} (step ${lastStep}) | ${latest} | ${ips.length ? fmt(ips[Math.floor(ips.length / 2)], 0) : '–'} | ${fmt(hours, 1)} |`,
   );
   for (const c of curve) curves.push(`| ${name} | ${c.epoch} | ${c.images.toLocaleString('en')} | ${fmt(c.reconMse, 4)} | ${fmt(c.fad, 2)} |`);
+  if (cfg.model === 'alif-classifier') {
+    for (const e of epochs) accuracy.push(`| ${name} | ${e.epoch + 1} | ${fmt(100 * e.train.accuracy, 2)} % | ${fmt(100 * e.test.accuracy, 2)} % | ${fmt(e.epochSeconds / 60, 0)} |`);
+  }
 }
-console.log('| run | model | dataset | epochs done | latest test MSE / FAD | median train img/s | hours (epochs) |');
+console.log('| run | model | dataset | epochs done | latest test MSE / FAD (classifier: accuracy) | median train img/s | hours (epochs) |');
 console.log('|---|---|---|---|---|---|---|');
 console.log(rows.join('\n'));
 console.log('\n| run | epoch | images seen | test MSE | FAD |');
 console.log('|---|---|---|---|---|');
 console.log(curves.join('\n'));
+if (accuracy.length) {
+  console.log('\n| run | epoch | train accuracy (augmented, dropout) | test accuracy | minutes |');
+  console.log('|---|---|---|---|---|');
+  console.log(accuracy.join('\n'));
+}
