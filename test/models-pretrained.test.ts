@@ -15,6 +15,7 @@ import { loadPretrained, loadPretrainedClassifier } from '../src/models/index.js
 import { readCheckpoint } from '../src/models/checkpoint.js';
 import { pretrainedDir, pretrainedNames, resolveCheckpointPath } from '../src/models/pretrained.js';
 import { UserError } from '../src/util/errors.js';
+import { withTempDir } from './temp-dir.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'src', 'cli', 'main.js');
@@ -56,4 +57,22 @@ test('`spikevae eval --checkpoint pretrained:fsvae-mnist` from another directory
   const card = readFileSync(join(pretrainedDir(), 'fsvae-mnist.md'), 'utf8');
   assert.ok(card.includes(`| ${ev.recon.mse.toFixed(4)} |`), `card lacks the measured MSE ${ev.recon.mse.toFixed(4)}`);
   assert.ok(card.includes(`| ${ev.fad.fad.toFixed(2)} |`), `card lacks the measured FAD ${ev.fad.fad.toFixed(2)}`);
+});
+
+test('`spikevae eval --checkpoint pretrained:alif-mnist` reproduces the card\'s accuracy from its int8-stored weights', { skip: !names.includes('alif-mnist') && 'alif-mnist is not shipped in this checkout' }, () => {
+  let r!: ReturnType<typeof spawnSync>;
+  withTempDir('alif', (dir) => {
+    r = spawnSync(process.execPath, [cli, 'eval', '--checkpoint', 'pretrained:alif-mnist', '--metrics', 'accuracy', '--json', '-'], {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { ...process.env, SPIKEVAE_QUIET: '1' },
+    });
+    assert.equal(r.status, 0, String(r.stderr));
+    assert.ok(existsSync(join(dir, 'confusion.png')), 'the confusion matrix is written in the working directory');
+  });
+  const ev = JSON.parse(String(r.stdout)) as { accuracy: { accuracy: number; testImages: number } };
+  assert.equal(ev.accuracy.testImages, 10000);
+  const card = readFileSync(join(pretrainedDir(), 'alif-mnist.md'), 'utf8');
+  const pct = `${(100 * ev.accuracy.accuracy).toFixed(2)} %`;
+  assert.ok(card.includes(`| test accuracy (10000 images) | ${pct} |`), `card lacks the measured accuracy ${pct}`);
 });

@@ -93,3 +93,24 @@ test('sample --out naming a directory: one line, exit 1, no temporary file', () 
     assert.deepEqual(fs.readdirSync(out), []);
   });
 });
+
+test('a named pipe (like /dev/null or /dev/stdout) is written in place, not replaced by a file', { timeout: 20000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const dir = fs.mkdtempSync(join((await import('node:os')).tmpdir(), 'spikevae-fifo-'));
+  try {
+    const fifo = join(dir, 'pipe');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    // If the pipe were replaced, nothing would ever open it for writing and cat would wait forever.
+    const reader = spawn('cat', [fifo], { timeout: 10000 });
+    let got = '';
+    reader.stdout.on('data', (d: Buffer) => (got += d.toString()));
+    const closed = new Promise((resolve) => reader.on('close', resolve));
+    writeFileAtomic(fifo, 'through the pipe\n');
+    await closed;
+    assert.equal(got, 'through the pipe\n');
+    assert.ok(fs.statSync(fifo).isFIFO(), 'the pipe is still a pipe');
+    assert.deepEqual(fs.readdirSync(dir), ['pipe'], 'no temporary file left');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

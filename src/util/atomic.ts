@@ -37,7 +37,11 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   let fd: number | null = null;
   try {
     mkdirSync(dir, { recursive: true });
-    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new UserError(`${path}: is a directory; name a file to write`);
+    const existing = statSync(path, { throwIfNoEntry: false });
+    if (existing?.isDirectory()) throw new UserError(`${path}: is a directory; name a file to write`);
+    // /dev/null, /dev/stdout, a named pipe: written in place. Renaming a file
+    // over them would replace the device or pipe itself (as root, /dev/null).
+    if (existing && !existing.isFile()) return writeInPlace(path, bytes);
     fd = openSync(tmp, 'w');
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
@@ -57,6 +61,16 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     throw writeError(path, e);
   }
   syncDirectory(dir);
+}
+
+function writeInPlace(path: string, bytes: Uint8Array): void {
+  const fd = openSync(path, 'w');
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Makes a rename in `dir` durable (a power cut after it keeps the new name). */
