@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Trainer, TrainConfig, isCurveEpoch } from '../src/train/trainer.js';
@@ -289,5 +289,30 @@ test('--init-from continues another run\'s weights at its epoch and step with fr
     );
   } finally {
     for (const d of [source, whole, split]) rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('--overwrite starts over in a folder that holds a run, removing only the run\'s own files', () => {
+  const out = tmp();
+  try {
+    // Someone's own files beside the run, including a samples/ folder of theirs.
+    mkdirSync(join(out, 'samples'));
+    writeFileSync(join(out, 'samples', 'mine.png'), 'not the trainer\'s');
+    writeFileSync(join(out, 'notes.txt'), 'keep me');
+    let r = runCli(['train', ...TINY, '--max-steps', '3', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(out, 'samples', 'epoch-000.png')));
+    r = runCli(['train', ...TINY, '--max-steps', '3', '--out', out]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /already holds a run; use --resume .* --overwrite to start over/);
+    r = runCli(['train', ...TINY, '--max-steps', '2', '--log-every', '1', '--out', out, '--overwrite']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(join(out, 'samples', 'mine.png'), 'utf8'), 'not the trainer\'s');
+    assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'keep me');
+    assert.ok(!existsSync(join(out, 'samples', 'epoch-000.png')), 'the old run\'s grid is gone (2 steps end no epoch)');
+    const steps = readMetrics(out).filter((m) => m.kind === 'step').map((m) => m.step);
+    assert.deepEqual(steps, [1, 2], 'the metrics start over');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
   }
 });

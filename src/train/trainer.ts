@@ -155,6 +155,8 @@ export type ResumeChanges = Partial<Pick<TrainConfig, (typeof RESUMABLE_KEYS)[nu
 
 /** Run-directory files that belong to a run (removed by --overwrite). */
 const RUN_FILES = ['checkpoint.safetensors', 'best.safetensors', 'metrics.jsonl', 'config.json'];
+/** The sample grids the trainer writes into RUN_DIR/samples at the end of each epoch (epoch-NNN.png). */
+const SAMPLE_GRID = /^epoch-\d{3,}\.png$/;
 const LOCK_FILE = 'run.lock';
 
 export class Trainer {
@@ -377,7 +379,11 @@ export class Trainer {
         for (const f of readdirSync(dir)) {
           if (RUN_FILES.includes(f) || /^checkpoint\.optimizer(-\d+)?\.safetensors$/.test(f)) rmSync(join(dir, f), { force: true });
         }
-        rmSync(join(dir, 'samples'), { recursive: true, force: true });
+        // Only the trainer's own sample grids: --out . must not take a user's samples/ folder with it.
+        const samples = join(dir, 'samples');
+        if (existsSync(samples)) {
+          for (const f of readdirSync(samples)) if (SAMPLE_GRID.test(f)) rmSync(join(samples, f), { force: true });
+        }
       }
       mkdirSync(join(dir, 'samples'), { recursive: true });
     }
