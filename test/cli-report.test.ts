@@ -155,3 +155,51 @@ test('hints name the command as it runs from here: spikevae once linked, npx spi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('report on classifier runs: accuracy from eval.json or the trainer, the best epoch, test error against the paper, learned neurons; mixed kinds refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spikevae-report-cls-'));
+  try {
+    const classifierRun = (name: string, neuron: string, accuracies: number[]) => {
+      const d = join(dir, name);
+      mkdirSync(d);
+      writeFileSync(join(d, 'config.json'), JSON.stringify({ model: 'alif-classifier', dataset: 'mnist', epochs: 15, batchSize: 16, logEvery: 10, neuron }));
+      const lines: unknown[] = [{ kind: 'step', step: 10, epoch: 0, loss: 0.05, imagesPerSec: 60 }];
+      accuracies.forEach((a, e) => lines.push({ kind: 'epoch', step: 3750 * (e + 1), epoch: e, train: { loss: 0.01, accuracy: a - 0.02 }, test: { loss: 0.002, accuracy: a }, epochSeconds: 1800 }));
+      writeFileSync(join(d, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+      return d;
+    };
+    const alif = classifierRun('alif', 'alif', [0.9792, 0.99, 0.9885]);
+    const plif = classifierRun('plif', 'plif', [0.97]);
+    writeFileSync(
+      join(alif, 'eval.json'),
+      JSON.stringify({
+        checkpoint: join(alif, 'checkpoint.safetensors'),
+        step: 11250,
+        accuracy: { accuracy: 0.9887, testImages: 10000, firingRates: { 'conv.0': 0.1327 }, neurons: [{ layer: 'conv.0', neuron: 'alif', tau: 1.5019, threshold: 0.5553 }] },
+        cost: { perImage: { energyMicroJoule: 51.1 } },
+      }),
+    );
+    const out = join(dir, 'rep', 'report.html');
+    const r = run(dir, 'report', alif, plif, '--out', out);
+    assert.equal(r.code, 0, r.err);
+    const md = readFileSync(join(dir, 'rep', 'report.md'), 'utf8');
+    assert.match(md, /\| alif \| alif \| 11,250 steps \(3\.00 of 15 epochs\) \| 98\.87 % \| 99\.00 % \(epoch 2\) \| 51\.10 \| 60\.0 \|/);
+    assert.match(md, /\| plif \| plif \| 3,750 steps \(1\.00 of 15 epochs\) \| 97\.00 %† \| 97\.00 % \(epoch 1\) \| – \|/);
+    assert.match(md, /† plif: the trainer's test pass after epoch 1/);
+    assert.match(md, /\| TAID paper: ALIF, T = 8, 1000 epochs \| 99\.78 % \| Table 5/);
+    assert.match(md, /### alif: after each epoch[\s\S]*\| 2 \| 97\.00 % \| 99\.00 % \| 0\.00200 \| 30\.0 \|/);
+    assert.match(md, /### alif: learned neurons \(eval\.json, step 11250\)[\s\S]*\| conv\.0 \| alif \| 1\.5019 \| 0\.5553 \| 0\.1327 \|/);
+    const svg = readFileSync(join(dir, 'rep', 'report-test-error.svg'), 'utf8');
+    assert.match(svg, /TAID paper \(ALIF, 1000 epochs\): 0\.22 %/);
+    assert.match(svg, /alif \(alif\)/);
+    assert.doesNotMatch(md, /recon MSE/);
+
+    const gen = join(dir, 'gen');
+    syntheticRun(gen, { model: 'fsvae' }, [], 240);
+    const mixed = run(dir, 'report', alif, gen, '--out', join(dir, 'mixed.html'));
+    assert.equal(mixed.code, 1);
+    assert.match(mixed.err, /^spikevae: report: alif is a classifier run and gen a generative one; report each kind on its own\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

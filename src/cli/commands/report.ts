@@ -6,6 +6,9 @@
  * for a checkpoint in the run folder), the trainer's images/s, the learning
  * curves it recorded (metrics.jsonl 'curve' records) against the paper's
  * value, loss curves and captioned pictures. It says which files it read.
+ * Runs of the spiking classifier get their own kind of report: test accuracy
+ * per epoch against the TAID paper's, the learned neurons and the confusion
+ * matrix.
  */
 import type { Command } from 'commander';
 import { existsSync, readdirSync } from 'node:fs';
@@ -17,7 +20,7 @@ import { readFileOrFail, readJsonFile, readJsonLines } from '../../util/files.js
 import { lineChart, SERIES_COLORS, type Reference, type Series } from '../../metrics/plots.js';
 import { readCheckpoint } from '../../models/checkpoint.js';
 import { stepsPerEpoch, type DatasetName } from '../../data/index.js';
-import { PAPERS, paperModelName } from '../../metrics/papers.js';
+import { CLASSIFIER_PAPERS, PAPERS, paperModelName } from '../../metrics/papers.js';
 
 /** The papers' name for a run's model (FSVAE with TAID decoding is the TAID paper's model). */
 export function paperModel(config: Record<string, unknown>): string {
@@ -46,6 +49,13 @@ interface EvalResult {
   is?: { mean: number };
   cost?: { perImage: { energyMicroJoule: number } };
   classify?: { testAccuracy: number };
+  /** A classifier's (evaluate-classifier.ts). */
+  accuracy?: {
+    accuracy: number;
+    testImages: number;
+    firingRates?: Record<string, number>;
+    neurons?: Array<{ layer: string; neuron: string; tau: number; threshold: number }>;
+  };
 }
 
 interface Picture {
@@ -106,6 +116,7 @@ export function trainerImagesPerSec(steps: Array<Record<string, number>>, batchS
 }
 
 const CAPTIONS: Array<[RegExp, string]> = [
+  [/confusion/i, 'Confusion matrix of the test set (rows: true class, columns: predicted)'],
   [/interp/i, 'Interpolation: each row decodes a path between the latents of two test images (the first and last columns are the inputs)'],
   [/recon/i, 'Reconstructions: each test image is followed by its reconstruction'],
   [/robust/i, 'Robustness: rows are the input, its reconstruction, time-shuffled latents, then flip noise a = 0.05 ... 0.30'],
@@ -159,7 +170,7 @@ export function readRun(dir: string): Run {
   let evalResult: EvalResult | null = null;
   if (existsSync(evalPath)) {
     evalResult = readJson(evalPath) as EvalResult;
-    const metrics = ['recon', 'fad', 'fid', 'is', 'cost', 'classify', 'robustness', 'rates'].filter((k) => k in evalResult!);
+    const metrics = ['recon', 'fad', 'fid', 'is', 'cost', 'classify', 'robustness', 'rates', 'accuracy'].filter((k) => k in evalResult!);
     const of = evalResult.checkpoint ? `${basename(evalResult.checkpoint)}${typeof evalResult.step === 'number' ? ` at step ${evalResult.step}` : ''}` : 'an unnamed checkpoint';
     const stale = typeof evalResult.step === 'number' && evalResult.step !== done ? ` (the run is now at step ${done}: evaluate again for current numbers)` : '';
     sources.push(`${evalPath}: ${metrics.join(', ') || 'no metrics'} of ${of}${evalResult.time ? `, ${evalResult.time}` : ''}${stale}`);
@@ -256,6 +267,145 @@ function curveTable(r: Run): { header: string[]; rows: string[][] } {
   };
 }
 
+
+interface TableData {
+  title: string;
+  header: string[];
+  rows: string[][];
+}
+
+/** What a report says, apart from the loss curves, pictures and files read (which every kind shares). */
+interface ReportContent {
+  header: string[];
+  rows: string[][];
+  notes: string[];
+  /** What the main table's numbers are. */
+  about: string;
+  paperHeader: string[];
+  paper: string[][];
+  paperAbout: string;
+  curves: Chart[];
+  curveTables: TableData[];
+}
+
+function generativeContent(rs: Run[], dataset: string): ReportContent {
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const r of rs) {
+    const ev = r.evalResult;
+    const lastEpoch = r.epochs[r.epochs.length - 1] as { epoch?: number; test?: { recon?: number } } | undefined;
+    // Counts are shown where they differ from the papers' protocol (full test set, 5,120 FAD samples).
+    let recon = ev?.recon ? `${fmt(ev.recon.mse)}${ev.recon.images < 10000 ? ` (${ev.recon.images} images)` : ''}` : '–';
+    if (!ev?.recon && typeof lastEpoch?.test?.recon === 'number') {
+      recon = `${fmt(lastEpoch.test.recon)}†`;
+      notes.push(`† ${r.name}: the recon term of the trainer's test loss after epoch ${(lastEpoch.epoch ?? 0) + 1} (no eval.json with recon)`);
+    }
+    rows.push([
+      r.name,
+      paperModel(r.config),
+      trainedText(r.progress),
+      recon,
+      ev?.fad ? `${fmt(ev.fad.fad, 2)}${ev.fad.samples < 5120 ? ` (${ev.fad.samples} samples)` : ''}${ev.fad.comparableWithPapers === false ? ' (own autoencoder)' : ''}` : '–',
+      fmt(ev?.is?.mean, 3),
+      fmt(ev?.fid?.fid, 1),
+      ev?.classify ? `${(100 * ev.classify.testAccuracy).toFixed(1)}%` : '–',
+      ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–',
+      r.imagesPerSec !== null ? r.imagesPerSec.toFixed(1) : '–',
+    ]);
+  }
+  const published = (v?: number) => (v === undefined ? '–' : String(v)); // as printed in the papers
+  return {
+    header: ['run', 'model', 'trained', 'recon MSE ↓', 'FAD ↓', 'IS ↑', 'FID ↓', 'latent class. acc.', 'energy µJ/image', 'train images/s'],
+    rows,
+    notes,
+    about: "Metrics come from each run's eval.json (see \"Files read\"); \"train images/s\" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time excluded.",
+    paperHeader: ['model', 'recon', 'FAD', 'IS', 'FID'],
+    paper: Object.entries(PAPERS[dataset] ?? {}).map(([m, v]) => [m, published(v.recon), published(v.fad), published(v.is), published(v.fid)]),
+    paperAbout: 'Reconstruction MSE on the [−1, 1] scale; FAD with the official FSVAE autoencoder and statistics. The papers train 150 (FSVAE, TAID) or 300 (ESVAE) epochs.',
+    curves: curveCharts(rs, dataset),
+    curveTables: rs.filter((r) => r.curve.length).map((r) => ({ title: r.name, ...curveTable(r) })),
+  };
+}
+
+interface EpochRecord {
+  epoch: number;
+  train?: { loss?: number; accuracy?: number };
+  test?: { loss?: number; accuracy?: number };
+  epochSeconds?: number;
+}
+
+const pct = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(2)} %` : '–');
+
+/** The classifier report: test accuracy (eval.json, else the trainer's last test pass), its curve as test error against the paper's, the learned neurons. */
+function classifierContent(rs: Run[], dataset: string): ReportContent {
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  const curveTables: TableData[] = [];
+  for (const r of rs) {
+    const ev = r.evalResult;
+    const epochs = r.epochs as unknown as EpochRecord[];
+    const last = epochs[epochs.length - 1];
+    let accuracy = ev?.accuracy ? `${pct(ev.accuracy.accuracy)}${ev.accuracy.testImages < 10000 ? ` (${ev.accuracy.testImages} images)` : ''}` : '–';
+    if (!ev?.accuracy && typeof last?.test?.accuracy === 'number') {
+      accuracy = `${pct(last.test.accuracy)}†`;
+      notes.push(`† ${r.name}: the trainer's test pass after epoch ${last.epoch + 1} (no eval.json with accuracy)`);
+    }
+    const best = epochs.reduce<EpochRecord | null>((b, e) => (typeof e.test?.accuracy === 'number' && (!b || e.test.accuracy > b.test!.accuracy!) ? e : b), null);
+    rows.push([
+      r.name,
+      String(r.config.neuron ?? 'alif'),
+      trainedText(r.progress),
+      accuracy,
+      best ? `${pct(best.test!.accuracy)} (epoch ${best.epoch + 1})` : '–',
+      ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–',
+      r.imagesPerSec !== null ? r.imagesPerSec.toFixed(1) : '–',
+    ]);
+    if (epochs.length) {
+      curveTables.push({
+        title: `${r.name}: after each epoch`,
+        header: ['epoch', 'train accuracy (augmented, dropout)', 'test accuracy', 'test loss', 'minutes'],
+        rows: epochs.map((e) => [String(e.epoch + 1), pct(e.train?.accuracy), pct(e.test?.accuracy), fmt(e.test?.loss, 5), fmt((e.epochSeconds ?? NaN) / 60, 1)]),
+      });
+    }
+    if (ev?.accuracy?.neurons?.length) {
+      curveTables.push({
+        title: `${r.name}: learned neurons${typeof ev.step === 'number' ? ` (eval.json, step ${ev.step})` : ''}`,
+        header: ['layer', 'neuron', 'τ', 'V_th', 'test firing rate'],
+        rows: ev.accuracy.neurons.map((n) => [n.layer, n.neuron, fmt(n.tau), fmt(n.threshold), fmt(ev.accuracy!.firingRates?.[n.layer])]),
+      });
+    }
+  }
+  const published = CLASSIFIER_PAPERS[dataset];
+  const series: Series[] = [];
+  rs.forEach((r, i) => {
+    const pts = (r.epochs as unknown as EpochRecord[]).filter((e) => typeof e.test?.accuracy === 'number');
+    if (pts.length) series.push({ label: `${r.name} (${String(r.config.neuron ?? 'alif')})`, x: pts.map((e) => e.epoch + 1), y: pts.map((e) => 100 * (1 - e.test!.accuracy!)), color: SERIES_COLORS[i % SERIES_COLORS.length], markers: true });
+  });
+  const refs: Reference[] = published ? [{ label: `TAID paper (ALIF, 1000 epochs): ${(100 - published.accuracy).toFixed(2)} %`, y: 100 - published.accuracy }] : [];
+  const curves: Chart[] = series.length
+    ? [
+        {
+          file: 'test-error',
+          svg: lineChart(series, { title: 'Test error during training', xLabel: 'epochs completed', yLabel: 'test error, % (log)', logY: true, references: refs, legend: 'top-right' }),
+          caption:
+            "Test error (100 % − accuracy) after each epoch (metrics.jsonl 'epoch' records), log scale; " +
+            (published ? `dashed: the TAID paper's ${published.table} (${published.accuracy} % accuracy)` : 'no published value for this dataset'),
+        },
+      ]
+    : [];
+  return {
+    header: ['run', 'neuron', 'trained', 'test accuracy ↑', 'best epoch', 'energy µJ/image', 'train images/s'],
+    rows,
+    notes,
+    about: "Test accuracy comes from each run's eval.json (spikevae eval keeps it in the run folder; see \"Files read\"), else from the trainer's own test pass (†); \"best epoch\" is the trainer's, whose weights best.safetensors keeps; \"train images/s\" is the trainer's own rate over its logged windows, evaluation time excluded.",
+    paperHeader: ['model', 'test accuracy', 'source'],
+    paper: published ? [['TAID paper: ALIF, T = 8, 1000 epochs', `${published.accuracy} %`, `${published.table} of arXiv 2406.03046`]] : [],
+    paperAbout: 'The papers train 1000 epochs with the same network, loss and augmentation.',
+    curves,
+    curveTables,
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('report')
@@ -273,33 +423,14 @@ the run folder; the report lists each file it read.`,
     .action((runs: string[], flags: { out: string }) => {
       const rs = runs.map(readRun);
       const dataset = String(rs[0].config.dataset);
-      const rows: string[][] = [];
-      const notes: string[] = [];
-      for (const r of rs) {
-        const ev = r.evalResult;
-        const lastEpoch = r.epochs[r.epochs.length - 1] as { epoch?: number; test?: { recon?: number } } | undefined;
-        // Counts are shown where they differ from the papers' protocol (full test set, 5,120 FAD samples).
-        let recon = ev?.recon ? `${fmt(ev.recon.mse)}${ev.recon.images < 10000 ? ` (${ev.recon.images} images)` : ''}` : '–';
-        if (!ev?.recon && typeof lastEpoch?.test?.recon === 'number') {
-          recon = `${fmt(lastEpoch.test.recon)}†`;
-          notes.push(`† ${r.name}: the recon term of the trainer's test loss after epoch ${(lastEpoch.epoch ?? 0) + 1} (no eval.json with recon)`);
-        }
-        rows.push([
-          r.name,
-          paperModel(r.config),
-          trainedText(r.progress),
-          recon,
-          ev?.fad ? `${fmt(ev.fad.fad, 2)}${ev.fad.samples < 5120 ? ` (${ev.fad.samples} samples)` : ''}${ev.fad.comparableWithPapers === false ? ' (own autoencoder)' : ''}` : '–',
-          fmt(ev?.is?.mean, 3),
-          fmt(ev?.fid?.fid, 1),
-          ev?.classify ? `${(100 * ev.classify.testAccuracy).toFixed(1)}%` : '–',
-          ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–',
-          r.imagesPerSec !== null ? r.imagesPerSec.toFixed(1) : '–',
-        ]);
+      const classifiers = rs.filter((r) => r.config.model === 'alif-classifier');
+      if (classifiers.length > 0 && classifiers.length < rs.length) {
+        throw new UserError(`report: ${classifiers[0].name} is a classifier run and ${rs.find((r) => r.config.model !== 'alif-classifier')!.name} a generative one; report each kind on its own`);
       }
-      const header = ['run', 'model', 'trained', 'recon MSE ↓', 'FAD ↓', 'IS ↑', 'FID ↓', 'latent class. acc.', 'energy µJ/image', 'train images/s'];
-      const published = (v?: number) => (v === undefined ? '–' : String(v)); // as printed in the papers
-      const paper = Object.entries(PAPERS[dataset] ?? {}).map(([m, v]) => [m, published(v.recon), published(v.fad), published(v.is), published(v.fid)]);
+      const content = classifiers.length ? classifierContent(rs, dataset) : generativeContent(rs, dataset);
+      const { header, rows, notes, paperHeader, paper, curves, curveTables } = content;
+      // Generative runs' learning curves, or a classifier's accuracy per epoch.
+      const hasCurves = curves.length > 0 || curveTables.length > 0;
       const loss: Chart = {
         file: 'loss',
         svg: lineChart(
@@ -308,7 +439,6 @@ the run folder; the report lists each file it read.`,
         ),
         caption: "Training loss against optimizer steps (metrics.jsonl 'step' records, each a single batch), log scale",
       };
-      const curves = curveCharts(rs, dataset);
       const mdPath = flags.out.replace(/\.html?$/, '') + '.md';
       const chartPath = (c: Chart) => `${mdPath.replace(/\.md$/, '')}-${c.file}.svg`;
 
@@ -318,9 +448,9 @@ the run folder; the report lists each file it read.`,
       const table = (h: string[], body: string[][]) =>
         `<table><tr>${h.map((c) => `<th>${c}</th>`).join('')}</tr>${body.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</table>`;
       const sourcesHtml = rs.map((r) => `<h3>${esc(r.name)}</h3><ul>${r.sources.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>`).join('');
-      const curvesHtml = curves.length
+      const curvesHtml = hasCurves
         ? `<h2>Learning curves</h2>${curves.map((c) => figure(c.svg, c.caption)).join('')}` +
-          rs.filter((r) => r.curve.length).map((r) => { const t = curveTable(r); return `<h3>${esc(r.name)}</h3>${table(t.header, t.rows)}`; }).join('')
+          curveTables.map((t) => `<h3>${esc(t.title)}</h3>${table(t.header, t.rows)}`).join('')
         : '';
       const html = `<!doctype html><html><head><meta charset="utf-8"><title>spikevae report: ${dataset}</title>
 <style>body{font-family:sans-serif;max-width:1100px;margin:24px auto;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}figure{display:inline-block;vertical-align:top;margin:6px;max-width:560px}figure img{max-width:420px}figcaption{font-size:13px;color:#444;margin-top:4px}</style></head><body>
@@ -328,9 +458,9 @@ the run folder; the report lists each file it read.`,
 <p>Generated ${new Date().toISOString()} from ${rs.map((r) => esc(r.dir)).join(', ')}.</p>
 <h2>Our runs</h2>${table(header, rows)}
 ${notes.map((n) => `<p>${esc(n)}</p>`).join('')}
-<p>Metrics come from each run's eval.json (see "Files read"); "train images/s" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time excluded.</p>
-<h2>Published numbers (full training)</h2>${table(['model', 'recon', 'FAD', 'IS', 'FID'], paper)}
-<p>Reconstruction MSE on the [−1, 1] scale; FAD with the official FSVAE autoencoder and statistics. The papers train 150 (FSVAE, TAID) or 300 (ESVAE) epochs.</p>
+<p>${esc(content.about)}</p>
+<h2>Published numbers (full training)</h2>${table(paperHeader, paper)}
+<p>${esc(content.paperAbout)}</p>
 ${curvesHtml}
 <h2>Loss curves</h2>${figure(loss.svg, loss.caption)}
 <h2>Samples, reconstructions and analyses</h2>
@@ -352,18 +482,20 @@ ${rs.map((r) => `<h3>${esc(r.name)}</h3>${r.pictures.map(img).join('')}${r.svgs.
         mdTable(header, rows),
         '',
         ...notes.flatMap((n) => [n, '']),
-        "Metrics come from each run's eval.json (see \"Files read\"); \"train images/s\" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time excluded.",
+        content.about,
         '',
         '## Published numbers (full training)',
         '',
-        mdTable(['model', 'recon', 'FAD', 'IS', 'FID'], paper),
+        mdTable(paperHeader, paper),
         '',
-        ...(curves.length
+        content.paperAbout,
+        '',
+        ...(hasCurves
           ? [
               '## Learning curves',
               '',
               ...curves.flatMap((c) => mdFigure(chartPath(c), c.caption)),
-              ...rs.filter((r) => r.curve.length).flatMap((r) => { const t = curveTable(r); return [`### ${r.name}`, '', mdTable(t.header, t.rows), '']; }),
+              ...curveTables.flatMap((t) => [`### ${t.title}`, '', mdTable(t.header, t.rows), '']),
             ]
           : []),
         '## Loss curves',
