@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+# Maintainers' tool, the official half of scripts/official-parity.ts: runs the
+# official FSVAE (imported from a work tree of kamata1729/FullySpikingVAE,
+# never copied here) on the weights, images and posterior indices that
+# `official-parity.js dump` wrote to DIR, and writes what it computes to
+# DIR/official.safetensors for `official-parity.js compare`.
+#
+#   /usr/bin/python3 scripts/official-parity.py SRC DIR
+#
+# Needs Debian's python3-torch and python3-numpy (no torchvision, no
+# safetensors package: the format is read and written here with numpy).
+# torch.randint is replaced by the recorded indices, in the order spikevae drew
+# them; scheduled sampling is off (p = 0) as on the spikevae side. The
+# optimizer is main_fsvae.py's: AdamW(lr, betas (0.9, 0.999), weight decay).
+import json
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DTYPES = {'F32': np.float32, 'F64': np.float64, 'I64': np.int64, 'I32': np.int32}
+
+
+def read_safetensors(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    (n,) = struct.unpack('<Q', data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop('__metadata__', {})
+    base = 8 + n
+    out = {}
+    for name, e in header.items():
+        a, b = e['data_offsets']
+        out[name] = np.frombuffer(data[base + a:base + b], dtype=DTYPES[e['dtype']]).reshape(e['shape'])
+    return out, meta
+
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, arr in tensors.items():
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        raw = arr.tobytes()
+        header[name] = {'dtype': 'F32', 'shape': list(arr.shape), 'data_offsets': [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    h = json.dumps(header).encode()
+    h += b' ' * ((8 - len(h) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+def main():
+    src, out_dir = sys.argv[1], sys.argv[2]
+    sys.path.insert(0, src)
+    import global_v as glv
+    config = {'in_channels': 1, 'latent_dim': 128, 'n_steps': 16, 'k': 20, 'batch_size': 1, 'lr': 0.001}
+    glv.network_config = config
+    glv.n_steps = 16
+    glv.layer_config = {'threshold': 0.2}
+    glv.dtype = torch.float32
+    from fsvae_models.fsvae import FSVAE
+
+    torch.set_num_threads(1)
+    initial, _ = read_safetensors(f'{out_dir}/initial.safetensors')
+    inputs, meta = read_safetensors(f'{out_dir}/inputs.safetensors')
+    n, steps = int(meta['images']), int(meta['steps'])
+    net = FSVAE()
+    state = {k: torch.from_numpy(np.array(v)) for k, v in initial.items()}
+    net.load_state_dict(state, strict=True)
+
+    recorded = [torch.from_numpy(np.array(r, dtype=np.int64)) for r in inputs['indices']]
+    real_randint = torch.randint
+
+    def replayed_randint(low, high, size, *args, **kwargs):
+        r = recorded.pop(0)
+        assert low == 0 and tuple(size) == tuple(r.shape) and int(r.max()) < high, 'the draws do not line up'
+        return r.clone()
+
+    torch.randint = replayed_randint
+    images = torch.from_numpy(np.array(inputs['images']))
+
+    def spike_input(x):
+        return x.unsqueeze(-1).repeat(1, 1, 1, 1, 16)  # main_fsvae.py: (N, C, H, W, T)
+
+    ours = {}
+    # Evaluation mode, as main_fsvae.py's test(): the forward and the test loss.
+    net.eval()
+    x = images[:n]
+    with torch.no_grad():
+        latent = net.before_latent_layer(torch.flatten(net.encoder(spike_input(x)), start_dim=1, end_dim=3))
+        sampled_z, q_z = net.posterior(latent)
+        p_z = net.prior(sampled_z, True, 0)
+        recon = net.decode(sampled_z)
+        losses = net.loss_function_mmd(x, recon, q_z, p_z)
+    ours['eval.encoded'] = latent.numpy()
+    ours['eval.sampled_z'] = sampled_z.numpy()
+    ours['eval.q_z'] = q_z.numpy()
+    ours['eval.p_z'] = p_z.numpy()
+    ours['eval.recon'] = recon.numpy()
+    ours['eval.loss'] = np.array([losses['loss'].item(), losses['Reconstruction_Loss'].item(), losses['Distance_Loss'].item()])
+
+    # Training steps, as main_fsvae.py's train() with p = 0.
+    net.train()
+    net.p = 0
+    opti = torch.optim.AdamW(net.parameters(), lr=float(meta['lr']), betas=(0.9, 0.999), weight_decay=float(meta['weightDecay']))
+    encoded = []
+    hook = net.before_latent_layer.register_forward_hook(lambda _m, _i, out: encoded.append(out.detach().clone()))
+    for s in range(steps):
+        x = images[s * n:(s + 1) * n]
+        opti.zero_grad()
+        x_recon, q_z, p_z, sampled_z = net(spike_input(x), scheduled=True)
+        if s == 0:
+            ours['train.0.encoded'] = encoded[0].numpy()
+            ours['train.0.sampled_z'] = sampled_z.detach().numpy()
+            ours['train.0.q_z'] = q_z.detach().numpy()
+            ours['train.0.p_z'] = p_z.detach().numpy()
+            ours['train.0.recon'] = x_recon.detach().numpy()
+        losses = net.loss_function_mmd(x, x_recon, q_z, p_z)
+        losses['loss'].backward()
+        ours[f'train.{s}.loss'] = np.array([losses['loss'].item(), losses['Reconstruction_Loss'].item(), losses['Distance_Loss'].item()])
+        if s == 0:
+            for name, p in net.named_parameters():
+                ours[f'grad.{name}'] = (p.grad if p.grad is not None else torch.zeros_like(p)).numpy().copy()
+        opti.step()
+    hook.remove()
+    for name, t in net.state_dict().items():
+        ours[f'after.{name}'] = t.numpy().astype(np.float32)
+    torch.randint = real_randint
+    assert not recorded, f'{len(recorded)} recorded draws were not used'
+    write_safetensors(f'{out_dir}/official.safetensors', ours)
+    print(f'wrote {out_dir}/official.safetensors')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,177 @@
+/**
+ * Maintainers' tool: spikevae's FSVAE against the official PyTorch code run
+ * on the same weights, images and random indices, for an evaluation pass and
+ * several training steps (AdamW included), so the claim "one training step
+ * equals the official one" is checked against the official code itself and
+ * not only against test/oracle's re-implementation of it.
+ *
+ *   node dist/scripts/official-parity.js dump --checkpoint pretrained:fsvae-mnist --out DIR [--images 8] [--steps 3]
+ *   /usr/bin/python3 scripts/official-parity.py SRC DIR      (SRC: a work tree of kamata1729/FullySpikingVAE)
+ *   node dist/scripts/official-parity.js compare DIR [--json]
+ *
+ * `dump` writes DIR/initial.safetensors (the weights as a state_dict),
+ * DIR/inputs.safetensors (the first images × steps MNIST test images, and
+ * every posterior index spikevae drew, in the order it drew them) and
+ * DIR/spikevae.safetensors (what spikevae computed); the Python script runs
+ * the official model from the same state_dict with torch.randint replaced by
+ * those indices and writes DIR/official.safetensors; `compare` prints, per
+ * quantity, the largest absolute and relative differences and how many
+ * spikes differ. Everything is stored in the official layout ((B, C, T),
+ * (B, C, k, T)). Scheduled sampling is off (p = 0) in the training steps, so
+ * the prior draws nothing and the two runs need no other shared randomness.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDataset } from '../src/data/index.js';
+import { AdamW } from '../src/engine/optim.js';
+import { Random } from '../src/engine/random.js';
+import { Tensor } from '../src/engine/tensor.js';
+import { readSafetensors, writeSafetensors, type StoredTensor } from '../src/io/safetensors.js';
+import { stateDict } from '../src/models/checkpoint.js';
+import { FSVAE } from '../src/models/fsvae.js';
+import { loadModel } from '../src/models/index.js';
+
+type Store = Map<string, StoredTensor>;
+
+function arg(name: string, fallback?: string): string {
+  const i = process.argv.indexOf(name);
+  if (i >= 0 && i + 1 < process.argv.length) return process.argv[i + 1];
+  if (fallback === undefined) throw new Error(`missing ${name}`);
+  return fallback;
+}
+
+const f32 = (data: Float32Array, shape: number[]): StoredTensor => ({ dtype: 'F32', shape, data: Float32Array.from(data) });
+
+/** [T, B, ...rest] (spikevae's time-major layout) → (B, ...rest, T) (the official one). */
+function timeLast(t: Tensor): StoredTensor {
+  const [T, B, ...rest] = t.shape;
+  const inner = rest.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(t.size);
+  for (let s = 0; s < T; s++) for (let b = 0; b < B; b++) for (let i = 0; i < inner; i++) out[(b * inner + i) * T + s] = t.data[(s * B + b) * inner + i];
+  return { dtype: 'F32', shape: [B, ...rest, T], data: out };
+}
+
+async function dump(): Promise<void> {
+  const out = arg('--out');
+  const n = Number(arg('--images', '8'));
+  const steps = Number(arg('--steps', '3'));
+  const { model } = loadModel(arg('--checkpoint'));
+  if (!(model instanceof FSVAE) || model.kind !== 'fsvae' || model.cfg.decoding !== 'membrane') throw new Error('official-parity compares the FSVAE with the membrane output only');
+  mkdirSync(out, { recursive: true });
+  writeSafetensors(join(out, 'initial.safetensors'), stateDict(model), { 'spikevae.parity': 'initial state_dict' });
+
+  const ds = await openDataset('mnist', 'test', { limit: n * steps });
+  const per = ds.channels * ds.height * ds.width;
+  const pixels = new Float32Array(n * steps * per);
+  await ds.readBatch(Array.from({ length: n * steps }, (_, i) => i), null, pixels);
+  await ds.close();
+  const batch = (s: number) => new Tensor(pixels.slice(s * n * per, (s + 1) * n * per), [n, ds.channels, ds.height, ds.width]);
+
+  // Every index the posterior draws, in order: the Python side replays them as torch.randint's values.
+  const rng = new Random(Number(arg('--seed', '0')));
+  const drawn: Int32Array[] = [];
+  const fillInt = rng.fillInt.bind(rng);
+  rng.fillInt = (o: Int32Array, k: number) => {
+    const r = fillInt(o, k);
+    drawn.push(r.slice());
+    return r;
+  };
+  const ours: Store = new Map();
+
+  // Evaluation mode (running statistics): the whole forward and the test loss.
+  model.eval();
+  const ev = model.forward(batch(0), rng);
+  const evLoss = model.loss(batch(0), ev);
+  ours.set('eval.encoded', timeLast(ev.encoded));
+  ours.set('eval.sampled_z', timeLast(ev.sampledZ));
+  ours.set('eval.q_z', timeLast(ev.qZ));
+  ours.set('eval.p_z', timeLast(ev.pZ));
+  ours.set('eval.recon', f32(ev.recon.data, ev.recon.shape));
+  ours.set('eval.loss', f32(Float32Array.of(evLoss.loss.item(), evLoss.recon, evLoss.distance), [3]));
+  const evalDraws = drawn.length;
+
+  // Training steps: the reference recipe's AdamW, scheduled sampling off.
+  model.train();
+  model.p = 0;
+  const lr = Number(arg('--lr', '0.001'));
+  const optimizer = new AdamW(model.paramGroups(lr, Number(arg('--weight-decay', '0.001'))));
+  for (let s = 0; s < steps; s++) {
+    // lossOnBatch's forward and loss, with the first step's spikes kept.
+    const fwd = model.forward(batch(s), rng);
+    const r = model.loss(batch(s), fwd);
+    ours.set(`train.${s}.loss`, f32(Float32Array.of(r.loss.item(), r.recon, r.distance), [3]));
+    if (s === 0) {
+      ours.set('train.0.encoded', timeLast(fwd.encoded));
+      ours.set('train.0.sampled_z', timeLast(fwd.sampledZ));
+      ours.set('train.0.q_z', timeLast(fwd.qZ));
+      ours.set('train.0.p_z', timeLast(fwd.pZ));
+      ours.set('train.0.recon', f32(fwd.recon.data, fwd.recon.shape));
+    }
+    r.loss.backward();
+    if (s === 0) for (const [name, p] of model.namedParameters()) ours.set(`grad.${name}`, f32(p.grad ?? new Float32Array(p.size), [...p.shape]));
+    optimizer.step();
+    optimizer.zeroGrad();
+  }
+  // Counters (I64) as floats too: the comparison reads every tensor as float32.
+  for (const [name, t] of stateDict(model)) ours.set(`after.${name}`, f32(Float32Array.from(t.data as ArrayLike<number>, Number), t.shape));
+
+  const rows = drawn[0]?.length ?? 0;
+  const indices = new Int32Array(drawn.length * rows);
+  drawn.forEach((d, i) => indices.set(d, i * rows));
+  const inputs: Store = new Map([
+    ['images', f32(pixels, [n * steps, ds.channels, ds.height, ds.width])],
+    ['indices', { dtype: 'I32', shape: [drawn.length, rows], data: indices }],
+  ]);
+  const meta = { images: String(n), steps: String(steps), evalDraws: String(evalDraws), lr: String(lr), weightDecay: arg('--weight-decay', '0.001') };
+  writeSafetensors(join(out, 'inputs.safetensors'), inputs, meta);
+  writeSafetensors(join(out, 'spikevae.safetensors'), ours, meta);
+  console.log(`wrote ${out}: ${n} images × ${steps} training steps, ${drawn.length} index draws; now run scripts/official-parity.py SRC ${out}`);
+}
+
+function compare(): void {
+  const dir = process.argv[3];
+  const ours = readSafetensors(join(dir, 'spikevae.safetensors')).tensors;
+  const theirs = readSafetensors(join(dir, 'official.safetensors')).tensors;
+  const rows: Array<{ name: string; size: number; maxAbs: number; maxRel: number; relL2: number; spikesDiffer: number | null }> = [];
+  for (const [name, a] of ours) {
+    const b = theirs.get(name);
+    if (!b) {
+      console.log(`${name}: missing on the official side`);
+      continue;
+    }
+    const x = a.data as Float32Array;
+    const y = b.data as Float32Array;
+    if (x.length !== y.length) throw new Error(`${name}: ${x.length} values here, ${y.length} there`);
+    let maxAbs = 0;
+    let scale = 0;
+    let binary = a.dtype === 'F32';
+    let spikesDiffer = 0;
+    let diff2 = 0;
+    let norm2 = 0;
+    for (let i = 0; i < x.length; i++) {
+      const d = Math.abs(Number(x[i]) - Number(y[i]));
+      diff2 += d * d;
+      norm2 += Number(y[i]) * Number(y[i]);
+      maxAbs = Math.max(maxAbs, d);
+      scale = Math.max(scale, Math.abs(Number(y[i])));
+      if (binary && !((x[i] === 0 || x[i] === 1) && (y[i] === 0 || y[i] === 1))) binary = false;
+      if (x[i] !== y[i]) spikesDiffer++;
+    }
+    rows.push({ name, size: x.length, maxAbs, maxRel: scale > 0 ? maxAbs / scale : maxAbs, relL2: norm2 > 0 ? Math.sqrt(diff2 / norm2) : Math.sqrt(diff2), spikesDiffer: binary ? spikesDiffer : null });
+  }
+  if (process.argv.includes('--json')) {
+    console.log(JSON.stringify(rows, null, 2));
+    return;
+  }
+  console.log('| quantity | values | max |difference| | relative to max |official| | ‖difference‖ / ‖official‖ | spikes that differ |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.size} | ${r.maxAbs.toExponential(2)} | ${r.maxRel.toExponential(2)} | ${r.relL2.toExponential(2)} | ${r.spikesDiffer ?? '–'} |`);
+}
+
+const command = process.argv[2];
+if (command === 'dump') await dump();
+else if (command === 'compare') compare();
+else {
+  console.error('usage: official-parity.js dump --checkpoint FILE --out DIR [--images 8] [--steps 3] | compare DIR [--json]');
+  process.exit(2);
+}
