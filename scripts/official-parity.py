@@ -10,9 +10,11 @@
 # Needs Debian's python3-torch and python3-numpy (no torchvision, no
 # safetensors package: the format is read and written here with numpy).
 # torch.randint is replaced by the recorded indices, in the order spikevae drew
-# them; scheduled sampling is off (p = 0) as on the spikevae side. The
-# optimizer is main_fsvae.py's: AdamW(lr, betas (0.9, 0.999), weight decay).
+# them, and the prior's scheduled-sampling coins (random.random) and noise
+# (torch.randn_like) by spikevae's, with the same p. The optimizer is
+# main_fsvae.py's: AdamW(lr, betas (0.9, 0.999), weight decay).
 import json
+import random
 import struct
 import sys
 
@@ -79,6 +81,20 @@ def main():
         return r.clone()
 
     torch.randint = replayed_randint
+    coins = [float(c) for c in inputs['coins']]
+    normals = np.array(inputs['normals'], dtype=np.float64)
+    used = {'normals': 0}
+    real_random, real_randn_like = random.random, torch.randn_like
+    random.random = lambda: coins.pop(0)
+
+    def replayed_randn_like(t, *args, **kwargs):
+        k = t.numel()
+        block = normals[used['normals']:used['normals'] + k]
+        assert len(block) == k, 'the noise does not line up'
+        used['normals'] += k
+        return torch.from_numpy(block.astype(np.float32)).view(t.shape)
+
+    torch.randn_like = replayed_randn_like
     images = torch.from_numpy(np.array(inputs['images']))
 
     def spike_input(x):
@@ -101,9 +117,9 @@ def main():
     ours['eval.recon'] = recon.numpy()
     ours['eval.loss'] = np.array([losses['loss'].item(), losses['Reconstruction_Loss'].item(), losses['Distance_Loss'].item()])
 
-    # Training steps, as main_fsvae.py's train() with p = 0.
+    # Training steps, as main_fsvae.py's train() with the given p.
     net.train()
-    net.p = 0
+    net.p = float(meta['p'])
     opti = torch.optim.AdamW(net.parameters(), lr=float(meta['lr']), betas=(0.9, 0.999), weight_decay=float(meta['weightDecay']))
     encoded = []
     hook = net.before_latent_layer.register_forward_hook(lambda _m, _i, out: encoded.append(out.detach().clone()))
@@ -127,8 +143,9 @@ def main():
     hook.remove()
     for name, t in net.state_dict().items():
         ours[f'after.{name}'] = t.numpy().astype(np.float32)
-    torch.randint = real_randint
+    torch.randint, random.random, torch.randn_like = real_randint, real_random, real_randn_like
     assert not recorded, f'{len(recorded)} recorded draws were not used'
+    assert not coins and used['normals'] == len(normals), 'recorded coins or noise were not used'
     write_safetensors(f'{out_dir}/official.safetensors', ours)
     print(f'wrote {out_dir}/official.safetensors')
 

@@ -5,7 +5,7 @@
  * equals the official one" is checked against the official code itself and
  * not only against test/oracle's re-implementation of it.
  *
- *   node dist/scripts/official-parity.js dump --checkpoint pretrained:fsvae-mnist --out DIR [--images 8] [--steps 3]
+ *   node dist/scripts/official-parity.js dump --checkpoint pretrained:fsvae-mnist --out DIR [--images 8] [--steps 3] [--p 0.3]
  *   /usr/bin/python3 scripts/official-parity.py SRC DIR      (SRC: a work tree of kamata1729/FullySpikingVAE)
  *   node dist/scripts/official-parity.js compare DIR [--json]
  *
@@ -17,8 +17,9 @@
  * those indices and writes DIR/official.safetensors; `compare` prints, per
  * quantity, the largest absolute and relative differences and how many
  * spikes differ. Everything is stored in the official layout ((B, C, T),
- * (B, C, k, T)). Scheduled sampling is off (p = 0) in the training steps, so
- * the prior draws nothing and the two runs need no other shared randomness.
+ * (B, C, k, T)). The training steps run scheduled sampling with --p
+ * (default 0.3, the end of the reference's schedule): its coins and noise are
+ * recorded too and replayed as Python's random.random and torch.randn_like.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -76,6 +77,27 @@ async function dump(): Promise<void> {
     drawn.push(r.slice());
     return r;
   };
+  // The prior's scheduled-sampling coins and noise (normal() draws its own uniforms, which are not coins).
+  const coins: number[] = [];
+  const normals: number[] = [];
+  let inNormal = false;
+  const uniform = rng.uniform.bind(rng);
+  const normal = rng.normal.bind(rng);
+  rng.normal = () => {
+    inNormal = true;
+    try {
+      const v = normal();
+      normals.push(v);
+      return v;
+    } finally {
+      inNormal = false;
+    }
+  };
+  rng.uniform = () => {
+    const v = uniform();
+    if (!inNormal) coins.push(v);
+    return v;
+  };
   const ours: Store = new Map();
 
   // Evaluation mode (running statistics): the whole forward and the test loss.
@@ -90,9 +112,10 @@ async function dump(): Promise<void> {
   ours.set('eval.loss', f32(Float32Array.of(evLoss.loss.item(), evLoss.recon, evLoss.distance), [3]));
   const evalDraws = drawn.length;
 
-  // Training steps: the reference recipe's AdamW, scheduled sampling off.
+  // Training steps: the reference recipe's AdamW and scheduled sampling.
   model.train();
-  model.p = 0;
+  const p = Number(arg('--p', '0.3'));
+  model.p = p;
   const lr = Number(arg('--lr', '0.001'));
   const optimizer = new AdamW(model.paramGroups(lr, Number(arg('--weight-decay', '0.001'))));
   for (let s = 0; s < steps; s++) {
@@ -121,11 +144,14 @@ async function dump(): Promise<void> {
   const inputs: Store = new Map([
     ['images', f32(pixels, [n * steps, ds.channels, ds.height, ds.width])],
     ['indices', { dtype: 'I32', shape: [drawn.length, rows], data: indices }],
+    ['coins', { dtype: 'F64', shape: [coins.length], data: Float64Array.from(coins) }],
+    ['normals', { dtype: 'F64', shape: [normals.length], data: Float64Array.from(normals) }],
   ]);
-  const meta = { images: String(n), steps: String(steps), evalDraws: String(evalDraws), lr: String(lr), weightDecay: arg('--weight-decay', '0.001') };
+  const meta = { images: String(n), steps: String(steps), evalDraws: String(evalDraws), lr: String(lr), weightDecay: arg('--weight-decay', '0.001'), p: String(p) };
   writeSafetensors(join(out, 'inputs.safetensors'), inputs, meta);
   writeSafetensors(join(out, 'spikevae.safetensors'), ours, meta);
-  console.log(`wrote ${out}: ${n} images × ${steps} training steps, ${drawn.length} index draws; now run scripts/official-parity.py SRC ${out}`);
+  const taken = coins.filter((c) => c < p).length;
+  console.log(`wrote ${out}: ${n} images × ${steps} training steps, ${drawn.length} index draws, ${coins.length} scheduled-sampling coins (${taken} taken); now run scripts/official-parity.py SRC ${out}`);
 }
 
 function compare(): void {
@@ -172,6 +198,6 @@ const command = process.argv[2];
 if (command === 'dump') await dump();
 else if (command === 'compare') compare();
 else {
-  console.error('usage: official-parity.js dump --checkpoint FILE --out DIR [--images 8] [--steps 3] | compare DIR [--json]');
+  console.error('usage: official-parity.js dump --checkpoint FILE --out DIR [--images 8] [--steps 3] [--p 0.3] | compare DIR [--json]');
   process.exit(2);
 }
