@@ -7,6 +7,10 @@
 #
 #   /usr/bin/python3 scripts/official-parity.py SRC DIR
 #
+# SRC: a work tree of kamata1729/FullySpikingVAE, or for --taid dumps the
+# Generation folder of bollossom/ICLR_TINY_SNN (add an empty
+# fsvae_models/HHneuron.py: it is imported there but not published).
+#
 # Needs Debian's python3-torch and python3-numpy (no torchvision, no
 # safetensors package: the format is read and written here with numpy).
 # torch.randint is replaced by the recorded indices, in the order spikevae drew
@@ -62,13 +66,14 @@ def main():
     glv.n_steps = 16
     glv.layer_config = {'threshold': 0.2}
     glv.dtype = torch.float32
-    from fsvae_models.fsvae import FSVAE
+    import fsvae_models.fsvae as official
 
     torch.set_num_threads(1)
     initial, _ = read_safetensors(f'{out_dir}/initial.safetensors')
     inputs, meta = read_safetensors(f'{out_dir}/inputs.safetensors')
     n, steps = int(meta['images']), int(meta['steps'])
-    net = FSVAE()
+    # FSVAE_TAID lives in the TAID paper's code (its Generation folder as SRC).
+    net = official.FSVAE_TAID() if meta.get('decoding') == 'taid' else official.FSVAE()
     state = {k: torch.from_numpy(np.array(v)) for k, v in initial.items()}
     net.load_state_dict(state, strict=True)
 

@@ -5,8 +5,14 @@
  * equals the official one" is checked against the official code itself and
  * not only against test/oracle's re-implementation of it.
  *
- *   node dist/scripts/official-parity.js dump --checkpoint pretrained:fsvae-mnist --out DIR [--images 8] [--steps 3] [--p 0.3]
+ *   node dist/scripts/official-parity.js dump --checkpoint pretrained:fsvae-mnist --out DIR [--images 8] [--steps 3] [--p 0.3] [--taid]
  *   /usr/bin/python3 scripts/official-parity.py SRC DIR      (SRC: a work tree of kamata1729/FullySpikingVAE)
+ *
+ * --taid: FSVAE with TAID decoding, the checkpoint's weights with a freshly
+ * initialised TAID layer (seed --seed), against FSVAE_TAID of the TAID
+ * paper's code (SRC: the Generation folder of bollossom/ICLR_TINY_SNN, with an
+ * empty fsvae_models/HHneuron.py: that module is imported but not published,
+ * and FSVAE_TAID does not use it).
  *   node dist/scripts/official-parity.js compare DIR [--json]
  *
  * `dump` writes DIR/initial.safetensors (the weights as a state_dict),
@@ -28,9 +34,9 @@ import { AdamW } from '../src/engine/optim.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { readSafetensors, writeSafetensors, type StoredTensor } from '../src/io/safetensors.js';
-import { stateDict } from '../src/models/checkpoint.js';
+import { loadStateDict, stateDict } from '../src/models/checkpoint.js';
 import { FSVAE } from '../src/models/fsvae.js';
-import { loadModel } from '../src/models/index.js';
+import { createModel, loadModel } from '../src/models/index.js';
 
 type Store = Map<string, StoredTensor>;
 
@@ -56,8 +62,14 @@ async function dump(): Promise<void> {
   const out = arg('--out');
   const n = Number(arg('--images', '8'));
   const steps = Number(arg('--steps', '3'));
-  const { model } = loadModel(arg('--checkpoint'));
-  if (!(model instanceof FSVAE) || model.kind !== 'fsvae' || model.cfg.decoding !== 'membrane') throw new Error('official-parity compares the FSVAE with the membrane output only');
+  const taid = process.argv.includes('--taid');
+  const loaded = loadModel(arg('--checkpoint'));
+  if (!(loaded.model instanceof FSVAE) || loaded.model.kind !== 'fsvae' || loaded.model.cfg.decoding !== 'membrane') throw new Error('official-parity starts from an FSVAE checkpoint with the membrane output');
+  let model: FSVAE = loaded.model;
+  if (taid) {
+    model = createModel('fsvae', 'mnist', { decoding: 'taid' }, Number(arg('--seed', '0'))) as FSVAE;
+    loadStateDict(model, loaded.checkpoint.file.tensors, arg('--checkpoint'), (name) => name.startsWith('membrane_output_layer.'));
+  }
   mkdirSync(out, { recursive: true });
   writeSafetensors(join(out, 'initial.safetensors'), stateDict(model), { 'spikevae.parity': 'initial state_dict' });
 
@@ -147,7 +159,7 @@ async function dump(): Promise<void> {
     ['coins', { dtype: 'F64', shape: [coins.length], data: Float64Array.from(coins) }],
     ['normals', { dtype: 'F64', shape: [normals.length], data: Float64Array.from(normals) }],
   ]);
-  const meta = { images: String(n), steps: String(steps), evalDraws: String(evalDraws), lr: String(lr), weightDecay: arg('--weight-decay', '0.001'), p: String(p) };
+  const meta = { images: String(n), steps: String(steps), evalDraws: String(evalDraws), lr: String(lr), weightDecay: arg('--weight-decay', '0.001'), p: String(p), decoding: taid ? 'taid' : 'membrane' };
   writeSafetensors(join(out, 'inputs.safetensors'), inputs, meta);
   writeSafetensors(join(out, 'spikevae.safetensors'), ours, meta);
   const taken = coins.filter((c) => c < p).length;
@@ -198,6 +210,6 @@ const command = process.argv[2];
 if (command === 'dump') await dump();
 else if (command === 'compare') compare();
 else {
-  console.error('usage: official-parity.js dump --checkpoint FILE --out DIR [--images 8] [--steps 3] [--p 0.3] | compare DIR [--json]');
+  console.error('usage: official-parity.js dump --checkpoint FILE --out DIR [--images 8] [--steps 3] [--p 0.3] [--taid] | compare DIR [--json]');
   process.exit(2);
 }
