@@ -7,7 +7,8 @@
 #
 #   /usr/bin/python3 scripts/official-parity.py SRC DIR
 #
-# SRC: a work tree of kamata1729/FullySpikingVAE, or for --taid dumps the
+# SRC: a work tree of kamata1729/FullySpikingVAE; for ESVAE dumps one of
+# QgZhan/ESVAE; for --taid dumps the
 # Generation folder of bollossom/ICLR_TINY_SNN (add an empty
 # fsvae_models/HHneuron.py: it is imported there but not published).
 #
@@ -57,20 +58,93 @@ def write_safetensors(path, tensors):
         f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 
 
-def main():
-    src, out_dir = sys.argv[1], sys.argv[2]
+def setup(src, latent_dim):
     sys.path.insert(0, src)
     import global_v as glv
-    config = {'in_channels': 1, 'latent_dim': 128, 'n_steps': 16, 'k': 20, 'batch_size': 1, 'lr': 0.001}
-    glv.network_config = config
+    glv.network_config = {'in_channels': 1, 'latent_dim': latent_dim, 'n_steps': 16, 'k': 20, 'batch_size': 1, 'lr': 0.001}
     glv.n_steps = 16
     glv.layer_config = {'threshold': 0.2}
     glv.dtype = torch.float32
-    import fsvae_models.fsvae as official
-
     torch.set_num_threads(1)
+
+
+def spike_input(x):
+    return x.unsqueeze(-1).repeat(1, 1, 1, 1, 16)  # main_*.py: (N, C, H, W, T)
+
+
+def losses_of(losses):
+    return np.array([losses['loss'].item(), losses['Reconstruction_Loss'].item(), losses['Distance_Loss'].item()])
+
+
+def esvae(src, out_dir, initial, inputs, meta):
+    """ESVAE of the ESVAE paper's code, its torch.randn and torch.rand_like replaced by spikevae's draws."""
+    setup(src, int(meta['latentDim']))
+    import svae_models.esvae as official
+    n, steps = int(meta['images']), int(meta['steps'])
+    net = official.ESVAE(device='cpu', distance_lambda=float(meta['distanceLambda']), mmd_type='rbf')
+    net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial.items()}, strict=True)
+    normals = np.array(inputs['normals'], dtype=np.float32)
+    uniforms = np.array(inputs['uniforms'], dtype=np.float32)
+    used = {'normals': 0, 'uniforms': 0}
+
+    def take(kind, shape):
+        k = int(np.prod(shape))
+        block = (normals if kind == 'normals' else uniforms)[used[kind]:used[kind] + k]
+        assert len(block) == k, f'the {kind} do not line up'
+        used[kind] += k
+        return torch.from_numpy(block.copy()).view(*shape)
+
+    real_randn, real_rand_like = torch.randn, torch.rand_like
+    torch.randn = lambda size, *a, **kw: take('normals', tuple(size))
+    torch.rand_like = lambda t, *a, **kw: take('uniforms', tuple(t.shape))
+    images = torch.from_numpy(np.array(inputs['images']))
+    ours = {}
+    net.eval()
+    x = images[:n]
+    with torch.no_grad():
+        latent = net.before_latent_layer(torch.flatten(net.encoder(spike_input(x)), start_dim=1, end_dim=3))
+        sampled_z, r_q, r_p = net.gaussian_sample(latent, latent.shape[0])
+        recon = net.decode(sampled_z)
+    ours['eval.encoded'] = latent.numpy()
+    ours['eval.sampled_z'] = sampled_z.numpy()
+    ours['eval.r_q'] = r_q.numpy()
+    ours['eval.r_p'] = r_p.numpy()
+    ours['eval.recon'] = recon.numpy()
+    # main_esvae.py's optimizer: the prior's sample_layer at sample_layer_lr_times the learning rate.
+    net.train()
+    lr, wd = float(meta['lr']), float(meta['weightDecay'])
+    params = list(net.named_parameters())
+    opti = torch.optim.AdamW([
+        {'params': [p for name, p in params if 'sample_layer' in name], 'weight_decay': wd, 'lr': lr * float(meta['sampleLayerLrTimes'])},
+        {'params': [p for name, p in params if 'sample_layer' not in name], 'weight_decay': wd, 'lr': lr},
+    ], lr=lr, betas=(0.9, 0.999), weight_decay=wd)
+    for s in range(steps):
+        x = images[s * n:(s + 1) * n]
+        opti.zero_grad()
+        x_recon, r_q, r_p, _ = net(spike_input(x), scheduled=True)
+        losses = net.loss_function_mmd(x, x_recon, r_q, r_p)
+        losses['loss'].backward()
+        ours[f'train.{s}.loss'] = losses_of(losses)
+        if s == 0:
+            for name, p in net.named_parameters():
+                ours[f'grad.{name}'] = (p.grad if p.grad is not None else torch.zeros_like(p)).numpy().copy()
+        opti.step()
+    for name, t in net.state_dict().items():
+        ours[f'after.{name}'] = t.numpy().astype(np.float32)
+    torch.randn, torch.rand_like = real_randn, real_rand_like
+    assert used['normals'] == len(normals) and used['uniforms'] == len(uniforms), 'recorded draws were not used'
+    write_safetensors(f'{out_dir}/official.safetensors', ours)
+    print(f'wrote {out_dir}/official.safetensors')
+
+
+def main():
+    src, out_dir = sys.argv[1], sys.argv[2]
     initial, _ = read_safetensors(f'{out_dir}/initial.safetensors')
     inputs, meta = read_safetensors(f'{out_dir}/inputs.safetensors')
+    if meta.get('model') == 'esvae':
+        return esvae(src, out_dir, initial, inputs, meta)
+    setup(src, 128)
+    import fsvae_models.fsvae as official
     n, steps = int(meta['images']), int(meta['steps'])
     # FSVAE_TAID lives in the TAID paper's code (its Generation folder as SRC).
     net = official.FSVAE_TAID() if meta.get('decoding') == 'taid' else official.FSVAE()
@@ -101,9 +175,6 @@ def main():
 
     torch.randn_like = replayed_randn_like
     images = torch.from_numpy(np.array(inputs['images']))
-
-    def spike_input(x):
-        return x.unsqueeze(-1).repeat(1, 1, 1, 1, 16)  # main_fsvae.py: (N, C, H, W, T)
 
     ours = {}
     # Evaluation mode, as main_fsvae.py's test(): the forward and the test loss.

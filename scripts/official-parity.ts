@@ -8,6 +8,10 @@
  *   node dist/scripts/official-parity.js dump --checkpoint pretrained:fsvae-mnist --out DIR [--images 8] [--steps 3] [--p 0.3] [--taid]
  *   /usr/bin/python3 scripts/official-parity.py SRC DIR      (SRC: a work tree of kamata1729/FullySpikingVAE)
  *
+ * An ESVAE checkpoint (pretrained:esvae-mnist) is compared with ESVAE of
+ * the ESVAE paper's code (SRC: a work tree of QgZhan/ESVAE): its prior
+ * normals and spike noise are replayed as torch.randn and torch.rand_like.
+ *
  * --taid: FSVAE with TAID decoding, the checkpoint's weights with a freshly
  * initialised TAID layer (seed --seed), against FSVAE_TAID of the TAID
  * paper's code (SRC: the Generation folder of bollossom/ICLR_TINY_SNN, with an
@@ -36,6 +40,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { readSafetensors, writeSafetensors, type StoredTensor } from '../src/io/safetensors.js';
 import { loadStateDict, stateDict } from '../src/models/checkpoint.js';
 import { FSVAE } from '../src/models/fsvae.js';
+import { DISTANCE_LAMBDA, ESVAE, SAMPLE_LAYER_LR_TIMES, esvaeTrainingDefaults } from '../src/models/esvae.js';
 import { createModel, loadModel } from '../src/models/index.js';
 
 type Store = Map<string, StoredTensor>;
@@ -58,13 +63,79 @@ function timeLast(t: Tensor): StoredTensor {
   return { dtype: 'F32', shape: [B, ...rest, T], data: out };
 }
 
+/** The first n × steps MNIST test images as spikevae reads them, and batch s of n. */
+async function testImages(n: number, steps: number): Promise<{ pixels: Float32Array; batch: (s: number) => Tensor; shape: number[] }> {
+  const ds = await openDataset('mnist', 'test', { limit: n * steps });
+  const shape = [ds.channels, ds.height, ds.width];
+  const per = ds.channels * ds.height * ds.width;
+  const pixels = new Float32Array(n * steps * per);
+  await ds.readBatch(Array.from({ length: n * steps }, (_, i) => i), null, pixels);
+  await ds.close();
+  return { pixels, shape, batch: (s: number) => new Tensor(pixels.slice(s * n * per, (s + 1) * n * per), [n, ...shape]) };
+}
+
+/** The ESVAE: its random draws are the prior's normals (fillNormal) and the spike noise (fillUniform, [T, N, C]). */
+async function dumpEsvae(model: ESVAE, out: string, n: number, steps: number): Promise<void> {
+  mkdirSync(out, { recursive: true });
+  writeSafetensors(join(out, 'initial.safetensors'), stateDict(model), { 'spikevae.parity': 'initial state_dict' });
+  const { pixels, batch, shape } = await testImages(n, steps);
+  const rng = new Random(Number(arg('--seed', '0')));
+  const normals: number[] = [];
+  const uniforms: number[] = []; // in the official (B, C, T) order of each draw
+  const fillNormal = rng.fillNormal.bind(rng);
+  rng.fillNormal = (o: Float32Array, mean?: number, std?: number) => {
+    const r = fillNormal(o, mean, std);
+    normals.push(...r);
+    return r;
+  };
+  const T = model.cfg.timeSteps;
+  const fillUniform = rng.fillUniform.bind(rng);
+  rng.fillUniform = (o: Float32Array) => {
+    const r = fillUniform(o);
+    const m = r.length / T;
+    for (let i = 0; i < m; i++) for (let t = 0; t < T; t++) uniforms.push(r[t * m + i]);
+    return r;
+  };
+  const ours: Store = new Map();
+  model.eval();
+  const e = model.encodeLatent(batch(0), rng);
+  const recon = model.decode(e.z);
+  ours.set('eval.encoded', timeLast(e.encoded));
+  ours.set('eval.sampled_z', timeLast(e.z));
+  ours.set('eval.r_q', f32(e.rq.data, e.rq.shape));
+  ours.set('eval.r_p', f32(e.rp.data, e.rp.shape));
+  ours.set('eval.recon', f32(recon.data, recon.shape));
+  model.train();
+  const lr = Number(arg('--lr', String(esvaeTrainingDefaults('mnist').lr)));
+  const optimizer = new AdamW(model.paramGroups(lr, Number(arg('--weight-decay', '0.001'))));
+  for (let s = 0; s < steps; s++) {
+    const r = model.lossOnBatch(batch(s), rng);
+    ours.set(`train.${s}.loss`, f32(Float32Array.of(r.terms.loss, r.terms.recon, r.terms.distance), [3]));
+    r.loss.backward();
+    if (s === 0) for (const [name, p] of model.namedParameters()) ours.set(`grad.${name}`, f32(p.grad ?? new Float32Array(p.size), [...p.shape]));
+    optimizer.step();
+    optimizer.zeroGrad();
+  }
+  for (const [name, t] of stateDict(model)) ours.set(`after.${name}`, f32(Float32Array.from(t.data as ArrayLike<number>, Number), t.shape));
+  const inputs: Store = new Map([
+    ['images', f32(pixels, [n * steps, ...shape])],
+    ['normals', { dtype: 'F32', shape: [normals.length], data: Float32Array.from(normals) }],
+    ['uniforms', { dtype: 'F32', shape: [uniforms.length], data: Float32Array.from(uniforms) }],
+  ]);
+  const meta = { model: 'esvae', images: String(n), steps: String(steps), lr: String(lr), weightDecay: arg('--weight-decay', '0.001'), latentDim: String(model.cfg.latentDim), sampleLayerLrTimes: String(SAMPLE_LAYER_LR_TIMES), distanceLambda: String(DISTANCE_LAMBDA) };
+  writeSafetensors(join(out, 'inputs.safetensors'), inputs, meta);
+  writeSafetensors(join(out, 'spikevae.safetensors'), ours, meta);
+  console.log(`wrote ${out}: ESVAE, ${n} images × ${steps} training steps, ${normals.length} normals and ${uniforms.length} uniforms drawn; now run scripts/official-parity.py SRC ${out}`);
+}
+
 async function dump(): Promise<void> {
   const out = arg('--out');
   const n = Number(arg('--images', '8'));
   const steps = Number(arg('--steps', '3'));
   const taid = process.argv.includes('--taid');
   const loaded = loadModel(arg('--checkpoint'));
-  if (!(loaded.model instanceof FSVAE) || loaded.model.kind !== 'fsvae' || loaded.model.cfg.decoding !== 'membrane') throw new Error('official-parity starts from an FSVAE checkpoint with the membrane output');
+  if (loaded.model instanceof ESVAE) return dumpEsvae(loaded.model, out, n, steps);
+  if (!(loaded.model instanceof FSVAE) || loaded.model.kind !== 'fsvae' || loaded.model.cfg.decoding !== 'membrane') throw new Error('official-parity starts from an FSVAE or ESVAE checkpoint with the membrane output');
   let model: FSVAE = loaded.model;
   if (taid) {
     model = createModel('fsvae', 'mnist', { decoding: 'taid' }, Number(arg('--seed', '0'))) as FSVAE;
@@ -73,12 +144,7 @@ async function dump(): Promise<void> {
   mkdirSync(out, { recursive: true });
   writeSafetensors(join(out, 'initial.safetensors'), stateDict(model), { 'spikevae.parity': 'initial state_dict' });
 
-  const ds = await openDataset('mnist', 'test', { limit: n * steps });
-  const per = ds.channels * ds.height * ds.width;
-  const pixels = new Float32Array(n * steps * per);
-  await ds.readBatch(Array.from({ length: n * steps }, (_, i) => i), null, pixels);
-  await ds.close();
-  const batch = (s: number) => new Tensor(pixels.slice(s * n * per, (s + 1) * n * per), [n, ds.channels, ds.height, ds.width]);
+  const { pixels, batch, shape } = await testImages(n, steps);
 
   // Every index the posterior draws, in order: the Python side replays them as torch.randint's values.
   const rng = new Random(Number(arg('--seed', '0')));
@@ -154,7 +220,7 @@ async function dump(): Promise<void> {
   const indices = new Int32Array(drawn.length * rows);
   drawn.forEach((d, i) => indices.set(d, i * rows));
   const inputs: Store = new Map([
-    ['images', f32(pixels, [n * steps, ds.channels, ds.height, ds.width])],
+    ['images', f32(pixels, [n * steps, ...shape])],
     ['indices', { dtype: 'I32', shape: [drawn.length, rows], data: indices }],
     ['coins', { dtype: 'F64', shape: [coins.length], data: Float64Array.from(coins) }],
     ['normals', { dtype: 'F64', shape: [normals.length], data: Float64Array.from(normals) }],
