@@ -72,6 +72,21 @@ def spike_input(x):
     return x.unsqueeze(-1).repeat(1, 1, 1, 1, 16)  # main_*.py: (N, C, H, W, T)
 
 
+def encoder_spikes(net, x):
+    """x^E (N, latent, T): the encoder and before_latent_layer, as encode() runs them."""
+    return net.before_latent_layer(torch.flatten(net.encoder(spike_input(x)), start_dim=1, end_dim=3))
+
+
+def record_grads(ours, net):
+    for name, p in net.named_parameters():
+        ours[f'grad.{name}'] = (p.grad if p.grad is not None else torch.zeros_like(p)).numpy().copy()
+
+
+def record_state(ours, net):
+    for name, t in net.state_dict().items():
+        ours[f'after.{name}'] = t.numpy().astype(np.float32)
+
+
 def losses_of(losses):
     return np.array([losses['loss'].item(), losses['Reconstruction_Loss'].item(), losses['Distance_Loss'].item()])
 
@@ -102,7 +117,7 @@ def esvae(src, out_dir, initial, inputs, meta):
     net.eval()
     x = images[:n]
     with torch.no_grad():
-        latent = net.before_latent_layer(torch.flatten(net.encoder(spike_input(x)), start_dim=1, end_dim=3))
+        latent = encoder_spikes(net, x)
         sampled_z, r_q, r_p = net.gaussian_sample(latent, latent.shape[0])
         recon = net.decode(sampled_z)
     ours['eval.encoded'] = latent.numpy()
@@ -126,11 +141,9 @@ def esvae(src, out_dir, initial, inputs, meta):
         losses['loss'].backward()
         ours[f'train.{s}.loss'] = losses_of(losses)
         if s == 0:
-            for name, p in net.named_parameters():
-                ours[f'grad.{name}'] = (p.grad if p.grad is not None else torch.zeros_like(p)).numpy().copy()
+            record_grads(ours, net)
         opti.step()
-    for name, t in net.state_dict().items():
-        ours[f'after.{name}'] = t.numpy().astype(np.float32)
+    record_state(ours, net)
     torch.randn, torch.rand_like = real_randn, real_rand_like
     assert used['normals'] == len(normals) and used['uniforms'] == len(uniforms), 'recorded draws were not used'
     write_safetensors(f'{out_dir}/official.safetensors', ours)
@@ -181,7 +194,7 @@ def main():
     net.eval()
     x = images[:n]
     with torch.no_grad():
-        latent = net.before_latent_layer(torch.flatten(net.encoder(spike_input(x)), start_dim=1, end_dim=3))
+        latent = encoder_spikes(net, x)
         sampled_z, q_z = net.posterior(latent)
         p_z = net.prior(sampled_z, True, 0)
         recon = net.decode(sampled_z)
@@ -191,7 +204,7 @@ def main():
     ours['eval.q_z'] = q_z.numpy()
     ours['eval.p_z'] = p_z.numpy()
     ours['eval.recon'] = recon.numpy()
-    ours['eval.loss'] = np.array([losses['loss'].item(), losses['Reconstruction_Loss'].item(), losses['Distance_Loss'].item()])
+    ours['eval.loss'] = losses_of(losses)
 
     # Training steps, as main_fsvae.py's train() with the given p.
     net.train()
@@ -211,14 +224,12 @@ def main():
             ours['train.0.recon'] = x_recon.detach().numpy()
         losses = net.loss_function_mmd(x, x_recon, q_z, p_z)
         losses['loss'].backward()
-        ours[f'train.{s}.loss'] = np.array([losses['loss'].item(), losses['Reconstruction_Loss'].item(), losses['Distance_Loss'].item()])
+        ours[f'train.{s}.loss'] = losses_of(losses)
         if s == 0:
-            for name, p in net.named_parameters():
-                ours[f'grad.{name}'] = (p.grad if p.grad is not None else torch.zeros_like(p)).numpy().copy()
+            record_grads(ours, net)
         opti.step()
     hook.remove()
-    for name, t in net.state_dict().items():
-        ours[f'after.{name}'] = t.numpy().astype(np.float32)
+    record_state(ours, net)
     torch.randint, random.random, torch.randn_like = real_randint, real_random, real_randn_like
     assert not recorded, f'{len(recorded)} recorded draws were not used'
     assert not coins and used['normals'] == len(normals), 'recorded coins or noise were not used'
