@@ -16,7 +16,7 @@
 // Needs the built package (npm install) and the FAD files.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -89,7 +89,9 @@ function publishClassifier() {
   writeShipped({});
   const confusion = join(root, 'docs', 'img', `pretrained-${name}-confusion.png`);
   const ev = evaluate(`pretrained:${name}`, 'accuracy,cost', ['--confusion', confusion]);
-  const full = int8.length ? evaluate(ckPath, 'accuracy', ['--confusion', join(tmpdir(), `spikevae-${process.pid}-confusion.png`)]) : ev;
+  const scratch = join(tmpdir(), `spikevae-${process.pid}-confusion.png`);
+  const full = int8.length ? evaluate(ckPath, 'accuracy', ['--confusion', scratch]) : ev;
+  rmSync(scratch, { force: true });
   const metrics = {
     accuracy: ev.accuracy.accuracy,
     testImages: ev.accuracy.testImages,
@@ -133,6 +135,8 @@ Measured with:
 \`\`\`sh
 spikevae eval --checkpoint pretrained:${name} --metrics accuracy,cost --json -
 \`\`\`
+
+(it also writes the confusion matrix to confusion.png in the current folder; \`--confusion FILE\` puts it elsewhere).
 
 ## Learned neurons
 
