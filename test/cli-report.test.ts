@@ -193,6 +193,8 @@ test('report on classifier runs: accuracy from eval.json or the trainer, the bes
     assert.match(svg, /TAID paper \(ALIF, 1000 epochs\): 0\.22 %/);
     assert.match(svg, /alif \(alif\)/);
     assert.doesNotMatch(md, /recon MSE/);
+    assert.match(md, /## Pictures \(the confusion matrix/);
+    assert.doesNotMatch(md, /Samples, reconstructions/);
 
     const gen = join(dir, 'gen');
     syntheticRun(gen, { model: 'fsvae' }, [], 240);

@@ -286,6 +286,8 @@ interface ReportContent {
   paperAbout: string;
   curves: Chart[];
   curveTables: TableData[];
+  /** The heading over the runs' pictures. */
+  picturesTitle: string;
 }
 
 function generativeContent(rs: Run[], dataset: string): ReportContent {
@@ -324,6 +326,7 @@ function generativeContent(rs: Run[], dataset: string): ReportContent {
     paperAbout: 'Reconstruction MSE on the [−1, 1] scale; FAD with the official FSVAE autoencoder and statistics. The papers train 150 (FSVAE, TAID) or 300 (ESVAE) epochs.',
     curves: curveCharts(rs, dataset),
     curveTables: rs.filter((r) => r.curve.length).map((r) => ({ title: r.name, ...curveTable(r) })),
+    picturesTitle: 'Samples, reconstructions and analyses',
   };
 }
 
@@ -403,6 +406,7 @@ function classifierContent(rs: Run[], dataset: string): ReportContent {
     paperAbout: 'The papers train 1000 epochs with the same network, loss and augmentation.',
     curves,
     curveTables,
+    picturesTitle: 'Pictures (the confusion matrix that spikevae eval writes beside the checkpoint)',
   };
 }
 
@@ -463,7 +467,7 @@ ${notes.map((n) => `<p>${esc(n)}</p>`).join('')}
 <p>${esc(content.paperAbout)}</p>
 ${curvesHtml}
 <h2>Loss curves</h2>${figure(loss.svg, loss.caption)}
-<h2>Samples, reconstructions and analyses</h2>
+<h2>${content.picturesTitle}</h2>
 ${rs.map((r) => `<h3>${esc(r.name)}</h3>${r.pictures.map(img).join('')}${r.svgs.map((f) => figure(readFileOrFail(f.path).toString('utf8'), f.caption)).join('')}`).join('\n')}
 <h2>Files read</h2>${sourcesHtml}
 </body></html>`;
@@ -501,7 +505,7 @@ ${rs.map((r) => `<h3>${esc(r.name)}</h3>${r.pictures.map(img).join('')}${r.svgs.
         '## Loss curves',
         '',
         ...mdFigure(chartPath(loss), loss.caption),
-        '## Samples, reconstructions and analyses',
+        `## ${content.picturesTitle}`,
         '',
         ...rs.flatMap((r) => [`### ${r.name}`, '', ...[...r.pictures, ...r.svgs].flatMap((p) => mdFigure(p.path, p.caption))]),
         '## Files read',
