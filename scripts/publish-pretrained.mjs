@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors } from '../dist/src/io/safetensors.js';
 import { quantizeInt8 } from '../dist/src/models/checkpoint.js';
-import { PAPERS, paperModelName } from '../dist/src/metrics/papers.js';
+import { CLASSIFIER_PAPERS, PAPERS, paperModelName } from '../dist/src/metrics/papers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'src', 'cli', 'main.js');
@@ -102,7 +102,7 @@ function publishClassifier() {
   };
   const { sha, mb } = writeShipped(metrics);
   const pct = (v) => `${(100 * v).toFixed(2)} %`;
-  const published = { mnist: '99.78 % (Table 5', cifar10: '93.89 % (Table 6' }[dataset];
+  const published = CLASSIFIER_PAPERS[dataset];
   const neuron = modelConfig.neuron;
   const curve = lines.filter((l) => l.kind === 'epoch' && l.epoch < training.epoch);
   const curveRows = curve.map((c) => `| ${c.epoch + 1} | ${pct(c.train.accuracy)} | ${pct(c.test.accuracy)} |`).join('\n');
@@ -125,7 +125,7 @@ The TAID paper's spiking classifier for ${datasetName} (${neuron.toUpperCase()} 
 
 | metric | value | paper |
 |---|---|---|
-| test accuracy (${metrics.testImages} images) | ${pct(metrics.accuracy)} | ${published === undefined ? '–' : `${published}, 1000 epochs)`} |
+| test accuracy (${metrics.testImages} images) | ${pct(metrics.accuracy)} | ${published === undefined ? '–' : `${published.accuracy} % (${published.table}, 1000 epochs)`} |
 ${int8.length ? `| test accuracy of the float32 weights (the run's checkpoint) | ${pct(metrics.float32Accuracy)} | |\n` : ''}| operations and energy per image (0.9 pJ/AC, 4.6 pJ/MAC) | ${(metrics.acPerImage / 1e6).toFixed(2)} M AC, ${(metrics.macPerImage / 1e6).toFixed(2)} M MAC, ${metrics.energyMicroJoule.toFixed(1)} µJ | – |
 
 Per class: ${ev.accuracy.perClass.map((c) => `${c.class}: ${pct(c.accuracy)}`).join(', ')}. Confusion matrix: [docs/img/pretrained-${name}-confusion.png](../docs/img/pretrained-${name}-confusion.png).

@@ -156,7 +156,7 @@ export type ResumeChanges = Partial<Pick<TrainConfig, (typeof RESUMABLE_KEYS)[nu
 /** Run-directory files that belong to a run (removed by --overwrite). */
 const RUN_FILES = ['checkpoint.safetensors', 'best.safetensors', 'metrics.jsonl', 'config.json'];
 /** The sample grids the trainer writes into RUN_DIR/samples at the end of each epoch (epoch-NNN.png). */
-const SAMPLE_GRID = /^epoch-\d{3,}\.png$/;
+export const SAMPLE_GRID = /^epoch-\d{3,}\.png$/;
 const LOCK_FILE = 'run.lock';
 
 export class Trainer {

@@ -21,6 +21,7 @@ import { lineChart, SERIES_COLORS, type Reference, type Series } from '../../met
 import { readCheckpoint } from '../../models/checkpoint.js';
 import { stepsPerEpoch, type DatasetName } from '../../data/index.js';
 import { CLASSIFIER_PAPERS, PAPERS, paperModelName } from '../../metrics/papers.js';
+import { SAMPLE_GRID } from '../../train/trainer.js';
 
 /** The papers' name for a run's model (FSVAE with TAID decoding is the TAID paper's model). */
 export function paperModel(config: Record<string, unknown>): string {
@@ -179,7 +180,7 @@ export function readRun(dir: string): Run {
   }
 
   const sampleDir = join(dir, 'samples');
-  const sampleFiles = existsSync(sampleDir) ? readdirSync(sampleDir).filter((f) => /^epoch-\d+\.png$/.test(f)).sort() : [];
+  const sampleFiles = existsSync(sampleDir) ? readdirSync(sampleDir).filter((f) => SAMPLE_GRID.test(f)).sort() : [];
   const pictures: Picture[] = [];
   if (sampleFiles.length) {
     const last = sampleFiles[sampleFiles.length - 1];
