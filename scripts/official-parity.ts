@@ -63,6 +63,16 @@ function timeLast(t: Tensor): StoredTensor {
   return { dtype: 'F32', shape: [B, ...rest, T], data: out };
 }
 
+/** Every parameter's gradient, as grad.NAME. */
+function recordGrads(ours: Store, model: FSVAE): void {
+  for (const [name, p] of model.namedParameters()) ours.set(`grad.${name}`, f32(p.grad ?? new Float32Array(p.size), [...p.shape]));
+}
+
+/** The state_dict as after.NAME; counters (I64) as floats too, since the comparison reads every tensor as float32. */
+function recordState(ours: Store, model: FSVAE): void {
+  for (const [name, t] of stateDict(model)) ours.set(`after.${name}`, f32(Float32Array.from(t.data as ArrayLike<number>, Number), t.shape));
+}
+
 /** The first n × steps MNIST test images as spikevae reads them, and batch s of n. */
 async function testImages(n: number, steps: number): Promise<{ pixels: Float32Array; batch: (s: number) => Tensor; shape: number[] }> {
   const ds = await openDataset('mnist', 'test', { limit: n * steps });
@@ -112,11 +122,11 @@ async function dumpEsvae(model: ESVAE, out: string, n: number, steps: number): P
     const r = model.lossOnBatch(batch(s), rng);
     ours.set(`train.${s}.loss`, f32(Float32Array.of(r.terms.loss, r.terms.recon, r.terms.distance), [3]));
     r.loss.backward();
-    if (s === 0) for (const [name, p] of model.namedParameters()) ours.set(`grad.${name}`, f32(p.grad ?? new Float32Array(p.size), [...p.shape]));
+    if (s === 0) recordGrads(ours, model);
     optimizer.step();
     optimizer.zeroGrad();
   }
-  for (const [name, t] of stateDict(model)) ours.set(`after.${name}`, f32(Float32Array.from(t.data as ArrayLike<number>, Number), t.shape));
+  recordState(ours, model);
   const inputs: Store = new Map([
     ['images', f32(pixels, [n * steps, ...shape])],
     ['normals', { dtype: 'F32', shape: [normals.length], data: Float32Array.from(normals) }],
@@ -209,12 +219,11 @@ async function dump(): Promise<void> {
       ours.set('train.0.recon', f32(fwd.recon.data, fwd.recon.shape));
     }
     r.loss.backward();
-    if (s === 0) for (const [name, p] of model.namedParameters()) ours.set(`grad.${name}`, f32(p.grad ?? new Float32Array(p.size), [...p.shape]));
+    if (s === 0) recordGrads(ours, model);
     optimizer.step();
     optimizer.zeroGrad();
   }
-  // Counters (I64) as floats too: the comparison reads every tensor as float32.
-  for (const [name, t] of stateDict(model)) ours.set(`after.${name}`, f32(Float32Array.from(t.data as ArrayLike<number>, Number), t.shape));
+  recordState(ours, model);
 
   const rows = drawn[0]?.length ?? 0;
   const indices = new Int32Array(drawn.length * rows);
@@ -270,6 +279,40 @@ function compare(): void {
   console.log('| quantity | values | max |difference| | relative to max |official| | ‖difference‖ / ‖official‖ | spikes that differ |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.name} | ${r.size} | ${r.maxAbs.toExponential(2)} | ${r.maxRel.toExponential(2)} | ${r.relL2.toExponential(2)} | ${r.spikesDiffer ?? '–'} |`);
+  summarize(rows, ours, theirs);
+}
+
+/**
+ * The figures docs/results.md quotes: spikes that differ, the worst and
+ * median ‖difference‖ / ‖official‖ of gradients and of the weights after the
+ * steps (the biases of layers followed by tdBN apart: their true gradient is
+ * zero), and, for long runs, the mean loss terms over windows of steps.
+ */
+function summarize(rows: Array<{ name: string; relL2: number; spikesDiffer: number | null }>, ours: Store, theirs: Store): void {
+  const names = new Set(rows.map((r) => r.name));
+  const beforeTdBn = (name: string) => name.endsWith('.bias') && names.has(name.replace(/^(grad|after)\.(.*)\.bias$/, '$1.$2.bn.weight'));
+  const spread = (label: string, pick: (name: string) => boolean) => {
+    const v = rows.filter((r) => pick(r.name) && !beforeTdBn(r.name)).sort((a, b) => a.relL2 - b.relL2);
+    if (v.length) console.log(`${label}: worst ${v[v.length - 1].relL2.toExponential(2)} (${v[v.length - 1].name}), median ${v[v.length >> 1].relL2.toExponential(2)}`);
+  };
+  console.log('');
+  const spikes = rows.filter((r) => r.spikesDiffer !== null && /^(eval|train)\./.test(r.name));
+  console.log(`spikes that differ: ${spikes.reduce((s, r) => s + r.spikesDiffer!, 0)} (in ${spikes.map((r) => r.name).join(', ')})`);
+  spread('gradients, step 1 (biases before tdBN left out)', (n) => n.startsWith('grad.'));
+  spread('parameters after the steps (biases before tdBN and buffers left out)', (n) => n.startsWith('after.') && /\.(weight|bias)$/.test(n));
+  const steps = rows.filter((r) => /^train\.\d+\.loss$/.test(r.name)).length;
+  if (steps < 20) return;
+  const cuts = [0, 10, ...[1, 2, 3].map((k) => 10 + Math.round(((steps - 10) * k) / 3))];
+  console.log('\n| steps | loss, spikevae | loss, official | recon term | distance term |');
+  console.log('|---|---|---|---|---|');
+  for (let w = 0; w + 1 < cuts.length; w++) {
+    const mean = (store: Store, term: number) => {
+      let sum = 0;
+      for (let s = cuts[w]; s < cuts[w + 1]; s++) sum += (store.get(`train.${s}.loss`)!.data as Float32Array)[term];
+      return (sum / (cuts[w + 1] - cuts[w])).toFixed(5);
+    };
+    console.log(`| ${cuts[w] + 1}-${cuts[w + 1]} | ${mean(ours, 0)} | ${mean(theirs, 0)} | ${mean(ours, 1)} / ${mean(theirs, 1)} | ${mean(ours, 2)} / ${mean(theirs, 2)} |`);
+  }
 }
 
 const command = process.argv[2];
