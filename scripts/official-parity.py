@@ -87,6 +87,25 @@ def record_state(ours, net):
         ours[f'after.{name}'] = t.numpy().astype(np.float32)
 
 
+def hook_layers(net, meta, ours):
+    """With a --layers dump: the first training step's output of every layer
+    spikevae recorded (same state_dict names), as train.0.spikes.NAME. Returns
+    a function that removes the hooks."""
+    names = [n for n in meta.get('layers', '').split(',') if n]
+    modules = dict(net.named_modules())
+    missing = [n for n in names if n not in modules]
+    assert not missing, f'no such official modules: {missing}'
+
+    def keep(name):
+        def hook(_m, _i, out):
+            assert f'train.0.spikes.{name}' not in ours, f'{name} ran twice in one step'
+            ours[f'train.0.spikes.{name}'] = out.detach().numpy().copy()
+        return hook
+
+    handles = [modules[n].register_forward_hook(keep(n)) for n in names]
+    return lambda: [h.remove() for h in handles]
+
+
 def losses_of(losses):
     return np.array([losses['loss'].item(), losses['Reconstruction_Loss'].item(), losses['Distance_Loss'].item()])
 
@@ -136,7 +155,10 @@ def esvae(src, out_dir, initial, inputs, meta):
     for s in range(steps):
         x = images[s * n:(s + 1) * n]
         opti.zero_grad()
+        unhook = hook_layers(net, meta, ours) if s == 0 else None
         x_recon, r_q, r_p, _ = net(spike_input(x), scheduled=True)
+        if unhook:
+            unhook()
         losses = net.loss_function_mmd(x, x_recon, r_q, r_p)
         losses['loss'].backward()
         ours[f'train.{s}.loss'] = losses_of(losses)
@@ -215,7 +237,10 @@ def main():
     for s in range(steps):
         x = images[s * n:(s + 1) * n]
         opti.zero_grad()
+        unhook = hook_layers(net, meta, ours) if s == 0 else None
         x_recon, q_z, p_z, sampled_z = net(spike_input(x), scheduled=True)
+        if unhook:
+            unhook()
         if s == 0:
             ours['train.0.encoded'] = encoded[0].numpy()
             ours['train.0.sampled_z'] = sampled_z.detach().numpy()

@@ -19,6 +19,12 @@
  * and FSVAE_TAID does not use it).
  *   node dist/scripts/official-parity.js compare DIR [--json]
  *
+ * --layers (FSVAE and ESVAE dumps): also records the first training step's
+ * spikes of every encoder and decoder layer (train.0.spikes.NAME), so a
+ * spike that differs is found in the layer where it first differs. With it,
+ * final_layer.0 runs unfused (its spikes stored, then summed over time, as
+ * the official code does), which is equal only up to float32 rounding.
+ *
  * `dump` writes DIR/initial.safetensors (the weights as a state_dict),
  * DIR/inputs.safetensors (the first images × steps MNIST test images, and
  * every posterior index spikevae drew, in the order it drew them) and
@@ -42,6 +48,8 @@ import { loadStateDict, stateDict } from '../src/models/checkpoint.js';
 import { FSVAE } from '../src/models/fsvae.js';
 import { DISTANCE_LAMBDA, ESVAE, SAMPLE_LAYER_LR_TIMES, esvaeTrainingDefaults } from '../src/models/esvae.js';
 import { createModel, loadModel } from '../src/models/index.js';
+import { setLayerObserver } from '../src/snn/layers.js';
+import type { Module } from '../src/engine/module.js';
 
 type Store = Map<string, StoredTensor>;
 
@@ -61,6 +69,31 @@ function timeLast(t: Tensor): StoredTensor {
   const out = new Float32Array(t.size);
   for (let s = 0; s < T; s++) for (let b = 0; b < B; b++) for (let i = 0; i < inner; i++) out[(b * inner + i) * T + s] = t.data[(s * B + b) * inner + i];
   return { dtype: 'F32', shape: [B, ...rest, T], data: out };
+}
+
+/**
+ * With --layers, runs fn recording the spikes of every encoder and decoder
+ * layer as train.0.spikes.NAME (the posterior and prior run their layers
+ * once per prefix and are left out); returns the names recorded, which the
+ * Python side hooks by the same state_dict names.
+ */
+function withLayerSpikes<T>(model: FSVAE, ours: Store, fn: () => T): { result: T; layers: string[] } {
+  if (!process.argv.includes('--layers')) return { result: fn(), layers: [] };
+  const names = new Map<Module, string>();
+  for (const [name, m] of model.namedModules()) names.set(m, name);
+  const layers: string[] = [];
+  setLayerObserver((e) => {
+    const name = names.get(e.layer as unknown as Module);
+    if (name === undefined || e.spikes === null || /^(posterior|prior)\./.test(name)) return;
+    if (layers.includes(name)) throw new Error(`${name} ran twice in one step`);
+    layers.push(name);
+    ours.set(`train.0.spikes.${name}`, timeLast(e.spikes)); // a copy: backward hands the spikes' buffer back to the pool
+  });
+  try {
+    return { result: fn(), layers };
+  } finally {
+    setLayerObserver(null);
+  }
 }
 
 /** Every parameter's gradient, as grad.NAME. */
@@ -118,8 +151,11 @@ async function dumpEsvae(model: ESVAE, out: string, n: number, steps: number): P
   model.train();
   const lr = Number(arg('--lr', String(esvaeTrainingDefaults('mnist').lr)));
   const optimizer = new AdamW(model.paramGroups(lr, Number(arg('--weight-decay', '0.001'))));
+  let layers: string[] = [];
   for (let s = 0; s < steps; s++) {
-    const r = model.lossOnBatch(batch(s), rng);
+    const observed = s === 0 ? withLayerSpikes(model, ours, () => model.lossOnBatch(batch(s), rng)) : { result: model.lossOnBatch(batch(s), rng), layers };
+    const r = observed.result;
+    layers = observed.layers;
     ours.set(`train.${s}.loss`, f32(Float32Array.of(r.terms.loss, r.terms.recon, r.terms.distance), [3]));
     r.loss.backward();
     if (s === 0) recordGrads(ours, model);
@@ -132,7 +168,7 @@ async function dumpEsvae(model: ESVAE, out: string, n: number, steps: number): P
     ['normals', { dtype: 'F32', shape: [normals.length], data: Float32Array.from(normals) }],
     ['uniforms', { dtype: 'F32', shape: [uniforms.length], data: Float32Array.from(uniforms) }],
   ]);
-  const meta = { model: 'esvae', images: String(n), steps: String(steps), lr: String(lr), weightDecay: arg('--weight-decay', '0.001'), latentDim: String(model.cfg.latentDim), sampleLayerLrTimes: String(SAMPLE_LAYER_LR_TIMES), distanceLambda: String(DISTANCE_LAMBDA) };
+  const meta = { model: 'esvae', images: String(n), steps: String(steps), lr: String(lr), weightDecay: arg('--weight-decay', '0.001'), latentDim: String(model.cfg.latentDim), sampleLayerLrTimes: String(SAMPLE_LAYER_LR_TIMES), distanceLambda: String(DISTANCE_LAMBDA), layers: layers.join(',') };
   writeSafetensors(join(out, 'inputs.safetensors'), inputs, meta);
   writeSafetensors(join(out, 'spikevae.safetensors'), ours, meta);
   console.log(`wrote ${out}: ESVAE, ${n} images × ${steps} training steps, ${normals.length} normals and ${uniforms.length} uniforms drawn; now run scripts/official-parity.py SRC ${out}`);
@@ -206,9 +242,12 @@ async function dump(): Promise<void> {
   model.p = p;
   const lr = Number(arg('--lr', '0.001'));
   const optimizer = new AdamW(model.paramGroups(lr, Number(arg('--weight-decay', '0.001'))));
+  let layers: string[] = [];
   for (let s = 0; s < steps; s++) {
     // lossOnBatch's forward and loss, with the first step's spikes kept.
-    const fwd = model.forward(batch(s), rng);
+    const observed = s === 0 ? withLayerSpikes(model, ours, () => model.forward(batch(s), rng)) : { result: model.forward(batch(s), rng), layers };
+    const fwd = observed.result;
+    layers = observed.layers;
     const r = model.loss(batch(s), fwd);
     ours.set(`train.${s}.loss`, f32(Float32Array.of(r.loss.item(), r.recon, r.distance), [3]));
     if (s === 0) {
@@ -234,7 +273,7 @@ async function dump(): Promise<void> {
     ['coins', { dtype: 'F64', shape: [coins.length], data: Float64Array.from(coins) }],
     ['normals', { dtype: 'F64', shape: [normals.length], data: Float64Array.from(normals) }],
   ]);
-  const meta = { images: String(n), steps: String(steps), evalDraws: String(evalDraws), lr: String(lr), weightDecay: arg('--weight-decay', '0.001'), p: String(p), decoding: taid ? 'taid' : 'membrane' };
+  const meta = { images: String(n), steps: String(steps), evalDraws: String(evalDraws), lr: String(lr), weightDecay: arg('--weight-decay', '0.001'), p: String(p), decoding: taid ? 'taid' : 'membrane', layers: layers.join(',') };
   writeSafetensors(join(out, 'inputs.safetensors'), inputs, meta);
   writeSafetensors(join(out, 'spikevae.safetensors'), ours, meta);
   const taken = coins.filter((c) => c < p).length;
