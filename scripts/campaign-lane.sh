@@ -5,7 +5,11 @@
 # cores and interactive work keeps its speed. Run folders live outside the
 # checkout, in $SPIKEVAE_RUNS (default ~/spikevae-runs), with a log per run.
 #
-#   scripts/campaign-lane.sh [--bin DIR] "NAME|MAX_STEPS|ARGS FOR A NEW RUN" ...
+#   scripts/campaign-lane.sh [--bin DIR] "NAME|MAX_STEPS|ARGS FOR A NEW RUN[|ARGS ON RESUME]" ...
+#
+# ARGS ON RESUME are added when the run folder exists (for example --epochs 30
+# to take a classifier run set for 15 epochs further; spikevae train --resume
+# accepts --epochs, --lr and --max-minutes).
 #
 # --bin DIR runs the spikevae built in DIR (a frozen copy of a checkout, so
 # rebuilding the checkout never touches a running trainer); default: this
@@ -19,9 +23,9 @@ runs="${SPIKEVAE_RUNS:-$HOME/spikevae-runs}"
 mkdir -p "$runs"
 export SPIKEVAE_THREADS="${SPIKEVAE_THREADS:-1}"
 for item in "$@"; do
-  IFS='|' read -r name steps args <<<"$item"
+  IFS='|' read -r name steps args resume_args <<<"$item"
   dir="$runs/$name"
-  if [ -f "$dir/config.json" ]; then cmd=(train --resume "$dir" --max-steps "$steps")
+  if [ -f "$dir/config.json" ]; then read -r -a more <<<"$resume_args"; cmd=(train --resume "$dir" "${more[@]}" --max-steps "$steps")
   else read -r -a extra <<<"$args"; cmd=(train "${extra[@]}" --checkpoint-minutes 5 --max-steps "$steps" --out "$dir"); fi
   echo "$(date -u +%FT%TZ) lane: spikevae ${cmd[*]}" >>"$runs/$name.log"
   nice -n 10 node "$bin/dist/src/cli/main.js" "${cmd[@]}" >>"$runs/$name.log" 2>&1
