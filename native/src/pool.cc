@@ -73,6 +73,41 @@ void max_pool2x2_forward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, c
   });
 }
 
+// The backward of pool_chunk's layout, for the same short rows: each
+// horizontal pair's winner over all rows at once (one long loop), the window's
+// pair per window (the only loop over a row's windows, selects only), then
+// every element's gradient (another long loop). Same winner as the
+// comparison chain below: the upper pair's first maximum unless the lower
+// pair's is greater or NaN (the last NaN wins either way).
+__attribute__((optimize("no-trapping-math"))) SPV_CLONES static void unpool_chunk(int64_t rows, int64_t W, const float* x,
+                                                                                   const float* g, float* gx) {
+  const int64_t OW = W / 2, pairs = rows * W;  // horizontal pairs in the 2·rows input rows
+  float h[POOL_CHUNK], right[POOL_CHUNK], gp[POOL_CHUNK];
+  for (int64_t i = 0; i < pairs; i++) {
+    const float p0 = x[2 * i], p1 = x[2 * i + 1];
+    const bool w = (p1 > p0) | (p1 != p1);
+    h[i] = w ? p1 : p0;
+    right[i] = w ? 1.f : 0.f;
+  }
+  for (int64_t r = 0; r < rows; r++) {
+    const float* up = h + 2 * r * OW;
+    const float* gr = g + r * OW;
+    float* gu = gp + 2 * r * OW;
+    for (int64_t j = 0; j < OW; j++) {
+      const float u = up[j], d = up[j + OW];
+      const bool lower = (d > u) | (d != d);
+      gu[j] = lower ? 0.f : gr[j];
+      gu[j + OW] = lower ? gr[j] : 0.f;
+    }
+  }
+  for (int64_t i = 0; i < pairs; i++) {
+    const float gv = gp[i];
+    const bool w = right[i] != 0.f;
+    gx[2 * i] = w ? 0.f : gv;
+    gx[2 * i + 1] = w ? gv : 0.f;
+  }
+}
+
 // Written without branches (selects on the comparisons): with spikes the
 // winner is data-dependent and a branch per comparison mispredicted often.
 // no-trapping-math lets the compiler evaluate every comparison (it changes no
@@ -80,6 +115,7 @@ void max_pool2x2_forward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, c
 __attribute__((optimize("no-trapping-math"))) SPV_CLONES void max_pool2x2_unpool_rows(
     int64_t rows, int64_t W, const float* x, const float* g, float* gx, bool accumulate) {
   const int64_t OW = W / 2;
+  if (!accumulate && rows * W <= POOL_CHUNK) return unpool_chunk(rows, W, x, g, gx);
   for (int64_t r = 0; r < rows; r++) {
     const float* xa = x + 2 * r * W;
     const float* xb = xa + W;
