@@ -18,6 +18,7 @@
 # them, and the prior's scheduled-sampling coins (random.random) and noise
 # (torch.randn_like) by spikevae's, with the same p. The optimizer is
 # main_fsvae.py's: AdamW(lr, betas (0.9, 0.999), weight decay).
+import contextlib
 import json
 import random
 import struct
@@ -87,11 +88,12 @@ def record_state(ours, net):
         ours[f'after.{name}'] = t.numpy().astype(np.float32)
 
 
-def hook_layers(net, meta, ours):
-    """With a --layers dump: the first training step's output of every layer
-    spikevae recorded (same state_dict names), as train.0.spikes.NAME. Returns
-    a function that removes the hooks."""
-    names = [n for n in meta.get('layers', '').split(',') if n]
+@contextlib.contextmanager
+def layer_spikes(net, meta, ours, record):
+    """With a --layers dump and record set (the first training step): the
+    output of every layer spikevae recorded (same state_dict names), as
+    train.0.spikes.NAME, while the block runs."""
+    names = [n for n in meta.get('layers', '').split(',') if n] if record else []
     modules = dict(net.named_modules())
     missing = [n for n in names if n not in modules]
     assert not missing, f'no such official modules: {missing}'
@@ -103,7 +105,11 @@ def hook_layers(net, meta, ours):
         return hook
 
     handles = [modules[n].register_forward_hook(keep(n)) for n in names]
-    return lambda: [h.remove() for h in handles]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def losses_of(losses):
@@ -155,10 +161,8 @@ def esvae(src, out_dir, initial, inputs, meta):
     for s in range(steps):
         x = images[s * n:(s + 1) * n]
         opti.zero_grad()
-        unhook = hook_layers(net, meta, ours) if s == 0 else None
-        x_recon, r_q, r_p, _ = net(spike_input(x), scheduled=True)
-        if unhook:
-            unhook()
+        with layer_spikes(net, meta, ours, s == 0):
+            x_recon, r_q, r_p, _ = net(spike_input(x), scheduled=True)
         losses = net.loss_function_mmd(x, x_recon, r_q, r_p)
         losses['loss'].backward()
         ours[f'train.{s}.loss'] = losses_of(losses)
@@ -237,10 +241,8 @@ def main():
     for s in range(steps):
         x = images[s * n:(s + 1) * n]
         opti.zero_grad()
-        unhook = hook_layers(net, meta, ours) if s == 0 else None
-        x_recon, q_z, p_z, sampled_z = net(spike_input(x), scheduled=True)
-        if unhook:
-            unhook()
+        with layer_spikes(net, meta, ours, s == 0):
+            x_recon, q_z, p_z, sampled_z = net(spike_input(x), scheduled=True)
         if s == 0:
             ours['train.0.encoded'] = encoded[0].numpy()
             ours['train.0.sampled_z'] = sampled_z.detach().numpy()

@@ -72,16 +72,15 @@ function timeLast(t: Tensor): StoredTensor {
 }
 
 /**
- * With --layers, runs fn recording the spikes of every encoder and decoder
+ * Runs fn; with --layers, records the spikes of every encoder and decoder
  * layer as train.0.spikes.NAME (the posterior and prior run their layers
- * once per prefix and are left out); returns the names recorded, which the
- * Python side hooks by the same state_dict names.
+ * once per prefix and are left out) and appends their names to `layers`,
+ * which the Python side hooks by the same state_dict names.
  */
-function withLayerSpikes<T>(model: FSVAE, ours: Store, fn: () => T): { result: T; layers: string[] } {
-  if (!process.argv.includes('--layers')) return { result: fn(), layers: [] };
+function withLayerSpikes<T>(model: FSVAE, ours: Store, layers: string[], fn: () => T): T {
+  if (!process.argv.includes('--layers')) return fn();
   const names = new Map<Module, string>();
   for (const [name, m] of model.namedModules()) names.set(m, name);
-  const layers: string[] = [];
   setLayerObserver((e) => {
     const name = names.get(e.layer as unknown as Module);
     if (name === undefined || e.spikes === null || /^(posterior|prior)\./.test(name)) return;
@@ -90,7 +89,7 @@ function withLayerSpikes<T>(model: FSVAE, ours: Store, fn: () => T): { result: T
     ours.set(`train.0.spikes.${name}`, timeLast(e.spikes)); // a copy: backward hands the spikes' buffer back to the pool
   });
   try {
-    return { result: fn(), layers };
+    return fn();
   } finally {
     setLayerObserver(null);
   }
@@ -151,11 +150,10 @@ async function dumpEsvae(model: ESVAE, out: string, n: number, steps: number): P
   model.train();
   const lr = Number(arg('--lr', String(esvaeTrainingDefaults('mnist').lr)));
   const optimizer = new AdamW(model.paramGroups(lr, Number(arg('--weight-decay', '0.001'))));
-  let layers: string[] = [];
+  const layers: string[] = [];
   for (let s = 0; s < steps; s++) {
-    const observed = s === 0 ? withLayerSpikes(model, ours, () => model.lossOnBatch(batch(s), rng)) : { result: model.lossOnBatch(batch(s), rng), layers };
-    const r = observed.result;
-    layers = observed.layers;
+    const step = () => model.lossOnBatch(batch(s), rng);
+    const r = s === 0 ? withLayerSpikes(model, ours, layers, step) : step();
     ours.set(`train.${s}.loss`, f32(Float32Array.of(r.terms.loss, r.terms.recon, r.terms.distance), [3]));
     r.loss.backward();
     if (s === 0) recordGrads(ours, model);
@@ -242,12 +240,11 @@ async function dump(): Promise<void> {
   model.p = p;
   const lr = Number(arg('--lr', '0.001'));
   const optimizer = new AdamW(model.paramGroups(lr, Number(arg('--weight-decay', '0.001'))));
-  let layers: string[] = [];
+  const layers: string[] = [];
   for (let s = 0; s < steps; s++) {
     // lossOnBatch's forward and loss, with the first step's spikes kept.
-    const observed = s === 0 ? withLayerSpikes(model, ours, () => model.forward(batch(s), rng)) : { result: model.forward(batch(s), rng), layers };
-    const fwd = observed.result;
-    layers = observed.layers;
+    const forward = () => model.forward(batch(s), rng);
+    const fwd = s === 0 ? withLayerSpikes(model, ours, layers, forward) : forward();
     const r = model.loss(batch(s), fwd);
     ours.set(`train.${s}.loss`, f32(Float32Array.of(r.loss.item(), r.recon, r.distance), [3]));
     if (s === 0) {
