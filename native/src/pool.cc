@@ -108,14 +108,14 @@ __attribute__((optimize("no-trapping-math"))) SPV_CLONES static void unpool_chun
   }
 }
 
+// Row by row: the accumulating backward, and rows wider than a chunk.
 // Written without branches (selects on the comparisons): with spikes the
 // winner is data-dependent and a branch per comparison mispredicted often.
 // no-trapping-math lets the compiler evaluate every comparison (it changes no
 // value), so the selects need no control flow.
-__attribute__((optimize("no-trapping-math"))) SPV_CLONES void max_pool2x2_unpool_rows(
+__attribute__((optimize("no-trapping-math"))) SPV_CLONES static void unpool_each_row(
     int64_t rows, int64_t W, const float* x, const float* g, float* gx, bool accumulate) {
   const int64_t OW = W / 2;
-  if (!accumulate && rows * W <= POOL_CHUNK) return unpool_chunk(rows, W, x, g, gx);
   for (int64_t r = 0; r < rows; r++) {
     const float* xa = x + 2 * r * W;
     const float* xb = xa + W;
@@ -146,6 +146,20 @@ __attribute__((optimize("no-trapping-math"))) SPV_CLONES void max_pool2x2_unpool
       gb[2 * j] = g2;
       gb[2 * j + 1] = g3;
     }
+  }
+}
+
+// Chunked as max_pool2x2_rows is: as many rows as fit a chunk go through
+// unpool_chunk's long loops.
+void max_pool2x2_unpool_rows(int64_t rows, int64_t W, const float* x, const float* g, float* gx, bool accumulate) {
+  if (accumulate) return unpool_each_row(rows, W, x, g, gx, true);
+  const int64_t step = std::max<int64_t>(1, POOL_CHUNK / W);
+  for (int64_t r = 0; r < rows; r += step) {
+    const int64_t n = std::min(step, rows - r), at = 2 * r * W;
+    if (n * W <= POOL_CHUNK)
+      unpool_chunk(n, W, x + at, g + r * (W / 2), gx + at);
+    else
+      unpool_each_row(n, W, x + at, g + r * (W / 2), gx + at, false);
   }
 }
 
