@@ -47,6 +47,8 @@ if (checkpoint) run('fsvae-step.js', ['--sample', quick ? '64' : '512', '--check
 for (const b of ['16', '64']) run('classifier-step.js', ['--dataset', 'mnist', '--batch', b, '--steps', quick ? '1' : '3']);
 // Where its batch-16 step goes (kernels by shape, JavaScript, fresh memory).
 run('classifier-profile.js', ['--batch', '16', '--steps', quick ? '1' : '3']);
+// Its two fused neuron + pooling backward kernels alone.
+run('plif-pool.js', []);
 run('profile.js', ['--batch', '64']);
 run('first-touch.js', []);
 run('spike-products.js', []);
