@@ -11,7 +11,7 @@
 // OUT_DIR defaults to docs/img. CHECKPOINT may be pretrained:NAME.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCheckpoint } from '../dist/src/models/checkpoint.js';
 
@@ -41,6 +41,12 @@ run(['eval', '--checkpoint', checkpoint, '--metrics', 'recon,fad,cost,classify',
 if (readCheckpoint(checkpoint).model === 'ann-vae') writeFileSync(extra, '{}');
 else run(['eval', '--checkpoint', checkpoint, '--metrics', 'robustness,rates', '--figure', p('robustness.png'), '--histograms', p('latent-counts'), '--quiet', '--json', extra]);
 const merged = { ...JSON.parse(readFileSync(main, 'utf8')), ...JSON.parse(readFileSync(extra, 'utf8')) };
+// Files named by relative paths, not by this machine's: the figures relative
+// to eval.json (they lie beside it), the FAD assets relative to the repository.
+const here = (path) => relative(outDir, path);
+if (merged.robustness?.figure) merged.robustness.figure = here(merged.robustness.figure);
+if (Array.isArray(merged.rates?.histograms)) merged.rates.histograms = merged.rates.histograms.map(here);
+for (const key of ['weights', 'stats']) if (merged.fad?.[key]) merged.fad[key] = relative(root, merged.fad[key]);
 writeFileSync(p('eval.json'), JSON.stringify(merged, null, 2) + '\n');
 for (const f of [main, extra]) spawnSync('rm', ['-f', f]);
 process.stderr.write(`wrote ${p('eval.json')} and the pictures in ${outDir}\n`);
