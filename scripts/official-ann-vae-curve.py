@@ -27,25 +27,8 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-
-def read_idx(path):
-    with open(path, 'rb') as f:
-        data = f.read()
-    magic = int.from_bytes(data[0:4], 'big')
-    dims = magic & 0xFF
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def official_transform(images):
-    """PIL bilinear resize 28 -> 32, ToTensor, 2x - 1: [N, 1, 32, 32] float32."""
-    out = np.empty((len(images), 1, 32, 32), dtype=np.float32)
-    for i, img in enumerate(images):
-        resized = Image.fromarray(img, mode='L').resize((32, 32), Image.BILINEAR)
-        out[i, 0] = np.asarray(resized, dtype=np.float32) / 255.0
-    return torch.from_numpy(2 * out - 1)
+from official_data import load_split
 
 
 def main():
@@ -67,8 +50,8 @@ def main():
     ann_vae = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ann_vae)
 
-    train_x = official_transform(read_idx(os.path.join(args.mnist, 'train-images-idx3-ubyte')))
-    test_x = official_transform(read_idx(os.path.join(args.mnist, 't10k-images-idx3-ubyte')))
+    train_x = load_split(args.mnist, 'train')
+    test_x = load_split(args.mnist, 'test')
     batch = 250
     n_train_batches = (len(train_x) + batch - 1) // batch
     n_test_batches = (len(test_x) + batch - 1) // batch
