@@ -8,12 +8,20 @@
  * --official-script). Without one of them it prints one line saying which is
  * missing, and times nothing.
  *
- * Usage: node dist/bench/side-by-side.js --official DIR [--official-script FILE] [--runs 1] [--batch 64]
+ * Usage: node dist/bench/side-by-side.js --official DIR [--official-script FILE] [--runs 1] [--batch 64] [--blas auto|system|FILE]
  * (DIR may also come from SPIKEVAE_OFFICIAL_SRC). The official side is the
  * script's MNIST configuration at the same batch and thread count (its
  * training step and its sampling of one batch, each the median of --runs
  * after a warm-up); the spikevae side is fsvae-step.js (training at the same
  * batch on MNIST images, and sampling in batches of 64). Prints JSON lines.
+ *
+ * PyTorch's linear layers call the system BLAS, and Debian's default
+ * libblas.so.3 is the unoptimised reference implementation (about 6 GFLOP/s
+ * here against OpenBLAS's 95 for the posterior's product, one thread), which
+ * would handicap the official side: with --blas auto (the default) an
+ * installed OpenBLAS (apt-get install libopenblas0-pthread) is preloaded for
+ * the official side whatever the system default is; --blas system keeps the
+ * default, --blas FILE preloads FILE. The JSON says which BLAS ran.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,6 +39,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     batch: { type: 'string', default: '64' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    blas: { type: 'string', default: 'auto' },
   },
   strict: false,
 });
@@ -52,8 +61,8 @@ const probe = spawnSync(python, ['-c', 'import torch, yaml, numpy; print(torch._
 if (probe.status !== 0) skip(`${python} cannot import torch, yaml and numpy (apt-get install python3-torch python3-numpy python3-yaml)`);
 
 /** Runs a command and returns its stdout, or stops with one line naming the failure. */
-function output(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+function output(cmd: string, args: string[], env: Record<string, string> = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24, env: { ...process.env, ...env } });
   if (r.status !== 0) skip(`${[cmd, ...args].join(' ')} failed (exit ${r.status})`);
   return r.stdout;
 }
@@ -64,8 +73,15 @@ function spikevae(args: string[]): Record<string, unknown> {
   return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
 }
 
+const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3';
+const blasChoice = String(values.blas);
+const blasFile = blasChoice === 'system' ? null : blasChoice === 'auto' ? (existsSync(OPENBLAS) ? OPENBLAS : null) : blasChoice;
+if (blasFile !== null && !existsSync(blasFile)) skip(`--blas ${blasFile}: no such file`);
+const blasEnv: Record<string, string> = blasFile === null ? {} : { LD_PRELOAD: blasFile, OPENBLAS_NUM_THREADS: String(threads) };
+const officialBlas = blasFile ?? `the system's libblas.so.3 (${blasChoice === 'auto' ? 'no OpenBLAS installed: apt-get install libopenblas0-pthread; ' : ''}Debian's default is the unoptimised reference BLAS)`;
+
 const t0 = Date.now();
-const official = JSON.parse(output(python, [script, src, '--threads', String(threads), '--batch', batch, '--runs', String(values.runs)])) as {
+const official = JSON.parse(output(python, [script, src, '--threads', String(threads), '--batch', batch, '--runs', String(values.runs)], blasEnv)) as {
   torch: string;
   threads: number;
   train_step: { median_s: number };
@@ -83,7 +99,7 @@ console.log(
     bench: 'side-by-side',
     batch: b,
     threads,
-    official: { torch: official.torch, threads: official.threads, trainSecondsPerStep: official.train_step.median_s, trainImagesPerSec: officialTrain, sampleSecondsPer64: official.sample.median_s * (64 / b), sampleImagesPerSec: officialSample, wallSeconds: officialSeconds },
+    official: { torch: official.torch, blas: officialBlas, threads: official.threads, trainSecondsPerStep: official.train_step.median_s, trainImagesPerSec: officialTrain, sampleSecondsPer64: official.sample.median_s * (64 / b), sampleImagesPerSec: officialSample, wallSeconds: officialSeconds },
     spikevae: { trainImagesPerSec: ours.train, sampleImagesPerSec: ours.sample, backend: train.backend },
     ratio: { train: ours.train / officialTrain, sample: ours.sample / officialSample },
   }),
