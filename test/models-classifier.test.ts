@@ -12,6 +12,7 @@ import { Tensor } from '../src/engine/tensor.js';
 import { AdamW } from '../src/engine/optim.js';
 import { openDataset } from '../src/data/index.js';
 import { trainingStep } from '../src/train/step.js';
+import { learnedNeurons } from '../src/snn/plif.js';
 
 const neuronParams = (prefix: string) => [`${prefix}.w []`, `${prefix}.v_threshold []`];
 
@@ -164,20 +165,31 @@ test('a few Adam steps on one MNIST batch: the loss falls and the batch is class
   assert.ok(losses[7] < 0.75 * losses[0], `loss ${losses.map((v) => v.toFixed(4)).join(' ')}`);
   assert.ok(accuracy >= 0.5, `accuracy ${accuracy} after 8 steps`);
   // The learnable neuron parameters moved.
-  assert.ok(m.neurons().every(({ neuron }) => neuron.w.data[0] !== 0 && neuron.threshold !== Math.fround(0.5)));
+  const learned = learnedNeurons(m);
+  assert.deepEqual(learned.map((n) => n.layer), ['conv.0', 'conv.4', 'fc.3', 'fc.6']);
+  assert.ok(learned.every((n) => n.k !== 0.5 && n.threshold !== Math.fround(0.5) && n.learns.join() === 'tau,threshold'), JSON.stringify(learned));
 });
 
 test('FSVAE and ESVAE with --neuron alif: a learnable decay and threshold in every spiking layer, trained by the loss; the default LIF adds nothing', async () => {
   const { FSVAE, defaultFsvaeConfig } = await import('../src/models/fsvae.js');
   const { createModel } = await import('../src/models/index.js');
-  const lifNames = [...new FSVAE(defaultFsvaeConfig('mnist'), new Random(0)).namedParameters().keys()];
-  assert.ok(!lifNames.some((n) => n.includes('neuron')));
+  const lif = new FSVAE(defaultFsvaeConfig('mnist'), new Random(0));
+  assert.ok(![...lif.namedParameters().keys()].some((n) => n.includes('neuron')));
+  assert.deepEqual(learnedNeurons(lif), []);
   const m = createModel('fsvae', 'mnist', { neuron: 'alif', latentDim: 16, k: 4, timeSteps: 6 }, 0) as InstanceType<typeof FSVAE>;
   const neurons = [...m.namedParameters().keys()].filter((n) => n.includes('.neuron.'));
   // 4 encoder convs, before_latent, 3 + 3 prior/posterior, decoder_input, 3 decoder deconvs, final_layer.0: 16 layers.
   assert.equal(neurons.length, 32);
   assert.ok(neurons.includes('encoder.0.neuron.w') && neurons.includes('posterior.layers.2.neuron.v_threshold') && neurons.includes('final_layer.0.neuron.w'));
   assert.ok(!neurons.some((n) => n.startsWith('final_layer.1')));
+  // What eval reports: every layer by its state_dict prefix, at the VAEs' initial τ0 = 4/3 (k = sigmoid(ln 3) = 3/4) and V_th0 = 0.2.
+  const report = learnedNeurons(m);
+  assert.equal(report.length, 16);
+  assert.deepEqual([report[0].layer, report[4].layer, report[15].layer], ['encoder.0', 'before_latent_layer', 'final_layer.0']);
+  for (const n of report) {
+    assert.equal(n.neuron, 'alif');
+    assert.ok(Math.abs(n.k - 0.75) < 1e-6 && Math.abs(n.tau - 4 / 3) < 1e-6 && n.threshold === Math.fround(0.2), JSON.stringify(n));
+  }
   const images = new Tensor(new Random(1).fillUniform(new Float32Array(2 * 1024)).map((v) => v * 2 - 1), [2, 1, 32, 32]);
   const r = m.lossOnBatch(images, new Random(2));
   r.loss.backward();

@@ -13,18 +13,8 @@ import { Tensor, noGrad } from '../engine/tensor.js';
 import { DataLoader, openDataset } from '../data/index.js';
 import { encodePng } from '../io/image.js';
 import { AlifClassifier, CLASSES, predictions, type ClassifierTrace } from '../models/classifier.js';
+import { learnedNeurons, type NeuronReport } from '../snn/plif.js';
 import { energy, fanOut, lifMacs, spikeMap, sumOf, validTaps, type CostReport, type LayerCost } from './cost.js';
-
-export interface NeuronReport {
-  layer: string;
-  neuron: string;
-  /** Time constant τ = 1/sigmoid(w), the decay rate k = 1/τ and the threshold. */
-  tau: number;
-  k: number;
-  threshold: number;
-  /** Which of them learn. */
-  learns: string[];
-}
 
 export interface ClassifierEvaluation {
   testImages: number;
@@ -35,17 +25,6 @@ export interface ClassifierEvaluation {
   /** Mean firing rate of each neuron layer over the test images (evaluation mode). */
   firingRates: Record<string, number>;
   neurons: NeuronReport[];
-}
-
-export function neuronReport(model: AlifClassifier): NeuronReport[] {
-  return model.neurons().map(({ name, neuron }) => ({
-    layer: name,
-    neuron: neuron.neuron,
-    tau: neuron.tau,
-    k: neuron.k,
-    threshold: neuron.threshold,
-    learns: neuron.neuron === 'alif' ? ['tau', 'threshold'] : neuron.neuron === 'plif' ? ['tau'] : [],
-  }));
 }
 
 export async function evaluateClassifier(
@@ -81,7 +60,7 @@ export async function evaluateClassifier(
     const correct = confusion.reduce((a, row, c) => a + row[c], 0);
     const firingRates: Record<string, number> = {};
     for (const k of Object.keys(spikes)) firingRates[k] = spikes[k] / neuronSteps[k];
-    return { testImages: done, accuracy: correct / Math.max(1, done), perClass, confusion, firingRates, neurons: neuronReport(model) };
+    return { testImages: done, accuracy: correct / Math.max(1, done), perClass, confusion, firingRates, neurons: learnedNeurons(model) };
   } finally {
     await test.close();
   }

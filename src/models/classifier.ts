@@ -192,12 +192,6 @@ export class AlifClassifier extends Module implements TrainableModel {
     this.neuronNames.push('fc.3', `fc.${after + 1}`);
   }
 
-  /** Every neuron layer, in forward order, with its state_dict prefix. */
-  neurons(): Array<{ name: string; neuron: ParametricLif }> {
-    const all = [this.firstNeuron, ...this.stages.flatMap((s) => (s.kind === 'conv' ? [s.neuron] : [])), this.fc1Neuron, this.fc2Neuron];
-    return all.map((neuron, i) => ({ name: this.neuronNames[i], neuron }));
-  }
-
   checkImages(images: Tensor): void {
     const [c, s] = [this.inChannels, this.imageSize];
     if (images.ndim !== 4 || images.shape[1] !== c || images.shape[2] !== s || images.shape[3] !== s) {

@@ -68,6 +68,19 @@ interface NeuronScalars {
   threshold: number;
 }
 
+/** One neuron layer's learned (or fixed) parameters, as `spikevae eval` reports them. */
+export interface NeuronReport {
+  /** The layer's state_dict prefix (without the neuron's own `.neuron`). */
+  layer: string;
+  neuron: string;
+  /** Time constant τ = 1/sigmoid(w), the decay rate k = 1/τ and the threshold. */
+  tau: number;
+  k: number;
+  threshold: number;
+  /** Which of them learn. */
+  learns: string[];
+}
+
 export class ParametricLif extends Module {
   /** w of k = sigmoid(w); a parameter for 'plif' and 'alif'. */
   readonly w: Tensor;
@@ -185,4 +198,26 @@ export class ParametricLif extends Module {
     };
     return fused;
   }
+}
+
+/**
+ * Every PLIF-family neuron layer of a model, in registration (forward)
+ * order: the classifiers' (named by their state_dict prefix, `conv.0`) and
+ * those of a VAE built with --neuron plif|alif (`encoder.0.neuron` reported
+ * as `encoder.0`). Empty for a model of the reference's fixed LIF.
+ */
+export function learnedNeurons(model: Module): NeuronReport[] {
+  const out: NeuronReport[] = [];
+  for (const [name, m] of model.namedModules()) {
+    if (!(m instanceof ParametricLif)) continue;
+    out.push({
+      layer: name.replace(/\.neuron$/, ''),
+      neuron: m.neuron,
+      tau: m.tau,
+      k: m.k,
+      threshold: m.threshold,
+      learns: m.neuron === 'alif' ? ['tau', 'threshold'] : m.neuron === 'plif' ? ['tau'] : [],
+    });
+  }
+  return out;
 }

@@ -12,6 +12,7 @@ import { classifierCost, evaluateClassifier, writeConfusionPng } from '../../met
 import { writeFileAtomic } from '../../util/atomic.js';
 import { UserError } from '../../util/errors.js';
 import { Progress } from '../../util/progress.js';
+import type { NeuronReport } from '../../snn/plif.js';
 
 export const CLASSIFIER_METRICS = ['accuracy', 'cost'] as const;
 
@@ -85,13 +86,7 @@ export async function evaluateClassifierCommand(flags: ClassifierEvalFlags, keep
     process.stderr.write(`test accuracy ${pct(acc.accuracy)} over ${acc.testImages} test images (${model.cfg.neuron}, T = ${model.cfg.timeSteps})\n`);
     process.stderr.write(`per class: ${acc.perClass.map((c) => `${c.class}: ${pct(c.accuracy)}`).join('  ')}\n`);
     process.stderr.write(`confusion matrix (rows: true class, columns: predicted): ${acc.confusionPng}\n`);
-    process.stderr.write('layer        firing rate   tau      k       V_th    learns\n');
-    for (const n of acc.neurons) {
-      const rate = acc.firingRates[n.layer];
-      process.stderr.write(
-        `  ${n.layer.padEnd(10)} ${rate === undefined ? '   -   ' : rate.toFixed(4).padStart(7)}   ${n.tau.toFixed(4).padStart(7)}  ${n.k.toFixed(4)}  ${n.threshold.toFixed(4).padStart(7)}  ${n.learns.join(', ') || '-'}\n`,
-      );
-    }
+    writeNeuronTable(acc.neurons, acc.firingRates);
   }
   const c = results.cost as ReturnType<typeof classifierCost> | undefined;
   if (c) {
@@ -101,4 +96,16 @@ export async function evaluateClassifierCommand(flags: ClassifierEvalFlags, keep
     }
   }
   if (runFile) process.stderr.write(`spikevae: results kept in ${runFile}\n`);
+}
+
+/** The learned neurons as a table on stderr (firing rates where measured). */
+export function writeNeuronTable(neurons: NeuronReport[], firingRates: Record<string, number> = {}): void {
+  const width = Math.max(10, ...neurons.map((n) => n.layer.length));
+  process.stderr.write(`${'layer'.padEnd(width + 2)} firing rate   tau      k       V_th    learns\n`);
+  for (const n of neurons) {
+    const rate = firingRates[n.layer];
+    process.stderr.write(
+      `  ${n.layer.padEnd(width)} ${rate === undefined ? '   -   ' : rate.toFixed(4).padStart(7)}   ${n.tau.toFixed(4).padStart(7)}  ${n.k.toFixed(4)}  ${n.threshold.toFixed(4).padStart(7)}  ${n.learns.join(', ') || '-'}\n`,
+    );
+  }
 }

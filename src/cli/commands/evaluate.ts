@@ -8,7 +8,8 @@ import { cliName } from '../../util/package.js';
 import { loadModel } from '../../models/index.js';
 import { readCheckpoint } from '../../models/checkpoint.js';
 import { resolveCheckpointPath } from '../../models/pretrained.js';
-import { CLASSIFIER_METRICS, evaluateClassifierCommand } from './evaluate-classifier.js';
+import { CLASSIFIER_METRICS, evaluateClassifierCommand, writeNeuronTable } from './evaluate-classifier.js';
+import { learnedNeurons } from '../../snn/plif.js';
 import { METRICS, Metric, classifyEval, cost, fad, fid, inceptionScoreEval, ratesEval, reconstructionMse, robustnessEval, writeFidStats, FID_REFERENCE } from '../../metrics/evaluate.js';
 import { Progress } from '../../util/progress.js';
 import { checkpointDataset, datasetFlag, intOption, printJson } from '../options.js';
@@ -106,7 +107,9 @@ metrics measured on the same checkpoint at the same step are merged there, a
 different checkpoint replaces the file. --json writes this run's results
 wherever you ask as well. A classifier checkpoint (alif-classifier) gets its
 own metrics: accuracy (with per-class accuracy, the confusion matrix and its
-PNG, firing rates and each layer's learned tau and V_th) and cost.`,
+PNG, firing rates and each layer's learned tau and V_th) and cost. A VAE
+trained with --neuron plif or alif also gets each layer's learned tau and
+V_th, whatever the metrics (JSON: neurons).`,
     )
     .action(async (flags: EvalFlags, cmd: Command) => {
       if (readCheckpoint(resolveCheckpointPath(flags.checkpoint)).model === 'alif-classifier') {
@@ -153,6 +156,9 @@ PNG, firing rates and each layer's learned tau and V_th) and cost.`,
       };
       const step = typeof checkpoint.training?.step === 'number' ? checkpoint.training.step : null;
       const results: Record<string, unknown> = { checkpoint: flags.checkpoint, model: model.kind, dataset, step, time: new Date().toISOString() };
+      // A model built with --neuron plif|alif: its learned decays and thresholds, whatever the metrics.
+      const neurons = learnedNeurons(model);
+      if (neurons.length > 0) results.neurons = neurons;
       for (const m of requested as Metric[]) {
         if (m === 'recon') results.recon = await reconstructionMse(model, opts);
         if (m === 'fad') results.fad = fad(model, opts);
@@ -191,6 +197,7 @@ PNG, firing rates and each layer's learned tau and V_th) and cost.`,
             process.stderr.write(`  ${l.layer.padEnd(24)} rate ${l.firingRate === null ? '   -  ' : l.firingRate.toFixed(3)}  AC ${(l.ac / 1e6).toFixed(3).padStart(9)} M  MAC ${(l.mac / 1e6).toFixed(3).padStart(9)} M\n`);
           }
         }
+        if (neurons.length > 0) writeNeuronTable(neurons);
         if (runFile) {
           const runDir = dirname(flags.checkpoint);
           process.stderr.write(`spikevae: results kept in ${join(runDir, 'eval.json')}; '${cliName()} report ${runDir}' shows them beside the papers' numbers\n`);
