@@ -5,13 +5,16 @@
  * no batch norm) and the second (14×14, an input per step through the fused
  * batch-norm affine). Random inputs, spikes at --rate (default: the trained
  * network's 0.12 and 0.02). Median of 7 calls; nanoseconds per neuron-step.
- * Usage: node dist/bench/plif-pool.js [--rate 0.12]. Prints JSON lines.
+ * --matrix: every combination of side (28, 14), input (repeated over the
+ * steps or one per step) and affine (none or batch norm) instead, to tell
+ * what makes the second layer slower per neuron-step than the first.
+ * Usage: node dist/bench/plif-pool.js [--rate 0.12] [--matrix]. Prints JSON lines.
  */
 import { parseArgs } from 'node:util';
 import { backend } from '../src/engine/backend/index.js';
 import { Random } from '../src/engine/random.js';
 
-const { values } = parseArgs({ options: { rate: { type: 'string' } } });
+const { values } = parseArgs({ options: { rate: { type: 'string' }, matrix: { type: 'boolean', default: false } } });
 const be = backend();
 const rng = new Random(3);
 const STEPS = 8;
@@ -43,6 +46,12 @@ function measure(layer: string, side: number, repeated: boolean, withAffine: boo
 }
 
 for (const rate of values.rate ? [Number(values.rate)] : [0.12, 0.02]) {
-  measure('first (repeated input)', 28, true, false, rate);
-  measure('second (per-step input, batch-norm affine)', 14, false, true, rate);
+  if (!values.matrix) {
+    measure('first (repeated input)', 28, true, false, rate);
+    measure('second (per-step input, batch-norm affine)', 14, false, true, rate);
+    continue;
+  }
+  for (const side of [28, 14])
+    for (const repeated of [true, false])
+      for (const affine of [false, true]) measure(`${side}x${side}, ${repeated ? 'repeated' : 'per-step'} input, ${affine ? 'batch-norm affine' : 'no affine'}`, side, repeated, affine, rate);
 }
