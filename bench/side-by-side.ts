@@ -16,8 +16,9 @@
  * batch on MNIST images, and sampling in batches of 64). Prints JSON lines.
  *
  * PyTorch's linear layers call the system BLAS, and Debian's default
- * libblas.so.3 is the unoptimised reference implementation (about 6 GFLOP/s
- * here against OpenBLAS's 95 for the posterior's product, one thread), which
+ * libblas.so.3 is the unoptimised reference implementation (8 GFLOP/s here
+ * against OpenBLAS's 110 for the posterior's product, one thread;
+ * docs/performance.md, "Side by side", has the command), which
  * would handicap the official side: with --blas auto (the default) an
  * installed OpenBLAS (apt-get install libopenblas0-pthread) is preloaded for
  * the official side whatever the system default is; --blas system keeps the
