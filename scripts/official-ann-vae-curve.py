@@ -19,7 +19,6 @@
 # reconstruction MSE as the official test() computes it, z sampled).
 import argparse
 import importlib.util
-import json
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from official_data import load_split
+from official_common import load_split, log_line, save_epoch
 
 
 def main():
@@ -89,13 +88,9 @@ def main():
             'trainSeconds': round(train_seconds, 1),
             'imagesPerSec': round(len(train_x) / train_seconds, 1),
         }
-        log.write(json.dumps(rec) + '\n')
-        log.flush()
-        print(json.dumps(rec), flush=True)
+        log_line(log, rec)
         if epoch in save_at:
-            tmp = os.path.join(args.out, f'.epoch-{epoch:03d}.pth.tmp')
-            torch.save(net.state_dict(), tmp)
-            os.replace(tmp, os.path.join(args.out, f'epoch-{epoch:03d}.pth'))
+            save_epoch(net, args.out, epoch)
 
 
 if __name__ == '__main__':

