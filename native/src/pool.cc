@@ -47,22 +47,31 @@ __attribute__((optimize("no-trapping-math"))) SPV_CLONES static void pool_chunk(
     for (int64_t j = 0; j < OW; j++) y[r * OW + j] = v[2 * r * OW + j];
 }
 
-void max_pool2x2_rows(int64_t rows, int64_t W, const float* x, float* y) {
+// The chunking both directions share: runs of output rows whose input fits a
+// chunk go to chunk(n, r) (rows r .. r + n), and a row wider than a chunk,
+// one at a time, to wide(r).
+template <class Chunk, class Wide>
+static void for_pool_chunks(int64_t rows, int64_t W, Chunk chunk, Wide wide) {
   const int64_t step = std::max<int64_t>(1, POOL_CHUNK / W);
   for (int64_t r = 0; r < rows; r += step) {
     const int64_t n = std::min(step, rows - r);
-    if (n * W <= POOL_CHUNK) {
-      pool_chunk(n, W, x + 2 * r * W, y + r * (W / 2));
-      continue;
-    }
-    for (int64_t j = 0; j < W / 2; j++) {  // a row wider than a chunk: window by window
+    if (n * W <= POOL_CHUNK)
+      chunk(n, r);
+    else
+      wide(r);  // step is 1 here: W alone exceeds a chunk
+  }
+}
+
+void max_pool2x2_rows(int64_t rows, int64_t W, const float* x, float* y) {
+  for_pool_chunks(rows, W, [&](int64_t n, int64_t r) { pool_chunk(n, W, x + 2 * r * W, y + r * (W / 2)); }, [&](int64_t r) {
+    for (int64_t j = 0; j < W / 2; j++) {  // window by window
       const float* a = x + 2 * r * W + 2 * j;
       float best = a[0];
       for (const float v : {a[1], a[W], a[W + 1]})
         if (v > best || v != v) best = v;
       y[r * (W / 2) + j] = best;
     }
-  }
+  });
 }
 
 void max_pool2x2_forward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, const float* x, float* y) {
@@ -149,18 +158,14 @@ __attribute__((optimize("no-trapping-math"))) SPV_CLONES static void unpool_each
   }
 }
 
-// Chunked as max_pool2x2_rows is: as many rows as fit a chunk go through
-// unpool_chunk's long loops.
+// Chunked as max_pool2x2_rows is (for_pool_chunks): as many rows as fit a
+// chunk go through unpool_chunk's long loops.
 void max_pool2x2_unpool_rows(int64_t rows, int64_t W, const float* x, const float* g, float* gx, bool accumulate) {
   if (accumulate) return unpool_each_row(rows, W, x, g, gx, true);
-  const int64_t step = std::max<int64_t>(1, POOL_CHUNK / W);
-  for (int64_t r = 0; r < rows; r += step) {
-    const int64_t n = std::min(step, rows - r), at = 2 * r * W;
-    if (n * W <= POOL_CHUNK)
-      unpool_chunk(n, W, x + at, g + r * (W / 2), gx + at);
-    else
-      unpool_each_row(n, W, x + at, g + r * (W / 2), gx + at, false);
-  }
+  const auto at = [&](int64_t r) { return 2 * r * W; };
+  for_pool_chunks(
+      rows, W, [&](int64_t n, int64_t r) { unpool_chunk(n, W, x + at(r), g + r * (W / 2), gx + at(r)); },
+      [&](int64_t r) { unpool_each_row(1, W, x + at(r), g + r * (W / 2), gx + at(r), false); });
 }
 
 void max_pool2x2_backward(const Ctx& ctx, int64_t planes, int64_t H, int64_t W, const float* x, const float* g,
