@@ -2,8 +2,8 @@
 // Maintainers' tool: where each run of the training campaign stands, as the
 // Markdown docs/results.md shows it: epochs and steps done, the latest
 // learning-curve point, training images/s (median of the logged windows),
-// training hours, and every curve point (for a classifier: test accuracy
-// after each epoch).
+// training hours, every curve point, and after each epoch the test loss's
+// reconstruction term (for a classifier: train and test accuracy).
 //
 //   node scripts/campaign-status.mjs [RUNS_DIR]      (default ~/spikevae-runs)
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ const fmt = (v, d) => (typeof v === 'number' ? v.toFixed(d) : '–');
 const rows = [];
 const curves = [];
 const accuracy = [];
+const reconTerms = [];
 for (const name of runs) {
   const dir = join(runsDir, name);
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
@@ -42,6 +43,8 @@ for (const name of runs) {
   for (const c of curve) curves.push(`| ${name} | ${c.epoch} | ${c.images.toLocaleString('en')} | ${fmt(c.reconMse, 4)} | ${fmt(c.fad, 2)} |`);
   if (cfg.model === 'alif-classifier') {
     for (const e of epochs) accuracy.push(`| ${name} | ${e.epoch + 1} | ${fmt(100 * e.train.accuracy, 2)} % | ${fmt(100 * e.test.accuracy, 2)} % | ${fmt(e.epochSeconds / 60, 0)} |`);
+  } else if (epochs.length) {
+    reconTerms.push(`| ${name} | ${epochs.map((e) => fmt(e.test?.recon, 4)).join(', ')} |`);
   }
 }
 console.log('| run | model | dataset | epochs done | latest test MSE / FAD (classifier: accuracy) | median train img/s | hours (epochs) |');
@@ -50,6 +53,11 @@ console.log(rows.join('\n'));
 console.log('\n| run | epoch | images seen | test MSE | FAD |');
 console.log('|---|---|---|---|---|');
 console.log(curves.join('\n'));
+if (reconTerms.length) {
+  console.log("\n| run | test loss's reconstruction term after epochs 1, 2, 3, ... |");
+  console.log('|---|---|');
+  console.log(reconTerms.join('\n'));
+}
 if (accuracy.length) {
   console.log('\n| run | epoch | train accuracy (augmented, dropout) | test accuracy | minutes |');
   console.log('|---|---|---|---|---|');
