@@ -27,11 +27,12 @@ mkdir -p "$runs"
 export SPIKEVAE_THREADS="${SPIKEVAE_THREADS:-1}"
 for item in "$@"; do
   IFS='|' read -r name steps args resume_args threads <<<"$item"
+  threads="${threads:-$SPIKEVAE_THREADS}"
   dir="$runs/$name"
   if [ -f "$dir/config.json" ]; then read -r -a more <<<"$resume_args"; cmd=(train --resume "$dir" "${more[@]}" --max-steps "$steps")
   else read -r -a extra <<<"$args"; cmd=(train "${extra[@]}" --checkpoint-minutes 5 --max-steps "$steps" --out "$dir"); fi
-  echo "$(date -u +%FT%TZ) lane: SPIKEVAE_THREADS=${threads:-$SPIKEVAE_THREADS} spikevae ${cmd[*]}" >>"$runs/$name.log"
-  SPIKEVAE_THREADS="${threads:-$SPIKEVAE_THREADS}" nice -n 10 node "$bin/dist/src/cli/main.js" "${cmd[@]}" >>"$runs/$name.log" 2>&1
+  echo "$(date -u +%FT%TZ) lane: SPIKEVAE_THREADS=$threads spikevae ${cmd[*]}" >>"$runs/$name.log"
+  SPIKEVAE_THREADS="$threads" nice -n 10 node "$bin/dist/src/cli/main.js" "${cmd[@]}" >>"$runs/$name.log" 2>&1
   rc=$?
   echo "$(date -u +%FT%TZ) lane: exit $rc" >>"$runs/$name.log"
   [ $rc -eq 0 ] || exit $rc
