@@ -1,4 +1,4 @@
-/** The optimizer as the classifiers use it: Adam (AdamW without decay) and the cosine schedule; and Random.fillInt. */
+/** The optimizer as the classifiers use it: Adam (AdamW without decay) and the cosine schedule; and Random's fill loops. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pooledMemoryStats, withPool } from '../src/engine/alloc.js';
@@ -59,4 +59,27 @@ test('Random.fillInt draws exactly what int() draws one at a time, rejections in
     assert.equal(many.nextUint32(), one.nextUint32(), `state after n = ${n}`);
   }
   assert.throws(() => new Random(1).fillInt(new Int32Array(1), 2 ** 31 + 1), /bad range/);
+});
+
+test('Random.fillUniform draws exactly what uniform() draws one at a time and leaves the same state', () => {
+  for (const seed of [0, 11, 0xffffffff]) {
+    const one = new Random(seed);
+    const many = new Random(seed);
+    const expected = Float32Array.from({ length: 1000 }, () => one.uniform());
+    assert.deepEqual(many.fillUniform(new Float32Array(1000)), expected, `seed ${seed}`);
+    assert.deepEqual(many.getState(), one.getState(), `state after seed ${seed}`);
+    assert.equal(many.nextUint32(), one.nextUint32());
+  }
+});
+
+test('Random is xoshiro128**: the reference implementation\'s first outputs from the state {1, 2, 3, 4}', () => {
+  // Blackman & Vigna's xoshiro128starstar.c stepped by hand (Python, outside this project).
+  const expected = [11520, 0, 5927040, 70819200, 2031721883, 1637235492];
+  const r = new Random(0);
+  r.setState([1, 2, 3, 4]);
+  assert.deepEqual(expected.map(() => r.nextUint32()), expected);
+  const f = new Random(0);
+  f.setState([1, 2, 3, 4]);
+  // fillInt with n = 2^31 keeps the low 31 bits of each draw (no rejections: 2^32 is a multiple of n).
+  assert.deepEqual([...f.fillInt(new Int32Array(6), 2 ** 31)], expected.map((v) => v % 2 ** 31));
 });
