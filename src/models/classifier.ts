@@ -203,9 +203,9 @@ export class AlifClassifier extends Module implements TrainableModel {
   private dropoutMask(size: number, rng: Random): Float32Array {
     const p = this.cfg.dropout;
     const keep = 1 / (1 - p);
-    const m = new Float32Array(size);
-    for (let i = 0; i < m.length; i++) m[i] = rng.uniform() < p ? 0 : keep;
-    return m;
+    // The same draws in the same order as one uniform() per element; they are
+    // exact in float32, so comparing the stored draw with p decides alike.
+    return dropFrom(rng.fillUniform(new Float32Array(size)), p, keep);
   }
 
   private dropout(x: Tensor, rng: Random): Tensor {
@@ -341,21 +341,29 @@ export function maskEveryStep(x: Tensor, mask: Float32Array): Tensor {
   const size = mask.length;
   if (x.ndim < 1 || x.size !== x.shape[0] * size) throw new ShapeError('maskEveryStep', `mask of ${size} values does not fit ${fmtShape(x.shape)}`);
   const steps = x.shape[0];
-  const xd = x.data;
   const y = allocFloat32Output(x.size);
+  maskRows(x.data, mask, y, steps, size, false);
+  return makeResult('maskEveryStep', y, x.shape, [x], (g) => {
+    x.addGradWith((gx, accumulate) => maskRows(g, mask, gx, steps, size, accumulate));
+  });
+}
+
+// Draws u → 0 where u < p, else keep (a loop of its own, like maskRows).
+function dropFrom(u: Float32Array, p: number, keep: number): Float32Array {
+  for (let i = 0; i < u.length; i++) u[i] = u[i] < p ? 0 : keep;
+  return u;
+}
+
+// The loops of maskEveryStep in a function of their own: called twice a step,
+// a loop inside the op itself ran on-stack-replaced code that V8 threw away at
+// the code after it (never run yet) and recompiled, step after step: 10 ms per
+// 800k products instead of ~1 (js-profile: 8.4 ms of a 239 ms batch-16 step).
+function maskRows(src: Float32Array, mask: Float32Array, dst: Float32Array, steps: number, size: number, accumulate: boolean): void {
   for (let t = 0; t < steps; t++) {
     const o = t * size;
-    for (let i = 0; i < size; i++) y[o + i] = xd[o + i] * mask[i];
+    if (accumulate) for (let i = 0; i < size; i++) dst[o + i] += src[o + i] * mask[i];
+    else for (let i = 0; i < size; i++) dst[o + i] = src[o + i] * mask[i];
   }
-  return makeResult('maskEveryStep', y, x.shape, [x], (g) => {
-    x.addGradWith((gx, accumulate) => {
-      for (let t = 0; t < steps; t++) {
-        const o = t * size;
-        if (accumulate) for (let i = 0; i < size; i++) gx[o + i] += g[o + i] * mask[i];
-        else for (let i = 0; i < size; i++) gx[o + i] = g[o + i] * mask[i];
-      }
-    });
-  });
 }
 
 /** The mean of a spike tensor [T, N, ...] (a count, summed exactly in float64 by the back-end's threads). */
