@@ -3,7 +3,9 @@
  * TAID paper): every kernel call of a few steps (after two warm-up steps) is
  * timed and grouped by kernel and shape; forward, backward and the optimizer
  * are timed as wholes, and what is not in a kernel is JavaScript.
- * Usage: node dist/bench/classifier-profile.js [--batch 16] [--neuron alif] [--steps 3].
+ * Usage: node dist/bench/classifier-profile.js [--batch 16] [--neuron alif] [--steps 3]
+ *   [--checkpoint pretrained:alif-mnist] (trained weights: their firing rates, not an untrained network's, decide
+ *   what the spike products cost).
  * Prints JSON lines: the step's parts (ms per step; CPU ms of both threads
  * too), then every kernel and shape, longest first.
  */
@@ -14,11 +16,12 @@ import { AdamW } from '../src/engine/optim.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { openDataset } from '../src/data/index.js';
+import { loadStateDict, readCheckpoint } from '../src/models/checkpoint.js';
 import { AlifClassifier, defaultClassifierConfig } from '../src/models/classifier.js';
 import type { ParametricKind } from '../src/snn/plif.js';
 
 const { values } = parseArgs({
-  options: { batch: { type: 'string', default: '16' }, neuron: { type: 'string', default: 'alif' }, steps: { type: 'string', default: '3' } },
+  options: { batch: { type: 'string', default: '16' }, neuron: { type: 'string', default: 'alif' }, steps: { type: 'string', default: '3' }, checkpoint: { type: 'string' } },
 });
 const batch = Number(values.batch);
 const be = backend() as unknown as Record<string, (...a: unknown[]) => unknown>;
@@ -44,6 +47,7 @@ for (const k of Object.keys(be)) {
   };
 }
 const model = new AlifClassifier(defaultClassifierConfig('mnist', { neuron: values.neuron as ParametricKind }), new Random(0));
+if (values.checkpoint) loadStateDict(model, readCheckpoint(values.checkpoint).file.tensors, values.checkpoint);
 const ds = await openDataset('mnist', 'train', { preprocessing: 'classifier', limit: batch });
 const per = ds.channels * ds.height * ds.width;
 const images = new Float32Array(batch * per);

@@ -44,13 +44,13 @@ session.connect();
 const post = <T>(method: string, params?: object) =>
   new Promise<T>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r as T))));
 
-const { model, opt, x, rng } = await warmTrainingStep(values.model!, batch);
+const { model, opt, x, rng, labels } = await warmTrainingStep(values.model!, batch);
 await post('Profiler.enable');
 await post('Profiler.setSamplingInterval', { interval: 100 });
 await post('Profiler.start');
 const t0 = performance.now();
 for (let i = 0; i < steps; i++) {
-  trainingStep(model, opt, x, rng);
+  trainingStep(model, opt, x, rng, undefined, labels);
   await betweenTrainingSteps();
 }
 const stepMs = (performance.now() - t0) / steps;

@@ -34,12 +34,12 @@ for (const k of Object.keys(be)) {
     stats.set(key, s);
   };
 }
-const { model, x, rng } = await warmTrainingStep(values.model!, batch);
+const { model, x, rng, labels } = await warmTrainingStep(values.model!, batch);
 stats.clear();
 const t0 = performance.now();
 let t1 = 0;
 withPool(() => {
-  const r = model.lossOnBatch(x, rng);
+  const r = model.lossOnBatch(x, rng, labels);
   t1 = performance.now();
   r.loss.backward(undefined, { releaseActivations: true });
 });
