@@ -84,6 +84,14 @@ test('report: files read, steps as epochs, the trainer\'s images/s, learning cur
     assert.equal((html.match(/<figcaption>/g) ?? []).length, pictures);
     assert.match(html, /<figcaption>Reconstructions: each test image is followed by its reconstruction \(fsvae-run\/reconstructions\.png\)<\/figcaption>/);
     assert.match(html, /<figcaption>Samples from the prior written by the trainer after 1 epoch \(/);
+
+    // An eval.json of an earlier step (the run resumed since): its cells are marked, the note says how to measure again.
+    writeFileSync(join(a, 'eval.json'), JSON.stringify({ checkpoint: join(a, 'checkpoint.safetensors'), step: 1000, recon: { mse: 0.1234, images: 10000 }, fad: { fad: 99.5, samples: 5120, comparableWithPapers: true } }));
+    assert.equal(run(dir, 'report', a, '--out', out).code, 0);
+    const staleMd = readFileSync(join(dir, 'rep', 'report.md'), 'utf8');
+    assert.match(staleMd, /\| fsvae-run \| FSVAE \| 1,210 steps \(5\.04 of 150 epochs\) \| 0\.1234‡ \| 99\.50‡ \| – \| – \|/);
+    assert.match(staleMd, /‡ fsvae-run: eval\.json measured step 1,000; the run is now at step 1,210 \('.*eval --checkpoint .*fsvae-run\/checkpoint\.safetensors' measures it again\)/);
+    assert.doesNotMatch(md, /\d‡|^‡/m, 'no marker while eval.json is current');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -291,6 +291,21 @@ interface ReportContent {
   picturesTitle: string;
 }
 
+/**
+ * Marks the main table's eval.json cells (‡) when eval.json measured an
+ * earlier step than the run has reached since, with a note saying which step
+ * and how to measure again: a resumed run's old numbers must not read as its
+ * current ones. Returns the marker function for the row's cells.
+ */
+function staleEvalMarker(r: Run, notes: string[]): (cell: string) => string {
+  const step = r.evalResult?.step;
+  if (typeof step !== 'number' || step === r.progress.steps) return (cell) => cell;
+  notes.push(
+    `‡ ${r.name}: eval.json measured step ${step.toLocaleString('en-US')}; the run is now at step ${r.progress.steps.toLocaleString('en-US')} ('${cliName()} eval --checkpoint ${join(r.dir, 'checkpoint.safetensors')}' measures it again)`,
+  );
+  return (cell) => (cell === '–' ? cell : `${cell}‡`);
+}
+
 function generativeContent(rs: Run[], dataset: string): ReportContent {
   const rows: string[][] = [];
   const notes: string[] = [];
@@ -303,16 +318,17 @@ function generativeContent(rs: Run[], dataset: string): ReportContent {
       recon = `${fmt(lastEpoch.test.recon)}†`;
       notes.push(`† ${r.name}: the recon term of the trainer's test loss after epoch ${(lastEpoch.epoch ?? 0) + 1} (no eval.json with recon)`);
     }
+    const stale = staleEvalMarker(r, notes);
     rows.push([
       r.name,
       paperModel(r.config),
       trainedText(r.progress),
-      recon,
-      ev?.fad ? `${fmt(ev.fad.fad, 2)}${ev.fad.samples < 5120 ? ` (${ev.fad.samples} samples)` : ''}${ev.fad.comparableWithPapers === false ? ' (own autoencoder)' : ''}` : '–',
-      fmt(ev?.is?.mean, 3),
-      fmt(ev?.fid?.fid, 1),
-      ev?.classify ? `${(100 * ev.classify.testAccuracy).toFixed(1)}%` : '–',
-      ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–',
+      ev?.recon ? stale(recon) : recon,
+      stale(ev?.fad ? `${fmt(ev.fad.fad, 2)}${ev.fad.samples < 5120 ? ` (${ev.fad.samples} samples)` : ''}${ev.fad.comparableWithPapers === false ? ' (own autoencoder)' : ''}` : '–'),
+      stale(fmt(ev?.is?.mean, 3)),
+      stale(fmt(ev?.fid?.fid, 1)),
+      stale(ev?.classify ? `${(100 * ev.classify.testAccuracy).toFixed(1)}%` : '–'),
+      stale(ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–'),
       r.imagesPerSec !== null ? r.imagesPerSec.toFixed(1) : '–',
     ]);
   }
@@ -321,7 +337,7 @@ function generativeContent(rs: Run[], dataset: string): ReportContent {
     header: ['run', 'model', 'trained', 'recon MSE ↓', 'FAD ↓', 'IS ↑', 'FID ↓', 'latent class. acc.', 'energy µJ/image', 'train images/s'],
     rows,
     notes,
-    about: "Metrics come from each run's eval.json (see \"Files read\"); \"train images/s\" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time excluded.",
+    about: "Metrics come from each run's eval.json (see \"Files read\"; ‡ where it measured an earlier step than the run has reached); \"train images/s\" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time excluded.",
     paperHeader: ['model', 'recon', 'FAD', 'IS', 'FID'],
     paper: Object.entries(PAPERS[dataset] ?? {}).map(([m, v]) => [m, published(v.recon), published(v.fad), published(v.is), published(v.fid)]),
     paperAbout: 'Reconstruction MSE on the [−1, 1] scale; FAD with the official FSVAE autoencoder and statistics. The papers train 150 (FSVAE, TAID) or 300 (ESVAE) epochs.',
@@ -355,13 +371,14 @@ function classifierContent(rs: Run[], dataset: string): ReportContent {
       notes.push(`† ${r.name}: the trainer's test pass after epoch ${last.epoch + 1} (no eval.json with accuracy)`);
     }
     const best = epochs.reduce<EpochRecord | null>((b, e) => (typeof e.test?.accuracy === 'number' && (!b || e.test.accuracy > b.test!.accuracy!) ? e : b), null);
+    const stale = staleEvalMarker(r, notes);
     rows.push([
       r.name,
       String(r.config.neuron ?? 'alif'),
       trainedText(r.progress),
-      accuracy,
+      ev?.accuracy ? stale(accuracy) : accuracy,
       best ? `${pct(best.test!.accuracy)} (epoch ${best.epoch + 1})` : '–',
-      ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–',
+      stale(ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–'),
       r.imagesPerSec !== null ? r.imagesPerSec.toFixed(1) : '–',
     ]);
     if (epochs.length) {
@@ -401,7 +418,7 @@ function classifierContent(rs: Run[], dataset: string): ReportContent {
     header: ['run', 'neuron', 'trained', 'test accuracy ↑', 'best epoch', 'energy µJ/image', 'train images/s'],
     rows,
     notes,
-    about: "Test accuracy comes from each run's eval.json (spikevae eval keeps it in the run folder; see \"Files read\"), else from the trainer's own test pass (†); \"best epoch\" is the trainer's, whose weights best.safetensors keeps; \"train images/s\" is the trainer's own rate over its logged windows, evaluation time excluded.",
+    about: "Test accuracy comes from each run's eval.json (spikevae eval keeps it in the run folder; see \"Files read\"), else from the trainer's own test pass (†); ‡ marks an eval.json of an earlier step than the run has reached; \"best epoch\" is the trainer's, whose weights best.safetensors keeps; \"train images/s\" is the trainer's own rate over its logged windows, evaluation time excluded.",
     paperHeader: ['model', 'test accuracy', 'source'],
     paper: published ? [['TAID paper: ALIF, T = 8, 1000 epochs', `${published.accuracy} %`, `${published.table} of arXiv 2406.03046`]] : [],
     paperAbout: 'The papers train 1000 epochs with the same network, loss and augmentation.',
