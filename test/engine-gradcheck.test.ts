@@ -374,3 +374,31 @@ test('fused tdBN + LIF equals tdBN followed by LIF (spikes, gradients, running s
   assert.ok(a.o.some((v) => v === 1) && a.o.some((v) => v === 0));
   for (const k of ['gx', 'gw', 'rm'] as const) a[k].forEach((v, i) => assert.ok(Math.abs(v - b[k][i]) < 1e-6, `${k}[${i}]`));
 });
+
+test('tanh, leakyRelu and square (loops of their own) round as the generic unary expressions do, first gradient and accumulated', () => {
+  // Values of both signs, ±0, tiny and large, NaN: forward f(x) rounded to
+  // float32; gradient 0 + g·f'(x) for the first contribution, then += g·f'(x).
+  const xs = Float32Array.from([0.3, -0.7, 0, -0, 1e-30, -1e-30, 3.5, -12, 20, NaN, ...Array.from({ length: 54 }, () => 2 * rng.normal())]);
+  const g1 = Float32Array.from(xs, () => rng.normal());
+  const g2 = Float32Array.from(xs, () => rng.normal());
+  const cases: Array<[string, (t: Tensor) => Tensor, (v: number) => number, (v: number, y: number) => number]> = [
+    ['tanh', ops.tanh, Math.tanh, (_v, y) => 1 - y * y],
+    ['leakyRelu', (t) => ops.leakyRelu(t, 0.01), (v) => (v > 0 ? v : v * 0.01), (v) => (v > 0 ? 1 : 0.01)],
+    ['square', ops.square, (v) => v * v, (v) => 2 * v],
+  ];
+  const same = (a: Float32Array, b: Float32Array) => a.every((v, i) => Object.is(v, b[i]));
+  for (const [name, op, f, df] of cases) {
+    const y = Float32Array.from(xs, f);
+    const first = new Float32Array(xs.length);
+    for (let i = 0; i < xs.length; i++) first[i] += g1[i] * df(xs[i], y[i]);
+    const both = Float32Array.from(first);
+    for (let i = 0; i < xs.length; i++) both[i] += g2[i] * df(xs[i], y[i]);
+    const x = new Tensor(Float32Array.from(xs), [xs.length], true);
+    const out = op(x);
+    assert.ok(same(out.data, y), `${name} forward`);
+    out.backward(Float32Array.from(g1));
+    assert.ok(same(x.grad!, first), `${name} first gradient`);
+    op(x).backward(Float32Array.from(g2));
+    assert.ok(same(x.grad!, both), `${name} accumulated gradient`);
+  }
+});

@@ -208,8 +208,24 @@ export function neg(x: Tensor): Tensor {
   return unary('neg', x, (v) => -v, () => -1);
 }
 
+// tanh, leakyRelu and square have loops of their own, as scale does: through
+// unary's shared loop (f and df called at a megamorphic site, every value
+// boxed) they took most of an ANN VAE step (leakyRelu after each of its
+// batch norms: 105 of 171 ms at batch 64). Each computes exactly unary's
+// expressions, in float64 and rounded once, and writes its first gradient as
+// 0 + g·f'(x), what adding to a cleared buffer gives.
+
 export function tanh(x: Tensor): Tensor {
-  return unary('tanh', x, Math.tanh, (_v, y) => 1 - y * y);
+  const n = x.size;
+  const out = allocFloat32Output(n);
+  const xd = x.data;
+  for (let i = 0; i < n; i++) out[i] = Math.tanh(xd[i]);
+  return makeResult('tanh', out, x.shape, [x], (g) => {
+    x.addGradWith((gx, accumulate) => {
+      if (accumulate) for (let i = 0; i < n; i++) gx[i] += g[i] * (1 - out[i] * out[i]);
+      else for (let i = 0; i < n; i++) gx[i] = 0 + g[i] * (1 - out[i] * out[i]);
+    });
+  });
 }
 
 export function sigmoid(x: Tensor): Tensor {
@@ -222,7 +238,23 @@ export function sigmoid(x: Tensor): Tensor {
 }
 
 export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
-  return unary('leakyRelu', x, (v) => (v > 0 ? v : v * slope), (v) => (v > 0 ? 1 : slope));
+  const n = x.size;
+  const out = allocFloat32Output(n);
+  const xd = x.data;
+  // The factor looked up by the sign test, not chosen by a branch: batch-norm
+  // outputs are positive or negative at random, and the mispredicted branch
+  // made the loop 4× slower. v·1 = v exactly, so the values are unary's.
+  const factor = Float64Array.of(slope, 1);
+  for (let i = 0; i < n; i++) {
+    const v = xd[i];
+    out[i] = v * factor[+(v > 0)];
+  }
+  return makeResult('leakyRelu', out, x.shape, [x], (g) => {
+    x.addGradWith((gx, accumulate) => {
+      if (accumulate) for (let i = 0; i < n; i++) gx[i] += g[i] * factor[+(xd[i] > 0)];
+      else for (let i = 0; i < n; i++) gx[i] = 0 + g[i] * factor[+(xd[i] > 0)];
+    });
+  });
 }
 
 export function relu(x: Tensor): Tensor {
@@ -238,7 +270,16 @@ export function log(x: Tensor): Tensor {
 }
 
 export function square(x: Tensor): Tensor {
-  return unary('square', x, (v) => v * v, (v) => 2 * v);
+  const n = x.size;
+  const out = allocFloat32Output(n);
+  const xd = x.data;
+  for (let i = 0; i < n; i++) out[i] = xd[i] * xd[i];
+  return makeResult('square', out, x.shape, [x], (g) => {
+    x.addGradWith((gx, accumulate) => {
+      if (accumulate) for (let i = 0; i < n; i++) gx[i] += g[i] * (2 * xd[i]);
+      else for (let i = 0; i < n; i++) gx[i] = 0 + g[i] * (2 * xd[i]);
+    });
+  });
 }
 
 // ---------------------------------------------------------------- reductions
