@@ -67,6 +67,72 @@ test('MMD gradient: the bandwidth is a constant (finite differences with it froz
   }
 });
 
+/**
+ * The MMD as first written (a per-element choice of X or Y, every kernel
+ * evaluated for both halves of the symmetric matrix): what the faster loops
+ * of mmdRbf must equal bit for bit, loss and both gradients.
+ */
+function mmdAsFirstWritten(xd: Float32Array, yd: Float32Array, N: number, C: number): { loss: number; gx: Float32Array; gy: Float32Array } {
+  const n = 2 * N;
+  const z = (i: number, c: number) => (i < N ? xd[i * C + c] : yd[(i - N) * C + c]);
+  const D = new Float64Array(n * n);
+  let total = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      let s = 0;
+      for (let c = 0; c < C; c++) s += (z(i, c) - z(j, c)) ** 2;
+      D[i * n + j] = s;
+      D[j * n + i] = s;
+      total += 2 * s;
+    }
+  const bw = total / (n * n - n) / 4;
+  const bws = [1, 2, 4, 8, 16].map((m) => bw * m);
+  const sign = (i: number, j: number) => ((i < N) === (j < N) ? 1 : -1) / (N * N);
+  let loss = 0;
+  const dK = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) {
+      let k = 0;
+      let dk = 0;
+      for (const b of bws) {
+        const e = bw > 0 ? Math.exp(-D[i * n + j] / b) : 1;
+        k += e;
+        dk -= bw > 0 ? e / b : 0;
+      }
+      loss += sign(i, j) * k;
+      dK[i * n + j] = dk;
+    }
+  const gx = new Float32Array(N * C);
+  const gy = new Float32Array(N * C);
+  for (let i = 0; i < n; i++) {
+    const dst = i < N ? gx : gy;
+    const row = (i < N ? i : i - N) * C;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const w = 4 * sign(i, j) * dK[i * n + j] * 1;
+      for (let c = 0; c < C; c++) dst[row + c] += w * (z(i, c) - z(j, c));
+    }
+  }
+  return { loss: Math.fround(loss), gx, gy };
+}
+
+test('MMD: the loss and both gradients equal the first, plain loops bit for bit (rates as ESVAE makes them, and identical rows)', () => {
+  const rng = new Random(9);
+  for (const [N, C] of [[16, 8], [5, 3], [4, 2]]) {
+    // Rates on the 1/16 grid (ESVAE's posterior) against continuous ones; the last case has X = Y.
+    const xd = Float32Array.from({ length: N * C }, () => Math.floor(rng.uniform() * 17) / 16);
+    const yd = N === 4 ? Float32Array.from(xd) : rng.fillUniform(new Float32Array(N * C));
+    const want = mmdAsFirstWritten(xd, yd, N, C);
+    const x = new Tensor(Float32Array.from(xd), [N, C], true);
+    const y = new Tensor(Float32Array.from(yd), [N, C], true);
+    const loss = mmdRbf(x, y);
+    assert.ok(Object.is(loss.item(), want.loss), `N = ${N}: loss ${loss.item()} vs ${want.loss}`);
+    loss.backward();
+    assert.ok(x.grad!.every((v, i) => Object.is(v, want.gx[i])), `N = ${N}: dX`);
+    assert.ok(y.grad!.every((v, i) => Object.is(v, want.gy[i])), `N = ${N}: dY`);
+  }
+});
+
 test('TAID: zero weights give every time step the weight 0.5; finite-difference check of W', () => {
   const taid = new TaidDecoding(4, new Random(1));
   taid.conv.weight.data.fill(0);
