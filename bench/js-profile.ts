@@ -6,7 +6,7 @@
  * out (their time is bench/profile.ts's); V8's collections are kept, as
  * "(garbage collector)". --micro adds two pieces timed on their own: a mean
  * over k as FSVAE's loss computes it, with backward, and a step's index draws.
- * Usage: node --expose-gc dist/bench/js-profile.js [--batch 64] [--model fsvae] [--steps 6] [--top 20] [--micro]
+ * Usage: node --expose-gc dist/bench/js-profile.js [--batch 64] [--model fsvae] [--steps 6] [--top 20] [--micro] [--decoding taid]
  * Prints JSON lines.
  */
 import { Session } from 'node:inspector';
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '6' },
     top: { type: 'string', default: '20' },
     micro: { type: 'boolean', default: false },
+    decoding: { type: 'string' },
   },
 });
 const batch = Number(values.batch);
@@ -44,7 +45,7 @@ session.connect();
 const post = <T>(method: string, params?: object) =>
   new Promise<T>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r as T))));
 
-const { model, opt, x, rng, labels } = await warmTrainingStep(values.model!, batch);
+const { model, opt, x, rng, labels } = await warmTrainingStep(values.model!, batch, values.decoding);
 await post('Profiler.enable');
 await post('Profiler.setSamplingInterval', { interval: 100 });
 await post('Profiler.start');

@@ -11,10 +11,11 @@ import { Tensor } from '../src/engine/tensor.js';
 import { checkModelKind, createTrainableModel } from '../src/models/index.js';
 import { betweenTrainingSteps, trainingStep } from '../src/train/step.js';
 
-export async function warmTrainingStep(kind: string, batch: number) {
+export async function warmTrainingStep(kind: string, batch: number, decoding?: string) {
   const modelKind = checkModelKind(kind);
   const classifier = modelKind === 'alif-classifier';
-  const model = createTrainableModel(modelKind, 'mnist', {}, 0);
+  if (decoding !== undefined && decoding !== 'taid' && decoding !== 'membrane') throw new Error(`--decoding ${decoding}: expected taid or membrane`);
+  const model = createTrainableModel(modelKind, 'mnist', decoding ? { decoding } : {}, 0);
   const ds = await openDataset('mnist', 'train', classifier ? { preprocessing: 'classifier', limit: batch } : { limit: batch });
   const imgs = new Float32Array(batch * ds.channels * ds.height * ds.width);
   const labels = classifier ? new Int32Array(batch) : undefined;

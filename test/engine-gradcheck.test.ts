@@ -402,3 +402,95 @@ test('tanh, leakyRelu and square (loops of their own) round as the generic unary
     assert.ok(same(x.grad!, both), `${name} accumulated gradient`);
   }
 });
+
+test('broadcasting ops, sums over any axes and permutes walk rows of merged axes: the same values as a per-element reference, bit for bit', () => {
+  // The reference visits every element in row-major order through explicit
+  // multi-indices and does each op's float arithmetic per element, as the
+  // callback walk that the row walk replaced did.
+  const rnd = (shape: number[]) => new Tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() + (rng.uniform() < 0.1 ? 0 : 0.5)), shape, true);
+  const indexOf = (shape: number[], idx: number[]) => idx.reduce((o, v, d) => o * shape[d] + (shape[d] === 1 ? 0 : v), 0);
+  const each = (shape: number[], f: (idx: number[], i: number) => void) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    for (let i = 0; i < n; i++) {
+      const idx = new Array<number>(shape.length);
+      let r = i;
+      for (let d = shape.length - 1; d >= 0; d--) {
+        idx[d] = r % shape[d];
+        r = Math.floor(r / shape[d]);
+      }
+      f(idx, i);
+    }
+  };
+  const same = (a: Float32Array, b: Float32Array, what: string) => assert.ok(a.length === b.length && a.every((v, i) => Object.is(v, b[i])), what);
+  const pairs: Array<[number[], number[]]> = [
+    [[4, 3, 2, 1, 1], [4, 3, 2, 5, 6]], // TAID: per-channel weights times a plane per channel
+    [[2, 1, 5], [1, 3, 1]],
+    [[6, 1], [6, 7]],
+    [[3, 4], [4]],
+    [[1], [2, 3]],
+    [[2, 3, 4], [2, 3, 4]],
+  ];
+  const ops2 = { add: ops.add, sub: ops.sub, mul: ops.mul, div: ops.div };
+  for (const [sa, sb] of pairs) {
+    const out = sa.length >= sb.length ? sa.map((d, i) => Math.max(d, [...new Array(sa.length - sb.length).fill(1), ...sb][i])) : sb.map((d, i) => Math.max(d, [...new Array(sb.length - sa.length).fill(1), ...sa][i]));
+    const pad = (s: number[]) => [...new Array(out.length - s.length).fill(1), ...s];
+    for (const [kind, op] of Object.entries(ops2)) {
+      const a = rnd(sa);
+      const b = rnd(sb);
+      const y = op(a, b);
+      const g = Float32Array.from({ length: y.size }, () => rng.normal());
+      const wantY = new Float32Array(y.size);
+      const ga = new Float32Array(a.size);
+      const gb = new Float32Array(b.size);
+      each(out, (idx, i) => {
+        const av = a.data[indexOf(pad(sa), idx)];
+        const bv = b.data[indexOf(pad(sb), idx)];
+        const ia = indexOf(pad(sa), idx);
+        const ib = indexOf(pad(sb), idx);
+        if (kind === 'add') (wantY[i] = av + bv), (ga[ia] += Math.fround(g[i])), (gb[ib] += Math.fround(g[i]));
+        else if (kind === 'sub') (wantY[i] = av - bv), (ga[ia] += g[i]), (gb[ib] += Math.fround(-g[i]));
+        else if (kind === 'mul') (wantY[i] = av * bv), (ga[ia] += Math.fround(g[i] * bv)), (gb[ib] += Math.fround(g[i] * av));
+        else (wantY[i] = av / bv), (ga[ia] += Math.fround(g[i] / bv)), (gb[ib] += Math.fround((-g[i] * av) / (bv * bv)));
+      });
+      same(y.data, wantY, `${kind} ${JSON.stringify(sa)} ${JSON.stringify(sb)} forward`);
+      y.backward(g);
+      same(a.grad!, ga, `${kind} ${JSON.stringify(sa)} ${JSON.stringify(sb)} dA`);
+      same(b.grad!, gb, `${kind} ${JSON.stringify(sa)} ${JSON.stringify(sb)} dB`);
+    }
+  }
+  // Sums over axes that are not a suffix (float64 sums in element order), and permutes.
+  for (const [shape, axes] of [[[4, 3, 2, 5, 6], [0]], [[4, 3, 5], [0, 2]], [[3, 4, 5], [1]], [[2, 3, 4, 5], [0, 2]]] as Array<[number[], number[]]>) {
+    const x = rnd(shape);
+    const y = ops.sum(x, axes);
+    const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const acc = new Float64Array(y.size);
+    each(shape, (idx, i) => (acc[indexOf(kept, idx)] += x.data[i]));
+    same(y.data, Float32Array.from(acc), `sum ${JSON.stringify(shape)} over ${JSON.stringify(axes)}`);
+    const g = Float32Array.from({ length: y.size }, () => rng.normal());
+    y.backward(g);
+    const gx = new Float32Array(x.size);
+    each(shape, (idx, i) => (gx[i] = g[indexOf(kept, idx)]));
+    same(x.grad!, gx, `sum backward ${JSON.stringify(shape)}`);
+  }
+  for (const [shape, perm] of [[[2, 3, 4], [2, 0, 1]], [[3, 4, 5, 2], [0, 1, 3, 2]], [[5, 6], [1, 0]]] as Array<[number[], number[]]>) {
+    const x = rnd(shape);
+    const y = ops.permute(x, perm);
+    const outShape = perm.map((p) => shape[p]);
+    const want = new Float32Array(y.size);
+    each(outShape, (idx, i) => {
+      const src = new Array<number>(shape.length);
+      perm.forEach((p, d) => (src[p] = idx[d]));
+      want[i] = x.data[indexOf(shape, src)];
+    });
+    same(y.data, want, `permute ${JSON.stringify(shape)} ${JSON.stringify(perm)}`);
+    const g = Float32Array.from({ length: y.size }, () => rng.normal());
+    y.backward(g);
+    const gx = new Float32Array(x.size);
+    each(outShape, (idx, i) => {
+      const src = new Array<number>(shape.length);
+      perm.forEach((p, d) => (src[p] = idx[d]));
+      gx[indexOf(shape, src)] += g[i];
+    });
+    same(x.grad!, gx, `permute backward ${JSON.stringify(shape)}`);
+  }
+});

@@ -53,48 +53,78 @@ function broadcastStrides(shape: Shape, outShape: Shape): number[] {
   });
 }
 
-/** Calls fn(outIndex, aIndex, bIndex) over every element of outShape. */
-function forEachBroadcast(
+/**
+ * Walks outShape in row-major order, one row of its last axis at a time:
+ * row(i, ia, ib, len, la, lb) covers out elements i .. i + len − 1, whose
+ * operands start at ia and ib and advance by la and lb. Adjacent axes along
+ * which both operands step uniformly (contiguous, or both broadcast) are
+ * merged first, so rows are as long as the layouts allow (TAID's per-channel
+ * weights times a [T, N, C, H, W] tensor: rows of H·W). Callers loop over a
+ * row themselves: a callback per element, as this walk once made, cost a
+ * megamorphic call for every value. The elements are visited in the same
+ * order either way, so every sum is added in the same order.
+ */
+function forEachRow(
   outShape: Shape,
   sa: number[],
   sb: number[],
-  fn: (i: number, ia: number, ib: number) => void,
+  row: (i: number, ia: number, ib: number, len: number, la: number, lb: number) => void,
 ): void {
-  const nd = outShape.length;
-  const total = sizeOf(outShape);
+  if (sizeOf(outShape) === 0) return;
+  const shape: number[] = [];
+  const A: number[] = [];
+  const B: number[] = [];
+  for (let d = 0; d < outShape.length; d++) {
+    const n = outShape[d];
+    if (n === 1) continue; // its index is always 0
+    const k = shape.length - 1;
+    if (k >= 0 && A[k] === sa[d] * n && B[k] === sb[d] * n) {
+      shape[k] *= n;
+      A[k] = sa[d];
+      B[k] = sb[d];
+    } else {
+      shape.push(n);
+      A.push(sa[d]);
+      B.push(sb[d]);
+    }
+  }
+  const nd = shape.length;
   if (nd === 0) {
-    fn(0, 0, 0);
+    row(0, 0, 0, 1, 0, 0);
     return;
   }
-  // Odometer over all but the last axis; the last axis is a tight loop.
-  const last = outShape[nd - 1];
-  const la = sa[nd - 1];
-  const lb = sb[nd - 1];
+  const last = shape[nd - 1];
+  const la = A[nd - 1];
+  const lb = B[nd - 1];
+  const total = sizeOf(shape);
   const idx = new Array<number>(nd).fill(0);
   let ia = 0;
   let ib = 0;
   for (let i = 0; i < total; i += last) {
-    for (let j = 0; j < last; j++) fn(i + j, ia + j * la, ib + j * lb);
-    // advance odometer at axis nd-2 ...
+    row(i, ia, ib, last, la, lb);
     for (let d = nd - 2; d >= 0; d--) {
       idx[d]++;
-      ia += sa[d];
-      ib += sb[d];
-      if (idx[d] < outShape[d]) break;
-      ia -= sa[d] * outShape[d];
-      ib -= sb[d] * outShape[d];
+      ia += A[d];
+      ib += B[d];
+      if (idx[d] < shape[d]) break;
+      ia -= A[d] * shape[d];
+      ib -= B[d] * shape[d];
       idx[d] = 0;
     }
   }
 }
 
-/** Sums g (of outShape) down to inShape (reverse of broadcasting). */
+/** Sums g (of outShape) down to inShape (reverse of broadcasting), each sum rounded to float32 after every add, in order. */
 function reduceToShape(g: Float32Array, outShape: Shape, inShape: Shape): Float32Array {
   if (outShape.length === inShape.length && outShape.every((d, i) => d === inShape[i])) return g;
   const r = allocFloat32(sizeOf(inShape));
   const si = broadcastStrides(inShape, outShape);
-  forEachBroadcast(outShape, si, si, (i, ia) => {
-    r[ia] += g[i];
+  forEachRow(outShape, si, si, (i, ia, _ib, len, la) => {
+    if (la === 0) {
+      let acc = r[ia];
+      for (let j = 0; j < len; j++) acc = Math.fround(acc + g[i + j]);
+      r[ia] = acc;
+    } else for (let j = 0; j < len; j++) r[ia + j * la] += g[i + j];
   });
   return r;
 }
@@ -121,10 +151,22 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
   } else {
     const sa = broadcastStrides(a.shape, outShape);
     const sb = broadcastStrides(b.shape, outShape);
-    if (kind === 'add') forEachBroadcast(outShape, sa, sb, (i, ia, ib) => (out[i] = ad[ia] + bd[ib]));
-    else if (kind === 'sub') forEachBroadcast(outShape, sa, sb, (i, ia, ib) => (out[i] = ad[ia] - bd[ib]));
-    else if (kind === 'mul') forEachBroadcast(outShape, sa, sb, (i, ia, ib) => (out[i] = ad[ia] * bd[ib]));
-    else forEachBroadcast(outShape, sa, sb, (i, ia, ib) => (out[i] = ad[ia] / bd[ib]));
+    if (kind === 'add')
+      forEachRow(outShape, sa, sb, (i, ia, ib, len, la, lb) => {
+        for (let j = 0; j < len; j++) out[i + j] = ad[ia + j * la] + bd[ib + j * lb];
+      });
+    else if (kind === 'sub')
+      forEachRow(outShape, sa, sb, (i, ia, ib, len, la, lb) => {
+        for (let j = 0; j < len; j++) out[i + j] = ad[ia + j * la] - bd[ib + j * lb];
+      });
+    else if (kind === 'mul')
+      forEachRow(outShape, sa, sb, (i, ia, ib, len, la, lb) => {
+        for (let j = 0; j < len; j++) out[i + j] = ad[ia + j * la] * bd[ib + j * lb];
+      });
+    else
+      forEachRow(outShape, sa, sb, (i, ia, ib, len, la, lb) => {
+        for (let j = 0; j < len; j++) out[i + j] = ad[ia + j * la] / bd[ib + j * lb];
+      });
   }
   const result = makeResult(kind, out, outShape, [a, b], (g) => {
     if (a.requiresGrad) {
@@ -133,8 +175,14 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
       else {
         ga = allocFloat32(n);
         const sb = broadcastStrides(b.shape, outShape);
-        if (kind === 'mul') forEachBroadcast(outShape, sb, sb, (i, ib) => (ga[i] = g[i] * bd[ib]));
-        else forEachBroadcast(outShape, sb, sb, (i, ib) => (ga[i] = g[i] / bd[ib]));
+        if (kind === 'mul')
+          forEachRow(outShape, sb, sb, (i, ib, _, len, lb) => {
+            for (let j = 0; j < len; j++) ga[i + j] = g[i + j] * bd[ib + j * lb];
+          });
+        else
+          forEachRow(outShape, sb, sb, (i, ib, _, len, lb) => {
+            for (let j = 0; j < len; j++) ga[i + j] = g[i + j] / bd[ib + j * lb];
+          });
       }
       a.accumulateGrad(reduceToShape(ga, outShape, a.shape));
     }
@@ -146,8 +194,14 @@ function binary(kind: BinaryKind, a: Tensor, b: Tensor): Tensor {
         const sa = broadcastStrides(a.shape, outShape);
         const sbb = broadcastStrides(b.shape, outShape);
         if (kind === 'sub') for (let i = 0; i < n; i++) gb[i] = -g[i];
-        else if (kind === 'mul') forEachBroadcast(outShape, sa, sa, (i, ia) => (gb[i] = g[i] * ad[ia]));
-        else forEachBroadcast(outShape, sa, sbb, (i, ia, ib) => (gb[i] = (-g[i] * ad[ia]) / (bd[ib] * bd[ib])));
+        else if (kind === 'mul')
+          forEachRow(outShape, sa, sa, (i, ia, _, len, la) => {
+            for (let j = 0; j < len; j++) gb[i + j] = g[i + j] * ad[ia + j * la];
+          });
+        else
+          forEachRow(outShape, sa, sbb, (i, ia, ib, len, la, lb) => {
+            for (let j = 0; j < len; j++) gb[i + j] = (-g[i + j] * ad[ia + j * la]) / (bd[ib + j * lb] * bd[ib + j * lb]);
+          });
       }
       b.accumulateGrad(reduceToShape(gb, outShape, b.shape));
     }
@@ -305,13 +359,17 @@ export function sum(x: Tensor, axes?: number[], keepDims = false): Tensor {
     });
   }
   const so = broadcastStrides(keptShape, x.shape);
-  forEachBroadcast(x.shape, so, so, (i, io) => {
-    out[io] += xd[i];
+  forEachRow(x.shape, so, so, (i, io, _, len, lo) => {
+    if (lo === 0) {
+      let acc = out[io];
+      for (let j = 0; j < len; j++) acc += xd[i + j];
+      out[io] = acc;
+    } else for (let j = 0; j < len; j++) out[io + j * lo] += xd[i + j];
   });
   return makeResult('sum', Float32Array.from(out), outShape, [x], (g) => {
     const gx = x.gradBuffer();
-    forEachBroadcast(x.shape, so, so, (i, io) => {
-      gx[i] += g[io];
+    forEachRow(x.shape, so, so, (i, io, _, len, lo) => {
+      for (let j = 0; j < len; j++) gx[i + j] += g[io + j * lo];
     });
   });
 }
@@ -408,13 +466,13 @@ export function permute(x: Tensor, perm: number[]): Tensor {
   const srcStrides = p.map((a) => sx[a]);
   const out = allocFloat32(x.size);
   const xd = x.data;
-  forEachBroadcast(outShape, srcStrides, srcStrides, (i, is) => {
-    out[i] = xd[is];
+  forEachRow(outShape, srcStrides, srcStrides, (i, is, _, len, ls) => {
+    for (let j = 0; j < len; j++) out[i + j] = xd[is + j * ls];
   });
   const r = makeResult('permute', out, outShape, [x], (g) => {
     const gx = x.gradBuffer();
-    forEachBroadcast(outShape, srcStrides, srcStrides, (i, is) => {
-      gx[is] += g[i];
+    forEachRow(outShape, srcStrides, srcStrides, (i, is, _, len, ls) => {
+      for (let j = 0; j < len; j++) gx[is + j * ls] += g[i + j];
     });
   });
   r.binary = x.binary;
