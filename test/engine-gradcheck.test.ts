@@ -375,10 +375,10 @@ test('fused tdBN + LIF equals tdBN followed by LIF (spikes, gradients, running s
   for (const k of ['gx', 'gw', 'rm'] as const) a[k].forEach((v, i) => assert.ok(Math.abs(v - b[k][i]) < 1e-6, `${k}[${i}]`));
 });
 
-test('tanh, leakyRelu and square (loops of their own) round as the generic unary expressions do, first gradient and accumulated', () => {
+test('tanh, leakyRelu and square (own loops; leakyRelu a kernel of each back-end) round as the generic unary expressions do, first gradient and accumulated', () => {
   // Values of both signs, ±0, tiny and large, NaN: forward f(x) rounded to
   // float32; gradient 0 + g·f'(x) for the first contribution, then += g·f'(x).
-  const xs = Float32Array.from([0.3, -0.7, 0, -0, 1e-30, -1e-30, 3.5, -12, 20, NaN, ...Array.from({ length: 54 }, () => 2 * rng.normal())]);
+  const xs = Float32Array.from([0.3, -0.7, 0, -0, 1e-30, -1e-30, 3.5, -12, 20, NaN, ...Array.from({ length: 1001 }, () => 2 * rng.normal())]);
   const g1 = Float32Array.from(xs, () => rng.normal());
   const g2 = Float32Array.from(xs, () => rng.normal());
   const cases: Array<[string, (t: Tensor) => Tensor, (v: number) => number, (v: number, y: number) => number]> = [
@@ -387,20 +387,27 @@ test('tanh, leakyRelu and square (loops of their own) round as the generic unary
     ['square', ops.square, (v) => v * v, (v) => 2 * v],
   ];
   const same = (a: Float32Array, b: Float32Array) => a.every((v, i) => Object.is(v, b[i]));
-  for (const [name, op, f, df] of cases) {
-    const y = Float32Array.from(xs, f);
-    const first = new Float32Array(xs.length);
-    for (let i = 0; i < xs.length; i++) first[i] += g1[i] * df(xs[i], y[i]);
-    const both = Float32Array.from(first);
-    for (let i = 0; i < xs.length; i++) both[i] += g2[i] * df(xs[i], y[i]);
-    const x = new Tensor(Float32Array.from(xs), [xs.length], true);
-    const out = op(x);
-    assert.ok(same(out.data, y), `${name} forward`);
-    out.backward(Float32Array.from(g1));
-    assert.ok(same(x.grad!, first), `${name} first gradient`);
-    op(x).backward(Float32Array.from(g2));
-    assert.ok(same(x.grad!, both), `${name} accumulated gradient`);
+  const prev = backend();
+  for (const be of [typescriptBackend, getNativeBackend()]) {
+    if (!be) continue;
+    setBackend(be);
+    for (const [name0, op, f, df] of cases) {
+      const name = `${name0} (${be.name})`;
+      const y = Float32Array.from(xs, f);
+      const first = new Float32Array(xs.length);
+      for (let i = 0; i < xs.length; i++) first[i] += g1[i] * df(xs[i], y[i]);
+      const both = Float32Array.from(first);
+      for (let i = 0; i < xs.length; i++) both[i] += g2[i] * df(xs[i], y[i]);
+      const x = new Tensor(Float32Array.from(xs), [xs.length], true);
+      const out = op(x);
+      assert.ok(same(out.data, y), `${name} forward`);
+      out.backward(Float32Array.from(g1));
+      assert.ok(same(x.grad!, first), `${name} first gradient`);
+      op(x).backward(Float32Array.from(g2));
+      assert.ok(same(x.grad!, both), `${name} accumulated gradient`);
+    }
   }
+  setBackend(prev);
 });
 
 test('broadcasting ops, sums over any axes and permutes walk rows of merged axes: the same values as a per-element reference, bit for bit', () => {

@@ -674,6 +674,27 @@ napi_value ChannelAffine(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// leakyRelu(n, x, y, slope)
+napi_value LeakyRelu(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  const int64_t n = get_i64(env, argv[0]);
+  F32(1, x, n);
+  F32(2, y, n);
+  leaky_relu(g_ctx, n, x, y, get_f64(env, argv[3]));
+  return nullptr;
+}
+
+// leakyReluBackward(n, x, g, gx, slope, accumulate)
+napi_value LeakyReluBackward(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  const int64_t n = get_i64(env, argv[0]);
+  F32(1, x, n);
+  F32(2, g, n);
+  F32(3, gx, n);
+  leaky_relu_backward(g_ctx, n, x, g, gx, get_f64(env, argv[4]), get_bool(env, argv[5]));
+  return nullptr;
+}
+
 // channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX)
 napi_value ChannelGradSums(napi_env env, napi_callback_info info) {
   ARGS(9);
@@ -1115,6 +1136,8 @@ napi_value Init(napi_env env, napi_value exports) {
              {"channelSums", ChannelSums},
              {"adamwUpdate", AdamwUpdate},
              {"channelAffine", ChannelAffine},
+             {"leakyRelu", LeakyRelu},
+             {"leakyReluBackward", LeakyReluBackward},
              {"channelGradSums", ChannelGradSums},
              {"channelNormBackward", ChannelNormBackward},
              {"allocBuffer", AllocBuffer},

@@ -173,5 +173,8 @@ void channel_grad_sums(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, 
 void channel_norm_backward(const Ctx& ctx, int64_t outer, int64_t C, int64_t inner, const float* g, const float* x,
                            const float* a, const double* mean, const double* inv_std, const double* sum_g,
                            const double* sum_gx, bool batch_stats, float* gx, bool accumulate);
+void leaky_relu(const Ctx& ctx, int64_t n, const float* x, float* y, double slope);
+void leaky_relu_backward(const Ctx& ctx, int64_t n, const float* x, const float* g, float* gx, double slope,
+                         bool accumulate);
 
 }  // namespace spv

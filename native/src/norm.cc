@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "blocks.h"
 #include "common.h"
 
 namespace spv {
@@ -189,6 +190,38 @@ void channel_norm_backward(const Ctx& ctx, int64_t outer, int64_t C, int64_t inn
     for (int64_t o = ob; o < oe; o++)
       row_norm_backward(g + o * C * inner, x + o * C * inner, C, inner, a, mean, inv_std, sum_g, sum_gx, count,
                         batch_stats, accumulate, gx + o * C * inner);
+  });
+}
+
+// LeakyReLU, the ANN VAE's activation after each batch norm: y = x·f with
+// f = 1 for x > 0, else slope, in float64 and rounded once (ops.leakyRelu's
+// expression; NaN stays NaN, −0 stays −0), and its backward gx (+)= g·f, the
+// first gradient written as 0 + g·f. Elementwise in blocks over the threads.
+static constexpr int64_t ACT_BLOCK = 1 << 14;
+
+SPV_CLONES static void leaky_relu_block(int64_t n, const float* x, float* y, double slope) {
+  for (int64_t i = 0; i < n; i++) {
+    const double v = x[i];
+    y[i] = (float)(v * (v > 0 ? 1.0 : slope));
+  }
+}
+
+void leaky_relu(const Ctx& ctx, int64_t n, const float* x, float* y, double slope) {
+  for_each_block<ACT_BLOCK>(ctx, n, [&](int64_t i0, int64_t m) { leaky_relu_block(m, x + i0, y + i0, slope); });
+}
+
+SPV_CLONES static void leaky_relu_backward_block(int64_t n, const float* x, const float* g, float* gx, double slope,
+                                                 bool accumulate) {
+  if (accumulate)
+    for (int64_t i = 0; i < n; i++) gx[i] = (float)((double)gx[i] + (double)g[i] * (x[i] > 0 ? 1.0 : slope));
+  else
+    for (int64_t i = 0; i < n; i++) gx[i] = (float)(0.0 + (double)g[i] * (x[i] > 0 ? 1.0 : slope));
+}
+
+void leaky_relu_backward(const Ctx& ctx, int64_t n, const float* x, const float* g, float* gx, double slope,
+                         bool accumulate) {
+  for_each_block<ACT_BLOCK>(ctx, n, [&](int64_t i0, int64_t m) {
+    leaky_relu_backward_block(m, x + i0, g + i0, gx + i0, slope, accumulate);
   });
 }
 

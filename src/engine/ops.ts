@@ -262,12 +262,13 @@ export function neg(x: Tensor): Tensor {
   return unary('neg', x, (v) => -v, () => -1);
 }
 
-// tanh, leakyRelu and square have loops of their own, as scale does: through
-// unary's shared loop (f and df called at a megamorphic site, every value
-// boxed) they took most of an ANN VAE step (leakyRelu after each of its
-// batch norms: 105 of 171 ms at batch 64). Each computes exactly unary's
-// expressions, in float64 and rounded once, and writes its first gradient as
-// 0 + g·f'(x), what adding to a cleared buffer gives.
+// tanh and square have loops of their own, as scale does, and leakyRelu a
+// kernel of the back-end: through unary's shared loop (f and df called at a
+// megamorphic site, every value boxed) they took most of an ANN VAE step
+// (leakyRelu after each of its batch norms: 105 of 171 ms at batch 64). Each
+// computes exactly unary's expressions, in float64 and rounded once, and
+// writes its first gradient as 0 + g·f'(x), what adding to a cleared buffer
+// gives.
 
 export function tanh(x: Tensor): Tensor {
   const n = x.size;
@@ -295,19 +296,10 @@ export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
   const n = x.size;
   const out = allocFloat32Output(n);
   const xd = x.data;
-  // The factor looked up by the sign test, not chosen by a branch: batch-norm
-  // outputs are positive or negative at random, and the mispredicted branch
-  // made the loop 4× slower. v·1 = v exactly, so the values are unary's.
-  const factor = Float64Array.of(slope, 1);
-  for (let i = 0; i < n; i++) {
-    const v = xd[i];
-    out[i] = v * factor[+(v > 0)];
-  }
+  const be = backend();
+  be.leakyRelu(n, xd, out, slope);
   return makeResult('leakyRelu', out, x.shape, [x], (g) => {
-    x.addGradWith((gx, accumulate) => {
-      if (accumulate) for (let i = 0; i < n; i++) gx[i] += g[i] * factor[+(xd[i] > 0)];
-      else for (let i = 0; i < n; i++) gx[i] = 0 + g[i] * factor[+(xd[i] > 0)];
-    });
+    x.addGradWith((gx, accumulate) => be.leakyReluBackward(n, xd, g, gx, slope, accumulate));
   });
 }
 

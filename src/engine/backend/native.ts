@@ -58,6 +58,8 @@ interface Addon {
   adamwUpdate(p: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, decay: number, b1: number, b2: number, stepSize: number, bc2Sqrt: number, eps: number): boolean;
   channelSums(outer: number, C: number, inner: number, x: Float32Array, sum: Float64Array): void;
   channelAffine(outer: number, C: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
+  leakyRelu(n: number, x: Float32Array, y: Float32Array, slope: number): void;
+  leakyReluBackward(n: number, x: Float32Array, g: Float32Array, gx: Float32Array, slope: number, accumulate: boolean): void;
   channelGradSums(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array): void;
   channelNormBackward(outer: number, C: number, inner: number, g: Float32Array, x: Float32Array, a: Float32Array, mean: Float64Array, invStd: Float64Array, sumG: Float64Array, sumGX: Float64Array, batchStats: boolean, gx: Float32Array, accumulate: boolean): void;
   configure(isa: string, threads: number, spikeKernels: string): string;
@@ -241,6 +243,8 @@ export function loadNativeBackend(): { backend: KernelBackend } | { error: strin
     adamwUpdate: (p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps) => a.adamwUpdate(p, grad, m, v, decay, b1, b2, stepSize, bc2Sqrt, eps),
     channelSums: (outer, C, inner, x, sum) => a.channelSums(outer, C, inner, x, sum),
     channelAffine: (outer, C, inner, x, aC, bC, y) => a.channelAffine(outer, C, inner, x, aC, bC, y),
+    leakyRelu: (n, x, y, slope) => a.leakyRelu(n, x, y, slope),
+    leakyReluBackward: (n, x, g, gx, slope, accumulate) => a.leakyReluBackward(n, x, g, gx, slope, accumulate),
     channelGradSums: (outer, C, inner, g, x, mean, invStd, sumG, sumGX) => a.channelGradSums(outer, C, inner, g, x, mean, invStd, sumG, sumGX),
     channelNormBackward: (outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx, accumulate) =>
       a.channelNormBackward(outer, C, inner, g, x, aC, mean, invStd, sumG, sumGX, batchStats, gx, accumulate),

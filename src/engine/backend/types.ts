@@ -436,6 +436,18 @@ export interface KernelBackend {
   channelAffine(outer: number, channels: number, inner: number, x: Float32Array, a: Float32Array, b: Float32Array, y: Float32Array): void;
 
   /**
+   * LeakyReLU: y = x·f with f = 1 for x > 0, else slope, computed in float64
+   * and rounded once (NaN stays NaN, −0 stays −0). Overwrites y.
+   */
+  leakyRelu(n: number, x: Float32Array, y: Float32Array, slope: number): void;
+
+  /**
+   * LeakyReLU's backward: gx (+)= g·f (f as in leakyRelu, from the input x),
+   * in float64 and rounded once; without accumulate gx is written as 0 + g·f.
+   */
+  leakyReluBackward(n: number, x: Float32Array, g: Float32Array, gx: Float32Array, slope: number, accumulate: boolean): void;
+
+  /**
    * Batch-norm backward sums per channel: sumG = Σ g and
    * sumGX = Σ g·(x − mean)·invStd, in float64. Overwrites both.
    */

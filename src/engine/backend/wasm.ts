@@ -10,6 +10,7 @@
  * kernel reads, as the addon checks them.
  */
 import type { Conv2dGeometry, KernelBackend } from './types.js';
+import { leakyRelu, leakyReluBackward } from './typescript.js';
 
 interface WasmExports {
   memory: WebAssembly.Memory;
@@ -235,6 +236,10 @@ export async function createWasmBackend(source: BufferSource | WebAssembly.Modul
     channelSums(outer, C, inner, x, sum) {
       call([arg(x, 'in', outer * C * inner), arg(sum, 'out', C)], ([px, ps]) => w.spv_channel_sums(outer, C, inner, px, ps));
     },
+    // Elementwise and memory-bound: copying in and out of the module's memory
+    // would cost more than the loop, so these run as the TypeScript kernels.
+    leakyRelu,
+    leakyReluBackward,
     channelAffine(outer, C, inner, x, a, b, y) {
       const n = outer * C * inner;
       call([arg(x, 'in', n), arg(a, 'in', C), arg(b, 'in', C), arg(y, 'out', n)], ([px, pa, pb, py]) => w.spv_channel_affine(outer, C, inner, px, pa, pb, py));
