@@ -13,7 +13,7 @@ import { Random } from '../engine/random.js';
 import { Tensor, noGrad } from '../engine/tensor.js';
 import * as ops from '../engine/ops.js';
 import { bernoulliSpikes, mmdRbf } from '../snn/sampling.js';
-import { FSVAE, FsvaeConfig, SequentialHolder, defaultFsvaeConfig, latentRows, type LatentRows } from './fsvae.js';
+import { FSVAE, FsvaeConfig, SequentialHolder, defaultFsvaeConfig, latentRows, meanOf, type LatentRows } from './fsvae.js';
 import type { BatchLoss, TrainingDefaults } from './types.js';
 
 export const UNUSED_PREFIXES = ['prior.', 'posterior.'];
@@ -63,14 +63,10 @@ export class ESVAE extends FSVAE {
     const recon = ops.mseLoss(this.decode(z), images);
     const mmd = mmdRbf(rq, rp);
     const loss = ops.add(recon, ops.scale(mmd, DISTANCE_LAMBDA));
-    let rate = 0;
-    for (let i = 0; i < z.size; i++) rate += z.data[i];
-    let enc = 0;
-    for (let i = 0; i < encoded.size; i++) enc += encoded.data[i];
     return {
       loss,
       terms: { loss: loss.item(), recon: recon.item(), distance: mmd.item() },
-      rates: { encoder: enc / encoded.size, latent: rate / z.size },
+      rates: { encoder: meanOf(encoded.data), latent: meanOf(z.data) },
     };
   }
 
