@@ -199,15 +199,24 @@ void channel_norm_backward(const Ctx& ctx, int64_t outer, int64_t C, int64_t inn
 // first gradient written as 0 + g·f. Elementwise in blocks over the threads.
 static constexpr int64_t ACT_BLOCK = 1 << 14;
 
-SPV_CLONES static void leaky_relu_block(int64_t n, const float* x, float* y, double slope) {
+// The factor selected and then multiplied, as the backward does, so the loop
+// vectorises as a blend and a multiply. `one` is 1.0 passed in from outside:
+// with the constant written here, GCC folded v·1 into v, turned the two
+// cases into a branch (which the random signs of batch-norm outputs
+// mispredict half the time) and left the loop scalar: 9.5 ms per 4 M values
+// against 0.9 for the backward. v·1 = v exactly, so the values are the same.
+SPV_CLONES static void leaky_relu_block(int64_t n, const float* x, float* y, double slope, double one) {
   for (int64_t i = 0; i < n; i++) {
     const double v = x[i];
-    y[i] = (float)(v * (v > 0 ? 1.0 : slope));
+    y[i] = (float)(v * (v > 0 ? one : slope));
   }
 }
 
 void leaky_relu(const Ctx& ctx, int64_t n, const float* x, float* y, double slope) {
-  for_each_block<ACT_BLOCK>(ctx, n, [&](int64_t i0, int64_t m) { leaky_relu_block(m, x + i0, y + i0, slope); });
+  // Read through a volatile so the compiler cannot see the value (see above).
+  static volatile double one = 1.0;
+  const double o = one;
+  for_each_block<ACT_BLOCK>(ctx, n, [&](int64_t i0, int64_t m) { leaky_relu_block(m, x + i0, y + i0, slope, o); });
 }
 
 SPV_CLONES static void leaky_relu_backward_block(int64_t n, const float* x, const float* g, float* gx, double slope,
