@@ -5,7 +5,7 @@
  * are timed as wholes, and what is not in a kernel is JavaScript.
  * Usage: node dist/bench/classifier-profile.js [--batch 16] [--neuron alif] [--steps 3]
  *   [--checkpoint pretrained:alif-mnist] (trained weights: their firing rates, not an untrained network's, decide
- *   what the spike products cost).
+ *   what the spike products cost; the network, its neuron included, is then the checkpoint's and --neuron is ignored).
  * Prints JSON lines: the step's parts (ms per step; CPU ms of both threads
  * too), then every kernel and shape, longest first.
  */
@@ -16,7 +16,7 @@ import { AdamW } from '../src/engine/optim.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { openDataset } from '../src/data/index.js';
-import { loadStateDict, readCheckpoint } from '../src/models/checkpoint.js';
+import { loadClassifier } from '../src/models/index.js';
 import { AlifClassifier, defaultClassifierConfig } from '../src/models/classifier.js';
 import type { ParametricKind } from '../src/snn/plif.js';
 
@@ -46,8 +46,9 @@ for (const k of Object.keys(be)) {
     return r;
   };
 }
-const model = new AlifClassifier(defaultClassifierConfig('mnist', { neuron: values.neuron as ParametricKind }), new Random(0));
-if (values.checkpoint) loadStateDict(model, readCheckpoint(values.checkpoint).file.tensors, values.checkpoint);
+const model = values.checkpoint
+  ? loadClassifier(values.checkpoint).model
+  : new AlifClassifier(defaultClassifierConfig('mnist', { neuron: values.neuron as ParametricKind }), new Random(0));
 const ds = await openDataset('mnist', 'train', { preprocessing: 'classifier', limit: batch });
 const per = ds.channels * ds.height * ds.width;
 const images = new Float32Array(batch * per);
@@ -95,7 +96,7 @@ console.log(
   JSON.stringify({
     bench: 'classifier-profile',
     batch,
-    neuron: values.neuron,
+    neuron: model.config.neuron,
     stepMs,
     imagesPerSec: (1000 * batch) / stepMs,
     cpuMsPerStep: (cpu.user + cpu.system) / 1000 / steps,
