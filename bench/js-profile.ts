@@ -4,14 +4,20 @@
  * `spikevae train` runs them: trainingStep, then betweenTrainingSteps),
  * reduced to self time per function and step. Native kernel calls are left
  * out (their time is bench/profile.ts's); V8's collections are kept, as
- * "(garbage collector)". --micro adds two pieces timed on their own: a mean
- * over k as FSVAE's loss computes it, with backward, and a step's index draws.
+ * "(garbage collector)". --micro adds pieces timed on their own (medians): a
+ * mean over k as FSVAE's loss computes it, with backward, and a step's index
+ * draws; then the classifier's dropout masks (drawn, and applied over 8 steps
+ * with backward), leakyRelu on 4 M values on each back-end and ESVAE's MMD
+ * at batch 256 with backward.
  * Usage: node --expose-gc dist/bench/js-profile.js [--batch 64] [--model fsvae] [--steps 6] [--top 20] [--micro] [--decoding taid]
  * Prints JSON lines.
  */
 import { Session } from 'node:inspector';
 import { parseArgs } from 'node:util';
 import * as ops from '../src/engine/ops.js';
+import { backend, getNativeBackend, setBackend, typescriptBackend } from '../src/engine/backend/index.js';
+import { maskEveryStep } from '../src/models/classifier.js';
+import { mmdRbf } from '../src/snn/sampling.js';
 import { Random } from '../src/engine/random.js';
 import { Tensor } from '../src/engine/tensor.js';
 import { betweenTrainingSteps, trainingStep } from '../src/train/step.js';
@@ -96,4 +102,36 @@ if (values.micro) {
     for (let t = 0; t < 16; t++) r.fillInt(draws, 20);
   });
   console.log(JSON.stringify({ bench: 'js-profile-micro', meanOverKWithBackwardMs: meanMs, indexDrawsPerStepMs: drawMs, shape: [16, batch, 128, 20] }));
+
+  // The pieces the ninth session's changes were measured on (docs/performance.md,
+  // "Fourth round" and "The other models"), each forward and backward where it has one.
+  const pieces: Record<string, number> = {};
+  const u = new Float32Array(133_120); // the MNIST classifier's two dropout masks at batch 16
+  pieces.fillUniform133kMs = median(() => r.fillUniform(u));
+  const act = new Tensor(new Random(3).fillNormal(new Float32Array(4 << 20)), [4 << 20], true); // signs at random, as after a batch norm
+  const actGrad = new Float32Array(4 << 20).fill(1);
+  for (const [name, be] of [['native', getNativeBackend()], ['typescript', typescriptBackend]] as const) {
+    if (!be) continue;
+    const prev = backend();
+    setBackend(be);
+    pieces[`leakyRelu4M_${name}_forwardMs`] = median(() => ops.leakyRelu(act, 0.01));
+    pieces[`leakyRelu4M_${name}_withBackwardMs`] = median(() => {
+      act.grad = null;
+      ops.leakyRelu(act, 0.01).backward(actGrad);
+    });
+    setBackend(prev);
+  }
+  const spikes = new Tensor(new Random(4).fillUniform(new Float32Array(8 * 16 * 6272)).map((v) => (v < 0.05 ? 1 : 0)), [8, 16 * 6272], true);
+  const mask = new Random(5).fillUniform(new Float32Array(16 * 6272)).map((v) => (v < 0.5 ? 0 : 2));
+  pieces.dropoutMask800kWithBackwardMs = median(() => {
+    spikes.grad = null;
+    maskEveryStep(spikes, mask).backward(new Float32Array(spikes.size).fill(1));
+  });
+  const rq = new Tensor(new Random(6).fillUniform(new Float32Array(256 * 32)).map((v) => Math.floor(v * 17) / 16), [256, 32], true);
+  const rp = new Tensor(new Random(7).fillUniform(new Float32Array(256 * 32)), [256, 32], true);
+  pieces.mmd256x32WithBackwardMs = median(() => {
+    rq.grad = rp.grad = null;
+    mmdRbf(rq, rp).backward();
+  });
+  console.log(JSON.stringify({ bench: 'js-profile-micro-pieces', ...pieces }));
 }
