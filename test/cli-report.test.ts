@@ -167,17 +167,18 @@ test('hints name the command as it runs from here: spikevae once linked, npx spi
 test('report on classifier runs: accuracy from eval.json or the trainer, the best epoch, test error against the paper, learned neurons; mixed kinds refused', () => {
   const dir = mkdtempSync(join(tmpdir(), 'spikevae-report-cls-'));
   try {
-    const classifierRun = (name: string, neuron: string, accuracies: number[]) => {
+    const classifierRun = (name: string, neuron: string, accuracies: number[], rates = [60]) => {
       const d = join(dir, name);
       mkdirSync(d);
       writeFileSync(join(d, 'config.json'), JSON.stringify({ model: 'alif-classifier', dataset: 'mnist', epochs: 15, batchSize: 16, logEvery: 10, neuron }));
-      const lines: unknown[] = [{ kind: 'step', step: 10, epoch: 0, loss: 0.05, imagesPerSec: 60 }];
+      const lines: unknown[] = rates.map((imagesPerSec, i) => ({ kind: 'step', step: 10 * (i + 1), epoch: 0, loss: 0.05, imagesPerSec }));
       accuracies.forEach((a, e) => lines.push({ kind: 'epoch', step: 3750 * (e + 1), epoch: e, train: { loss: 0.01, accuracy: a - 0.02 }, test: { loss: 0.002, accuracy: a }, epochSeconds: 1800 }));
       writeFileSync(join(d, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
       return d;
     };
     const alif = classifierRun('alif', 'alif', [0.9792, 0.99, 0.9885]);
-    const plif = classifierRun('plif', 'plif', [0.97]);
+    // Three windows of 160 images: 1.6 s, 1.6 s, and 16,000 s (the process paused for 4.4 h), which is a stall, not training.
+    const plif = classifierRun('plif', 'plif', [0.97], [100, 100, 0.01]);
     writeFileSync(
       join(alif, 'eval.json'),
       JSON.stringify({
@@ -192,9 +193,12 @@ test('report on classifier runs: accuracy from eval.json or the trainer, the bes
     assert.equal(r.code, 0, r.err);
     const md = readFileSync(join(dir, 'rep', 'report.md'), 'utf8');
     assert.match(md, /\| alif \| alif \| 11,250 steps \(3\.00 of 15 epochs\) \| 98\.87 % \| 99\.00 % \(epoch 2\) \| 51\.10 \| 60\.0 \|/);
-    assert.match(md, /\| plif \| plif \| 3,750 steps \(1\.00 of 15 epochs\) \| 97\.00 %† \| 97\.00 % \(epoch 1\) \| – \|/);
+    assert.match(md, /\| plif \| plif \| 3,750 steps \(1\.00 of 15 epochs\) \| 97\.00 %† \| 97\.00 % \(epoch 1\) \| – \| 100\.0 \|/);
     assert.match(md, /† plif: the trainer's test pass after epoch 1/);
+    assert.match(md, /plif: train images\/s leaves out 1 logged window that took over 20 times the median window \(4\.4 h in all: a paused process or a sleeping machine\)/);
+    assert.doesNotMatch(md, /alif: train images\/s leaves out/);
     assert.match(md, /\| TAID paper: ALIF, T = 8, 1000 epochs \| 99\.78 % \| Table 5/);
+    assert.match(md, /\| PLIF \(Fang et al\. 2021\), T = 8 \| 99\.72 % \|/);
     assert.match(md, /### alif: after each epoch[\s\S]*\| 2 \| 97\.00 % \| 99\.00 % \| 0\.00200 \| 30\.0 \|/);
     assert.match(md, /### alif: learned neurons \(eval\.json, step 11250\)[\s\S]*\| conv\.0 \| alif \| 1\.5019 \| 0\.5553 \| 0\.1327 \|/);
     const svg = readFileSync(join(dir, 'rep', 'report-test-error.svg'), 'utf8');

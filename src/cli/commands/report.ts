@@ -73,8 +73,8 @@ export interface Run {
   curve: CurvePoint[];
   /** Optimizer steps done and their value in epochs. */
   progress: { steps: number; epochs: number; plannedEpochs: number | null; from: string };
-  /** The trainer's training throughput over its logged windows, or null. */
-  imagesPerSec: number | null;
+  /** The trainer's training throughput over its logged windows, stalls left out, or null. */
+  trainerRate: TrainerRate | null;
   evalFile: string | null;
   evalResult: EvalResult | null;
   pictures: Picture[];
@@ -97,23 +97,62 @@ function readRecords(path: string): Array<Record<string, unknown>> {
   return readJsonLines(path).map((o, i) => asObject(o, `${path}: line ${i + 1}`));
 }
 
+/** A logged window that took this many times the median window is a stall, not training. */
+export const STALL_FACTOR = 20;
+
+/** The trainer's throughput, and the stalled windows left out of it. */
+export interface TrainerRate {
+  imagesPerSec: number;
+  stalledWindows: number;
+  stalledSeconds: number;
+}
+
 /**
  * Training throughput as the trainer measured it: its step records each give
  * images/s over the window since the previous record, so the run's rate is
- * the images of all windows over their summed time.
+ * the images of all windows over their summed time. Windows that took over
+ * STALL_FACTOR times the median window are left out and counted: a process
+ * paused with Ctrl-Z or SIGSTOP, or a machine that slept, puts hours into one
+ * window, and that time says nothing about the training speed (one such
+ * window took a campaign run's rate from ~60 to 43 images/s).
  */
-export function trainerImagesPerSec(steps: Array<Record<string, number>>, batchSize: number, logEvery: number): number | null {
-  let images = 0;
-  let seconds = 0;
+export function trainerImagesPerSec(steps: Array<Record<string, number>>, batchSize: number, logEvery: number): TrainerRate | null {
+  const windows: Array<{ images: number; seconds: number }> = [];
   let prev: number | null = null;
   for (const s of steps) {
     const windowSteps = prev === null || s.step <= prev ? logEvery : Math.min(logEvery, s.step - prev);
     prev = s.step;
     if (!(s.imagesPerSec > 0)) continue;
-    images += windowSteps * batchSize;
-    seconds += (windowSteps * batchSize) / s.imagesPerSec;
+    windows.push({ images: windowSteps * batchSize, seconds: (windowSteps * batchSize) / s.imagesPerSec });
   }
-  return seconds > 0 ? images / seconds : null;
+  if (!windows.length) return null;
+  const sorted = windows.map((w) => w.seconds).sort((a, b) => a - b);
+  const limit = STALL_FACTOR * sorted[(sorted.length - 1) >> 1];
+  const rate: TrainerRate = { imagesPerSec: 0, stalledWindows: 0, stalledSeconds: 0 };
+  let images = 0;
+  let seconds = 0;
+  for (const w of windows) {
+    if (w.seconds > limit) {
+      rate.stalledWindows++;
+      rate.stalledSeconds += w.seconds;
+    } else {
+      images += w.images;
+      seconds += w.seconds;
+    }
+  }
+  rate.imagesPerSec = images / seconds;
+  return rate;
+}
+
+/** Says which stalled windows a run's images/s leaves out, when there were any. */
+function stallNote(r: Run, notes: string[]): void {
+  const t = r.trainerRate;
+  if (!t?.stalledWindows) return;
+  const minutes = t.stalledSeconds / 60;
+  const span = minutes >= 90 ? `${(minutes / 60).toFixed(1)} h` : `${minutes.toFixed(minutes < 10 ? 1 : 0)} min`;
+  notes.push(
+    `${r.name}: train images/s leaves out ${t.stalledWindows} logged window${t.stalledWindows === 1 ? '' : 's'} that took over ${STALL_FACTOR} times the median window (${span} in all: a paused process or a sleeping machine)`,
+  );
 }
 
 const CAPTIONS: Array<[RegExp, string]> = [
@@ -198,7 +237,7 @@ export function readRun(dir: string): Run {
     epochs,
     curve,
     progress: { steps: done, epochs: perEpoch > 0 ? done / perEpoch : 0, plannedEpochs, from },
-    imagesPerSec: trainerImagesPerSec(steps, batchSize, Number(config.logEvery) || 10),
+    trainerRate: trainerImagesPerSec(steps, batchSize, Number(config.logEvery) || 10),
     evalFile: evalResult ? evalPath : null,
     evalResult,
     pictures,
@@ -319,6 +358,7 @@ function generativeContent(rs: Run[], dataset: string): ReportContent {
       notes.push(`† ${r.name}: the recon term of the trainer's test loss after epoch ${(lastEpoch.epoch ?? 0) + 1} (no eval.json with recon)`);
     }
     const stale = staleEvalMarker(r, notes);
+    stallNote(r, notes);
     rows.push([
       r.name,
       paperModel(r.config),
@@ -329,7 +369,7 @@ function generativeContent(rs: Run[], dataset: string): ReportContent {
       stale(fmt(ev?.fid?.fid, 1)),
       stale(ev?.classify ? `${(100 * ev.classify.testAccuracy).toFixed(1)}%` : '–'),
       stale(ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–'),
-      r.imagesPerSec !== null ? r.imagesPerSec.toFixed(1) : '–',
+      r.trainerRate ? r.trainerRate.imagesPerSec.toFixed(1) : '–',
     ]);
   }
   const published = (v?: number) => (v === undefined ? '–' : String(v)); // as printed in the papers
@@ -337,7 +377,7 @@ function generativeContent(rs: Run[], dataset: string): ReportContent {
     header: ['run', 'model', 'trained', 'recon MSE ↓', 'FAD ↓', 'IS ↑', 'FID ↓', 'latent class. acc.', 'energy µJ/image', 'train images/s'],
     rows,
     notes,
-    about: "Metrics come from each run's eval.json (see \"Files read\"; ‡ where it measured an earlier step than the run has reached); \"train images/s\" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time excluded.",
+    about: `Metrics come from each run's eval.json (see "Files read"; ‡ where it measured an earlier step than the run has reached); "train images/s" is the trainer's own rate over its logged windows (metrics.jsonl), evaluation time and stalls (a window over ${STALL_FACTOR} times the median) left out.`,
     paperHeader: ['model', 'recon', 'FAD', 'IS', 'FID'],
     paper: Object.entries(PAPERS[dataset] ?? {}).map(([m, v]) => [m, published(v.recon), published(v.fad), published(v.is), published(v.fid)]),
     paperAbout: 'Reconstruction MSE on the [−1, 1] scale; FAD with the official FSVAE autoencoder and statistics. The papers train 150 (FSVAE, TAID) or 300 (ESVAE) epochs.',
@@ -372,6 +412,7 @@ function classifierContent(rs: Run[], dataset: string): ReportContent {
     }
     const best = epochs.reduce<EpochRecord | null>((b, e) => (typeof e.test?.accuracy === 'number' && (!b || e.test.accuracy > b.test!.accuracy!) ? e : b), null);
     const stale = staleEvalMarker(r, notes);
+    stallNote(r, notes);
     rows.push([
       r.name,
       String(r.config.neuron ?? 'alif'),
@@ -379,7 +420,7 @@ function classifierContent(rs: Run[], dataset: string): ReportContent {
       ev?.accuracy ? stale(accuracy) : accuracy,
       best ? `${pct(best.test!.accuracy)} (epoch ${best.epoch + 1})` : '–',
       stale(ev?.cost ? ev.cost.perImage.energyMicroJoule.toFixed(2) : '–'),
-      r.imagesPerSec !== null ? r.imagesPerSec.toFixed(1) : '–',
+      r.trainerRate ? r.trainerRate.imagesPerSec.toFixed(1) : '–',
     ]);
     if (epochs.length) {
       curveTables.push({
@@ -418,10 +459,15 @@ function classifierContent(rs: Run[], dataset: string): ReportContent {
     header: ['run', 'neuron', 'trained', 'test accuracy ↑', 'best epoch', 'energy µJ/image', 'train images/s'],
     rows,
     notes,
-    about: "Test accuracy comes from each run's eval.json (spikevae eval keeps it in the run folder; see \"Files read\"), else from the trainer's own test pass (†); ‡ marks an eval.json of an earlier step than the run has reached; \"best epoch\" is the trainer's, whose weights best.safetensors keeps; \"train images/s\" is the trainer's own rate over its logged windows, evaluation time excluded.",
+    about: `Test accuracy comes from each run's eval.json (spikevae eval keeps it in the run folder; see "Files read"), else from the trainer's own test pass (†); ‡ marks an eval.json of an earlier step than the run has reached; "best epoch" is the trainer's, whose weights best.safetensors keeps; "train images/s" is the trainer's own rate over its logged windows, evaluation time and stalls (a window over ${STALL_FACTOR} times the median) left out.`,
     paperHeader: ['model', 'test accuracy', 'source'],
-    paper: published ? [['TAID paper: ALIF, T = 8, 1000 epochs', `${published.accuracy} %`, `${published.table} of arXiv 2406.03046`]] : [],
-    paperAbout: 'The papers train 1000 epochs with the same network, loss and augmentation.',
+    paper: published
+      ? [
+          ['TAID paper: ALIF, T = 8, 1000 epochs', `${published.accuracy} %`, `${published.table} of arXiv 2406.03046`],
+          ['PLIF (Fang et al. 2021), T = 8', `${published.plifAccuracy} %`, `Fang et al.'s own figure, quoted in the same table`],
+        ]
+      : [],
+    paperAbout: 'The TAID paper trains 1000 epochs with the network, loss and augmentation of the PLIF paper, which it follows.',
     curves,
     curveTables,
     picturesTitle: 'Pictures (the confusion matrix that spikevae eval writes beside the checkpoint)',
