@@ -113,8 +113,9 @@ export interface TrainerRate {
  * the images of all windows over their summed time. Windows that took over
  * STALL_FACTOR times the median window are left out and counted: a process
  * paused with Ctrl-Z or SIGSTOP, or a machine that slept, puts hours into one
- * window, and that time says nothing about the training speed (one such
- * window took a campaign run's rate from ~60 to 43 images/s).
+ * window, and that time says nothing about the training speed (a 69-minute
+ * SIGSTOP and four short stalls had taken a campaign run's rate from 76 to
+ * 56 images/s).
  */
 export function trainerImagesPerSec(steps: Array<Record<string, number>>, batchSize: number, logEvery: number): TrainerRate | null {
   const windows: Array<{ images: number; seconds: number }> = [];
